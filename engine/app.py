@@ -1,0 +1,93 @@
+"""The App: settings, routes, lifecycle, monitor and plugins behind one facade."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import plugin as plugin_loading
+from engine.config.settings import Settings
+from engine.errors import PluginError
+from engine.instrumentation.monitor import Monitor
+from engine.lifecycle.app_state import AppState, Lifecycle
+from engine.lifecycle.diagram import mermaid
+from engine.plugin import Plugin
+from engine.routing.consumer_group import ConsumerGroup, SubscriptionGroupBuilder
+from engine.routing.declarations import TopicDeclarations
+from engine.routing.routes import Routes
+from engine.routing.selection import Selection
+from engine.routing.subscription_group import SubscriptionGroup
+from engine.routing.topic import Topic
+
+_SHORTCUTS = (
+    (AppState.INITIALIZED, AppState.RUNNING),  # supervising is for swarm supervisors only
+    (AppState.INITIALIZED, AppState.STOPPING),
+    (AppState.RUNNING, AppState.STOPPING),
+    (AppState.QUIETING, AppState.STOPPING),
+)
+
+
+class App(TopicDeclarations):
+    """A Kafka consumer application: declare routes, subscribe to events, then run it.
+
+    Every setting is keyword-only and validated at once (``engine.ConfigError``).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.settings = Settings.build(**options)
+        self.monitor = Monitor(owner=self)
+        self.lifecycle = Lifecycle(self.monitor, self)
+        self.routes = Routes(self.settings.client_id)
+        self._plugins: dict[str, Plugin] = {}
+        for name in self.settings.plugins:
+            self.use(name)
+        self.lifecycle.request(AppState.INITIALIZED)
+
+    @property
+    def state(self) -> AppState:
+        """The lifecycle state (compares equal to its name, e.g. ``"running"``)."""
+        return self.lifecycle.state
+
+    @property
+    def plugins(self) -> dict[str, Plugin]:
+        """Installed plugins by name."""
+        return dict(self._plugins)
+
+    def use(self, plugin: Plugin | str) -> Plugin:
+        """Install a plugin (an object, or a name from the ``engine.plugins`` entry points)."""
+        if isinstance(plugin, str):
+            loaded = plugin_loading.load(plugin)
+        else:
+            loaded = plugin_loading.checked(plugin)
+        if loaded.name in self._plugins:
+            raise PluginError(f"plugin {loaded.name!r} is already installed on this app")
+        try:
+            loaded.install(self)
+        except Exception as error:
+            raise PluginError(f"plugin {loaded.name!r} failed to install: {error!r}") from error
+        self._plugins[loaded.name] = loaded
+        return loaded
+
+    def consumer_group(self, name: str) -> ConsumerGroup:
+        """A consumer group of its own (created on first use)."""
+        return self.routes.consumer_group(name)
+
+    def subscription_group(self, name: str) -> SubscriptionGroupBuilder:
+        """An explicit subscription group in the default consumer group."""
+        return self.routes.subscription_group(name)
+
+    def subscription_groups(
+        self, selection: Selection | None = None
+    ) -> tuple[SubscriptionGroup, ...]:
+        """The subscription groups that would run, after ``active`` flags and filters."""
+        return self.routes.subscription_groups(self.settings, selection)
+
+    def lifecycle_diagram(self) -> str:
+        """The app lifecycle as a Mermaid state diagram."""
+        return mermaid(list(AppState), _SHORTCUTS)
+
+    def _declare(self, name: str, consumer_class: Any, options: dict[str, Any]) -> Topic:
+        return self.routes._declare(name, consumer_class, options)
+
+    def __repr__(self) -> str:
+        """The client id and state."""
+        return f"<App {self.settings.client_id!r} {self.state.value}>"

@@ -1,0 +1,40 @@
+"""``engine info``: what an app would run, with which settings, and its lifecycle."""
+
+from __future__ import annotations
+
+from engine.app import App
+from engine.config.kafka import INJECTED_DEFAULTS, masked
+from engine.routing.selection import Selection
+
+
+def render(app: App, selection: Selection | None = None) -> str:
+    """A plain-text report of routes, subscription groups, settings and the lifecycle."""
+    lines = [f"app: client_id={app.settings.client_id!r} state={app.state.value}", ""]
+    lines += ["settings:"] + [
+        f"  {name} = {value!r}" for name, value in _settings(app).items()
+    ]
+    lines += ["", "subscription groups:"]
+    for group in app.subscription_groups(selection):
+        lines.append(f"  {group.id}  (consumer group {group.consumer_group!r})")
+        lines.append(
+            f"    max_messages={group.max_messages} max_wait_time={group.max_wait_time}"
+            f" initial_offset={group.initial_offset}"
+        )
+        for topic in group.topics:
+            lines.append(f"    topic {topic.name} -> {topic.consumer_class.__qualname__}")
+        lines.append("    librdkafka:")
+        for key, value in sorted(masked(group.kafka).items()):
+            note = "  (engine default)" if _injected(key, value, app) else ""
+            lines.append(f"      {key} = {value}{note}")
+    lines += ["", "lifecycle (mermaid):", app.lifecycle_diagram()]
+    return "\n".join(lines)
+
+
+def _settings(app: App) -> dict[str, object]:
+    names = ("concurrency", "max_messages", "max_wait_time", "shutdown_timeout",
+             "pause_timeout", "pause_max_timeout", "pause_with_exponential_backoff", "plugins")
+    return {name: getattr(app.settings, name) for name in names}
+
+
+def _injected(key: str, value: object, app: App) -> bool:
+    return key in INJECTED_DEFAULTS and key not in app.settings.kafka

@@ -1,0 +1,115 @@
+"""The base class users subclass to consume one partition's batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from engine.messages import Message, Messages
+
+SeekTarget = int | datetime | Literal["earliest", "latest"]
+
+
+class ConsumerRuntime(Protocol):
+    """What the engine gives a consumer while it runs (implemented by the processing layer)."""
+
+    attempt: int
+    is_revoked: bool
+
+    def mark_as_consumed(self, message: Message, sync: bool) -> bool: ...
+    def commit_offsets(self, sync: bool) -> bool: ...
+    def pause(self, offset: int | None, timeout: float | None) -> None: ...
+    def resume(self) -> None: ...
+    def seek(self, target: SeekTarget) -> None: ...
+    def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None: ...
+
+
+class NotRunningError(RuntimeError):
+    """A runtime method was called on a consumer the engine is not running."""
+
+
+class Consumer:
+    """Consumes batches of one (topic, partition); override ``consume`` and optional hooks.
+
+    One instance serves one partition until it is revoked; ``consume`` never runs
+    concurrently with itself.
+    """
+
+    topic: str
+    partition: int
+    messages: Messages
+    _runtime: ConsumerRuntime | None = None
+
+    def consume(self, messages: Messages) -> None:
+        """Process one batch (required)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement consume(messages)")
+
+    def initialized(self) -> None:
+        """Called once, before this instance's first job."""
+
+    def revoked(self) -> None:
+        """Called when the partition was taken away (or lost)."""
+
+    def shutdown(self) -> None:
+        """Called when the engine stops or quiets: the last chance to flush."""
+
+    def eofed(self) -> None:
+        """Called when the partition's end was reached (needs ``enable.partition.eof``)."""
+
+    @contextmanager
+    def wrap(self, action: str) -> Iterator[None]:
+        """Runs around every job ("consume", "revoked", "shutdown", "eofed", ...)."""
+        yield
+
+    @property
+    def attempt(self) -> int:
+        """1 on a batch's first try, 2 on its first retry, and so on."""
+        return self._require().attempt
+
+    @property
+    def is_retrying(self) -> bool:
+        """True when this batch failed before."""
+        return self._require().attempt > 1
+
+    @property
+    def is_revoked(self) -> bool:
+        """True once the partition is no longer owned by this process."""
+        return self._require().is_revoked
+
+    def mark_as_consumed(self, message: Message, *, sync: bool = False) -> bool:
+        """Store ``message.offset + 1`` as consumed; False when the partition was lost."""
+        return self._require().mark_as_consumed(message, sync)
+
+    def commit_offsets(self, *, sync: bool = False) -> bool:
+        """Commit what was marked; False when the partition was lost."""
+        return self._require().commit_offsets(sync)
+
+    def pause(self, offset: int | None = None, timeout: float | None = None) -> None:
+        """Pause this partition; resume at ``offset`` (default: after this batch)."""
+        self._require().pause(offset, timeout)
+
+    def resume(self) -> None:
+        """Resume this partition now."""
+        self._require().resume()
+
+    def seek(self, offset: SeekTarget) -> None:
+        """Continue from an offset, a datetime, or "earliest"/"latest"."""
+        self._require().seek(offset)
+
+    def produce(self, topic: str, value: Any, **options: Any) -> None:
+        """Send a message asynchronously through the app's shared producer."""
+        self._require().produce(topic, value, False, **options)
+
+    def produce_sync(self, topic: str, value: Any, **options: Any) -> None:
+        """Send a message and wait for the broker's acknowledgement."""
+        self._require().produce(topic, value, True, **options)
+
+    def _require(self) -> ConsumerRuntime:
+        if self._runtime is None:
+            raise NotRunningError(
+                f"{type(self).__name__} is not attached to a running engine;"
+                " runtime methods work only inside its hooks"
+            )
+        return self._runtime

@@ -1,0 +1,64 @@
+"""Every exception the engine raises on purpose, under one base class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ConfigError(EngineError, ValueError):
+    """Settings are invalid; the message lists every problem found, one per line."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid settings ({count} {noun}):\n{lines}")
+
+
+class RoutingError(EngineError, ValueError):
+    """A route is invalid; the message names the topic (or group) at fault."""
+
+
+class PluginError(EngineError):
+    """A plugin is unknown, broken, or installed twice."""
+
+
+class UnknownEventError(EngineError, KeyError):
+    """An event name is not in the monitor's registry."""
+
+    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+        self.name = name
+        self.suggestions = tuple(suggestions)
+        hint = f"; did you mean {', '.join(map(repr, self.suggestions))}?" if suggestions else ""
+        message = f"unknown event {name!r}{hint} (custom events need monitor.register_event)"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        """Show the message plainly (KeyError would quote it)."""
+        return str(self.args[0])
+
+
+class DeserializationError(EngineError):
+    """A message payload or key could not be deserialized."""
+
+    def __init__(self, topic: str, partition: int, offset: int, part: str, cause: Exception):
+        self.topic, self.partition, self.offset, self.part = topic, partition, offset, part
+        super().__init__(
+            f"cannot deserialize the {part} of {topic}/{partition}@{offset}: "
+            f"{type(cause).__name__}: {cause}"
+        )
+
+
+class StopTimeout(EngineError):  # noqa: N818 - the public name in the API contract
+    """A graceful stop outlasted shutdown_timeout; carries what was still running."""
+
+    def __init__(self, timeout: float, report: dict[str, Any]) -> None:
+        self.timeout = timeout
+        self.report = report
+        super().__init__(f"the engine did not stop within shutdown_timeout={timeout}s: {report}")

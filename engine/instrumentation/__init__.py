@@ -1,0 +1,1 @@
+"""Instrumentation: the event catalogue and the per-app monitor."""

@@ -1,0 +1,105 @@
+"""One Kafka message with lazily deserialized payload and key."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from engine.errors import DeserializationError
+from engine.messages.deserializers import DEFAULT, Deserializers
+
+_UNSET: Any = object()
+_NO_TIMESTAMP = 0  # confluent_kafka.TIMESTAMP_NOT_AVAILABLE
+
+
+class RawMessage(Protocol):
+    """What the engine reads from a polled message (``confluent_kafka.Message`` fits)."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+    def headers(self) -> list[tuple[str, bytes | None]] | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+
+
+class Message:
+    """A message of one batch: raw fields eagerly, payload and key deserialized on access."""
+
+    __slots__ = (
+        "__weakref__", "_deserializers", "_key", "_payload", "_raw", "offset", "partition", "topic",
+    )
+
+    def __init__(
+        self, raw: RawMessage, topic: str, partition: int,
+        deserializers: Deserializers = DEFAULT,
+    ) -> None:
+        self._raw = raw
+        self.topic = topic
+        self.partition = partition
+        self.offset: int = raw.offset()  # type: ignore[assignment]
+        self._deserializers = deserializers
+        self._payload: Any = _UNSET
+        self._key: Any = _UNSET
+
+    @property
+    def payload(self) -> Any:
+        """The deserialized payload (cached); raises ``DeserializationError`` if it cannot be."""
+        if self._payload is _UNSET:
+            self._payload = self._deserialize(self._deserializers.payload, "payload")
+        return self._payload
+
+    @property
+    def key(self) -> Any:
+        """The deserialized key (cached); UTF-8 text by default."""
+        if self._key is _UNSET:
+            self._key = self._deserialize(self._deserializers.key, "key")
+        return self._key
+
+    @property
+    def raw_payload(self) -> bytes | None:
+        """The payload bytes as received (None for a tombstone)."""
+        return self._raw.value()
+
+    @property
+    def raw_key(self) -> bytes | None:
+        """The key bytes as received."""
+        return self._raw.key()
+
+    @property
+    def raw_headers(self) -> list[tuple[str, bytes | None]]:
+        """Headers as sent: ``(name, value)`` pairs, repeats kept."""
+        return list(self._raw.headers() or ())
+
+    @property
+    def headers(self) -> dict[str, bytes | None]:
+        """Headers as a dict; the last value of a repeated name wins."""
+        return dict(self._raw.headers() or ())
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """When the message was created (or appended), UTC; None when the broker gave none."""
+        kind, millis = self._raw.timestamp()
+        if kind == _NO_TIMESTAMP:
+            return None
+        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+    @property
+    def is_tombstone(self) -> bool:
+        """True when the payload is None (a deletion marker on compacted topics)."""
+        return self._raw.value() is None
+
+    def _deserialize(self, deserializer: Any, part: str) -> Any:
+        try:
+            return deserializer(self)
+        except DeserializationError:
+            raise
+        except Exception as error:
+            raise DeserializationError(
+                self.topic, self.partition, self.offset, part, error
+            ) from error
+
+    def __repr__(self) -> str:
+        """Where the message sits: topic/partition@offset."""
+        return f"<Message {self.topic}/{self.partition}@{self.offset}>"

@@ -1,0 +1,42 @@
+"""The ``topic(...)`` declaration shared by the app, consumer groups and subscription groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from engine.consumer import Consumer
+from engine.routing.dead_letter_queue import DeadLetterQueue
+from engine.routing.topic import Topic
+
+
+class TopicDeclarations:
+    """Mixin: declares topic routes; subclasses decide where a declared topic goes."""
+
+    def topic(
+        self,
+        name: str,
+        consumer_class: type[Consumer],
+        *,
+        initial_offset: Literal["earliest", "latest"] = "earliest",
+        max_messages: int | None = None,
+        max_wait_time: float | None = None,
+        kafka: Mapping[str, Any] | None = None,
+        deserializer: Callable[..., Any] | None = None,
+        key_deserializer: Callable[..., Any] | None = None,
+        manual_offset_management: bool = False,
+        dead_letter_queue: DeadLetterQueue | None = None,
+        active: bool = True,
+    ) -> Topic:
+        """Route ``name`` to ``consumer_class``; None settings inherit the app's."""
+        options = {
+            "initial_offset": initial_offset, "max_messages": max_messages,
+            "max_wait_time": max_wait_time, "kafka": kafka, "deserializer": deserializer,
+            "key_deserializer": key_deserializer,
+            "manual_offset_management": manual_offset_management,
+            "dead_letter_queue": dead_letter_queue, "active": active,
+        }
+        return self._declare(name, consumer_class, options)
+
+    def _declare(self, name: str, consumer_class: Any, options: dict[str, Any]) -> Topic:
+        raise NotImplementedError

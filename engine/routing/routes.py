@@ -1,0 +1,73 @@
+"""All routes of an app, and the active subscription groups they resolve to."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from engine.config.settings import Settings
+from engine.errors import RoutingError
+from engine.routing.consumer_group import ConsumerGroup, SubscriptionGroupBuilder
+from engine.routing.declarations import TopicDeclarations
+from engine.routing.selection import Selection
+from engine.routing.subscription_group import SubscriptionGroup, group_topics
+from engine.routing.topic import Topic
+
+
+class Routes(TopicDeclarations):
+    """Consumer groups in declaration order; top-level topics go to the default group."""
+
+    def __init__(self, default_group: str) -> None:
+        self.default_group = default_group
+        self._groups: dict[str, ConsumerGroup] = {}
+
+    def consumer_group(self, name: str) -> ConsumerGroup:
+        """The consumer group called ``name``, created on first use (reopened after)."""
+        group = self._groups.get(name)
+        if group is None:
+            group = self._groups[name] = ConsumerGroup(name)
+        return group
+
+    def subscription_group(self, name: str) -> SubscriptionGroupBuilder:
+        """An explicit subscription group of the default consumer group."""
+        return self.consumer_group(self.default_group).subscription_group(name)
+
+    @property
+    def consumer_groups(self) -> tuple[ConsumerGroup, ...]:
+        """Every declared consumer group."""
+        return tuple(self._groups.values())
+
+    def _declare(self, name: str, consumer_class: Any, options: dict[str, Any]) -> Topic:
+        return self.consumer_group(self.default_group)._declare(name, consumer_class, options)
+
+    def subscription_groups(
+        self, settings: Settings, selection: Selection | None = None
+    ) -> tuple[SubscriptionGroup, ...]:
+        """The subscription groups to run: active topics that pass ``selection``.
+
+        Raises ``RoutingError`` when a filter names nothing, or when nothing is left to run.
+        """
+        everything = self._grouped(settings)
+        selection = selection or Selection()
+        selection.check(everything)
+        chosen = [_narrowed(group, selection) for group in everything]
+        groups = tuple(group for group in chosen if group is not None)
+        if not groups:
+            raise RoutingError(
+                "no routes to run: declare one with app.topic(name, ConsumerClass)"
+                + (" (every route is inactive or filtered out)" if everything else "")
+            )
+        return groups
+
+    def _grouped(self, settings: Settings) -> list[SubscriptionGroup]:
+        """Every group, inactive topics included, so names never depend on ``active``."""
+        return [
+            group
+            for consumer_group in self._groups.values()
+            for group in group_topics(consumer_group.name, consumer_group.topics, settings)
+        ]
+
+
+def _narrowed(group: SubscriptionGroup, selection: Selection) -> SubscriptionGroup | None:
+    topics = tuple(t for t in group.topics if t.active and selection.keeps(group, t))
+    return dataclasses.replace(group, topics=topics) if topics else None

@@ -1,0 +1,93 @@
+"""One routed topic and the rules its options must follow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from engine.config.kafka import kafka_problems
+from engine.consumer import Consumer
+from engine.errors import RoutingError
+from engine.routing.dead_letter_queue import DeadLetterQueue
+from engine.routing.names import topic_name_problem
+
+INITIAL_OFFSETS = ("earliest", "latest")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic route: which consumer handles it and how; None settings inherit the app's."""
+
+    name: str
+    consumer_class: type[Consumer]
+    consumer_group: str
+    subscription_group: str | None = None
+    initial_offset: str = "earliest"
+    max_messages: int | None = None
+    max_wait_time: float | None = None
+    kafka: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    deserializer: Callable[..., Any] | None = None
+    key_deserializer: Callable[..., Any] | None = None
+    manual_offset_management: bool = False
+    dead_letter_queue: DeadLetterQueue | None = None
+    active: bool = True
+
+    @classmethod
+    def build(cls, name: str, consumer_class: Any, **options: Any) -> Topic:
+        """Validate a route and return it, or raise ``RoutingError`` naming the topic."""
+        problems = _problems(name, consumer_class, options)
+        if problems:
+            shown = name if isinstance(name, str) else repr(name)
+            raise RoutingError(f"topic {shown!r}: " + "; ".join(problems))
+        options["kafka"] = MappingProxyType(dict(options.get("kafka") or {}))
+        return cls(name=name, consumer_class=consumer_class, **options)
+
+
+def _problems(name: Any, consumer_class: Any, options: dict[str, Any]) -> list[str]:
+    problems = [problem for problem in [topic_name_problem(name)] if problem]
+    if not (isinstance(consumer_class, type) and issubclass(consumer_class, Consumer)):
+        problems.append(f"consumer {consumer_class!r} must be a subclass of engine.Consumer")
+    offset = options.get("initial_offset", "earliest")
+    if offset not in INITIAL_OFFSETS:
+        problems.append(f"initial_offset must be 'earliest' or 'latest' (got {offset!r})")
+    problems += _limit_problems(options)
+    kafka = options.get("kafka") or {}
+    problems += kafka_problems(kafka, "kafka", require_bootstrap=False)
+    for hook in ("deserializer", "key_deserializer"):
+        if options.get(hook) is not None and not callable(options[hook]):
+            problems.append(f"{hook} must be callable (got {options[hook]!r})")
+    return problems + _dlq_problems(name, options.get("dead_letter_queue"))
+
+
+def _limit_problems(options: dict[str, Any]) -> list[str]:
+    problems = []
+    count = options.get("max_messages")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        problems.append(f"max_messages must be an integer >= 1 (got {count!r})")
+    wait = options.get("max_wait_time")
+    if wait is not None and (
+        isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait <= 0
+    ):
+        problems.append(f"max_wait_time must be a number of seconds > 0 (got {wait!r})")
+    for flag in ("manual_offset_management", "active"):
+        if flag in options and not isinstance(options[flag], bool):
+            problems.append(f"{flag} must be True or False (got {options[flag]!r})")
+    return problems
+
+
+def _dlq_problems(name: Any, dlq: Any) -> list[str]:
+    if dlq is None:
+        return []
+    if not isinstance(dlq, DeadLetterQueue):
+        return [f"dead_letter_queue must be an engine.DeadLetterQueue (got {dlq!r})"]
+    problems = [p for p in [topic_name_problem(dlq.topic)] if p]
+    if dlq.topic == name:
+        problems.append("the dead-letter topic must differ from the topic itself")
+    max_retries = dlq.max_retries
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        problems.append(
+            f"dead_letter_queue.max_retries must be an integer >= 0 (got {max_retries!r})"
+        )
+    return problems

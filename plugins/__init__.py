@@ -1,0 +1,1 @@
+"""First-party plugins, registered under the ``engine.plugins`` entry-point group."""

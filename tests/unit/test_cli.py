@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.cli.main import main
+
+APP = """
+from engine import App, Consumer
+
+class C(Consumer):
+    def consume(self, messages):
+        pass
+
+app = App(kafka={{"bootstrap.servers": "127.0.0.1:9", "sasl.password": "hunter2"}}{extra})
+app.topic("orders", C)
+app.consumer_group("analytics").topic("clicks", C)
+"""
+
+
+def write(tmp_path: Path, name: str = "myapp.py", extra: str = "", body: str | None = None) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body if body is not None else APP.format(extra=extra)))
+    return path
+
+
+def test_info_shows_routes_masked_settings_and_the_lifecycle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", str(write(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "engine/default  (consumer group 'engine')" in out
+    assert "topic orders -> C" in out
+    assert "analytics/default" in out
+    assert "sasl.password = ***" in out and "hunter2" not in out
+    assert "fetch.queue.backoff.ms = 10  (engine default)" in out
+    assert "stateDiagram-v2" in out
+
+
+def test_info_by_module_name_and_attribute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "svc_module_a.py")
+    monkeypatch.chdir(tmp_path)
+    assert main(["info", "svc_module_a"]) == 0
+    assert main(["info", "svc_module_a:app", "--consumer-group", "analytics"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("analytics/default") == 2
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no_such_module_zz", "engine: no module named 'no_such_module_zz'"),
+        ("missing/file.py", "engine: no such file: 'missing/file.py'"),
+    ],
+)
+def test_bad_target_is_one_clear_message_and_exit_1(
+    target: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", target]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert "hint: TARGET is module:attribute" in err
+
+
+def test_missing_attribute_names_the_apps_it_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "svc_module_b.py")
+    monkeypatch.chdir(tmp_path)
+    assert main(["info", "svc_module_b:application"]) == 1
+    assert "has no attribute 'application'; it has app (use svc_module_b:app)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_target_that_is_not_an_app(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, body="app = 3\n")
+    assert main(["info", f"{path}:app"]) == 1
+    assert "is a int, not an engine.App" in capsys.readouterr().err
+
+
+def test_import_error_in_user_code_shows_the_users_frames_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, body="def helper():\n    raise RuntimeError('db down')\n\nhelper()\n")
+    assert main(["info", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert str(path) in err and "RuntimeError: db down" in err
+    assert "engine/cli" not in err and "importlib" not in err
+    assert err.rstrip().endswith("failed (traceback above)")
+
+
+def test_config_error_at_start_lists_problems_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, extra=", concurrency=0")
+    assert main(["info", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "concurrency must be an integer >= 1 (got 0)" in err
+    assert "hint: fix the App(...) settings" in err
+
+
+def test_filter_that_matches_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(write(tmp_path)), "--topic", "nope"]) == 1
+    assert "no topic named 'nope' (known: clicks, orders)" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""EVENTS.md, the registry in code, the README table and the emit sites must agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.instrumentation.events import ERROR_TYPES, EVENT_NAMES
+from engine.instrumentation.monitor import Monitor
+
+ROOT = Path(__file__).resolve().parents[2]
+DESIGN = ROOT.parent / "shared" / "design" / "EVENTS.md"
+SOURCES = [*ROOT.joinpath("engine").rglob("*.py"), *ROOT.joinpath("plugins").rglob("*.py")]
+
+
+def first_column_names(markdown: str, heading: str) -> list[str]:
+    """Backticked names in the first column of the tables under ``heading``.
+
+    A name starting with '.' replaces the last part of the name before it
+    (``connection.listener.pending`` … ``.starting`` -> ``connection.listener.starting``).
+    """
+    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    names: list[str] = []
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) < 3 or set(cells[1].strip()) <= {"-", ""}:
+            continue
+        for token in re.findall(r"`([^`]+)`", cells[1]):
+            prefix = names[-1].rsplit(".", 1)[0] if token.startswith(".") else ""
+            names.append(prefix + token)
+    return names
+
+
+def design_catalogue() -> str:
+    if not DESIGN.exists():
+        pytest.skip(f"the design catalogue is not beside this checkout ({DESIGN})")
+    return DESIGN.read_text()
+
+
+def test_registry_matches_the_design_catalogue() -> None:
+    text = design_catalogue()
+    documented = [
+        name
+        for heading in ("## Lifecycle", "## Connection", "## Processing")
+        for name in first_column_names(text, heading)
+    ] + ["error.occurred"]
+    assert sorted(documented) == sorted(EVENT_NAMES)
+
+
+def test_error_types_match_the_design_catalogue() -> None:
+    documented = first_column_names(design_catalogue(), "## Errors")
+    assert sorted(documented) == sorted(ERROR_TYPES)
+
+
+def test_readme_events_table_lists_exactly_the_registry() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert sorted(first_column_names(readme, "## Events")) == sorted(
+        list(EVENT_NAMES) + list(ERROR_TYPES)
+    )
+
+
+def test_every_emit_site_uses_a_catalogued_event_and_error_type() -> None:
+    emitted: set[str] = set()
+    types: set[str] = set()
+    for path in SOURCES:
+        source = path.read_text()
+        emitted |= set(re.findall(r"(?:instrument|measure)\(\s*\"([a-z_.]+)\"", source))
+        types |= set(re.findall(r"\btype=\"([a-z_.]+)\"", source))
+    assert emitted <= set(EVENT_NAMES), emitted - set(EVENT_NAMES)
+    assert types <= set(ERROR_TYPES), types - set(ERROR_TYPES)
+
+
+def test_a_fresh_monitor_knows_exactly_the_catalogue() -> None:
+    assert Monitor().events == EVENT_NAMES
