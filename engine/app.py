@@ -6,11 +6,12 @@ from typing import Any
 
 from engine import plugin as plugin_loading
 from engine.config.settings import Settings
-from engine.errors import PluginError
+from engine.errors import EngineError, PluginError
 from engine.instrumentation.monitor import Monitor
 from engine.lifecycle.app_state import AppState, Lifecycle
 from engine.lifecycle.diagram import mermaid
 from engine.plugin import Plugin
+from engine.producer import Producer
 from engine.routing.consumer_group import ConsumerGroup, SubscriptionGroupBuilder
 from engine.routing.declarations import TopicDeclarations
 from engine.routing.routes import Routes
@@ -37,6 +38,8 @@ class App(TopicDeclarations):
         self.monitor = Monitor(owner=self)
         self.lifecycle = Lifecycle(self.monitor, self)
         self.routes = Routes(self.settings.client_id)
+        self.producer = Producer(self.settings.kafka, self.settings.client_id, self.monitor)
+        self._server: Any = None
         self._plugins: dict[str, Plugin] = {}
         for name in self.settings.plugins:
             self.use(name)
@@ -66,6 +69,47 @@ class App(TopicDeclarations):
             raise PluginError(f"plugin {loaded.name!r} failed to install: {error!r}") from error
         self._plugins[loaded.name] = loaded
         return loaded
+
+    def run(self, selection: Selection | None = None) -> None:
+        """Run in this process until a signal stops it (call from the main thread).
+
+        SIGINT/SIGTERM/SIGQUIT stop gracefully (a second SIGINT forces), SIGTSTP quiets,
+        SIGTTIN logs every thread's stack. A stop longer than ``shutdown_timeout`` reports what
+        still ran and exits the process with code 2.
+        """
+        from engine.process import ProcessMode
+
+        ProcessMode(self._new_server(selection)).run()
+
+    def start(self, selection: Selection | None = None) -> None:
+        """Run in background threads (no signal handlers); return once running."""
+        self._new_server(selection).start_background()
+
+    def quiet(self, timeout: float | None = None) -> bool:
+        """Stop taking new work but keep the partitions; True once every listener is quiet."""
+        server = self._running_server()
+        server.quiet()
+        return bool(server.wait_for(AppState.QUIET, timeout or self.settings.shutdown_timeout))
+
+    def stop(self) -> None:
+        """Stop gracefully; raises ``StopTimeout`` past ``shutdown_timeout`` (never exits)."""
+        server = self._running_server()
+        server.stop_or_raise()
+        if server.error is not None:
+            raise server.error
+
+    def _new_server(self, selection: Selection | None) -> Any:
+        from engine.server import Server
+
+        if self._server is not None:
+            raise EngineError("this app was already started; build a new App to run again")
+        self._server = Server(self, selection)
+        return self._server
+
+    def _running_server(self) -> Any:
+        if self._server is None:
+            raise EngineError("this app is not running: call app.start() first")
+        return self._server
 
     def consumer_group(self, name: str) -> ConsumerGroup:
         """A consumer group of its own (created on first use)."""

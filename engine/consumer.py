@@ -15,8 +15,11 @@ SeekTarget = int | datetime | Literal["earliest", "latest"]
 class ConsumerRuntime(Protocol):
     """What the engine gives a consumer while it runs (implemented by the processing layer)."""
 
-    attempt: int
-    is_revoked: bool
+    @property
+    def attempt(self) -> int: ...
+
+    @property
+    def is_revoked(self) -> bool: ...
 
     def mark_as_consumed(self, message: Message, sync: bool) -> bool: ...
     def commit_offsets(self, sync: bool) -> bool: ...

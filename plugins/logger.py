@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from engine.app import App
+from engine.lifecycle import AppState, ListenerState
 
 
 class LoggerPlugin:
@@ -19,17 +21,16 @@ class LoggerPlugin:
     def install(self, app: App) -> None:
         """Subscribe this plugin's receivers to ``app``'s monitor."""
         monitor = app.monitor
-        for event in monitor.events:
-            if event.startswith("app."):
-                monitor.subscribe(event, self.on_app_state)
-            elif event.startswith("connection.listener.") and event.count(".") == 2:
-                monitor.subscribe(event, self.on_listener_state)
+        for app_state in list(AppState)[1:]:
+            monitor.subscribe(f"app.{app_state.value}", self.on_app_state)
+        for listener_state in ListenerState:
+            monitor.subscribe(f"connection.listener.{listener_state.value}",
+                              self.on_listener_state)
         monitor.subscribe("error.occurred", self.on_error_occurred)
         monitor.subscribe("consumer.consumed", self.on_consumer_consumed)
         monitor.subscribe("process.notice_signal", self.on_process_notice_signal)
-        monitor.subscribe("rebalance.partitions_assigned", self.on_rebalance)
-        monitor.subscribe("rebalance.partitions_revoked", self.on_rebalance)
-        monitor.subscribe("rebalance.partitions_lost", self.on_rebalance)
+        for change in ("assigned", "revoked", "lost"):
+            monitor.subscribe(f"rebalance.partitions_{change}", partial(self.on_rebalance, change))
 
     def on_app_state(self, sender: Any, **event: Any) -> None:
         """An app state change."""
@@ -62,11 +63,10 @@ class LoggerPlugin:
         """A signal the process received."""
         self.log.info("received %s", event["signal"])
 
-    def on_rebalance(self, sender: Any, **event: Any) -> None:
+    def on_rebalance(self, change: str, sender: Any, **event: Any) -> None:
         """Partitions assigned, revoked or lost."""
-        self.log.info(
-            "%s %s: %s", event["subscription_group"], "rebalance", event["partitions"]
-        )
+        self.log.info("%s: partitions %s %s", event["subscription_group"], change,
+                      event["partitions"])
 
 
 def _short(value: Any) -> bool:

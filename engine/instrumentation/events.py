@@ -94,9 +94,15 @@ ERROR_TYPES: tuple[str, ...] = (
     "consumer.revoked.error",
     "consumer.shutdown.error",
     "consumer.wrap.error",
+    "consumer.eofed.error",
+    "producer.delivery.error",
     "consumer.deserialize.error",
     "dead_letter_queue.dispatch.error",
     "worker.process.error",
     "monitor.subscriber.error",
 )
 """Every ``type`` an ``error.occurred`` event can carry."""
+
+BEYOND_DESIGN: frozenset[str] = frozenset({"consumer.eofed.error", "producer.delivery.error"})
+"""Error types the design catalogue lacks: the ``eofed`` hook needs one like its siblings, and
+an asynchronous ``produce`` can only report a failed delivery as an event."""

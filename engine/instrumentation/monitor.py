@@ -125,7 +125,7 @@ class Monitor:
         for receiver in _live(tuple(signal.receivers.values())):
             try:
                 receiver(sender, **payload)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - receivers must never break the engine
                 self._report_receiver_error(signal.name, receiver, error)
 
     def _report_receiver_error(self, name: str, receiver: Receiver, error: Exception) -> None:

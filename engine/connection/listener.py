@@ -1,0 +1,268 @@
+"""A listener: one thread, one Kafka client, the fetch loop of one subscription group."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import KafkaError, KafkaException
+
+from engine.connection.client import Client
+from engine.connection.rebalance import TopicPartition
+from engine.lifecycle.listener_state import ListenerState, ListenerStatus
+from engine.processing.executor import Executor
+from engine.processing.jobs import Consume, Eofed, Revoked, Shutdown
+
+if TYPE_CHECKING:
+    from engine.config.settings import Settings
+    from engine.instrumentation.monitor import Monitor
+    from engine.processing.jobs_queue import JobsQueue
+    from engine.producer import Producer
+    from engine.routing.subscription_group import SubscriptionGroup
+
+RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
+
+
+class Listener:
+    """Polls one subscription group, schedules a job per partition batch and waits for them."""
+
+    def __init__(self, group: SubscriptionGroup, jobs_queue: JobsQueue, monitor: Monitor,
+                 settings: Settings, producer: Producer) -> None:
+        self.group = group
+        self.id = group.id
+        self.status = ListenerStatus(monitor, self, group.id)
+        self.monitor = monitor
+        self.settings = settings
+        self.producer = producer
+        self.client = Client(group, monitor)
+        self.executors: dict[TopicPartition, Executor] = {}
+        self.in_poll = False
+        self._queue = jobs_queue
+        self._thread: threading.Thread | None = None
+        self._changed = threading.Event()
+        self._received = monitor.signal("connection.listener.fetch_loop.received")
+        self._looped = monitor.signal("connection.listener.fetch_loop")
+        self.status.watch(self._changed.set)
+        jobs_queue.register(group.id)
+
+    def start(self) -> None:
+        """Start the listener thread."""
+        self._thread = threading.Thread(
+            target=self._main, name=f"engine.listener#{self.id}", daemon=True
+        )
+        self._thread.start()
+
+    def quiet(self) -> None:
+        """Finish in-flight work, run shutdown jobs, keep the partitions."""
+        self.status.request(ListenerState.QUIETING)
+
+    def stop(self) -> None:
+        """Leave the group and close (after quiet)."""
+        self.status.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; False on timeout."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _main(self) -> None:
+        try:
+            self.status.request(ListenerState.STARTING)
+            self.client.connect()
+            self.status.request(ListenerState.RUNNING)
+            self._fetch_loop()
+            self._quiet_down()
+            self._wait_for_stop()
+        except Exception as error:  # noqa: BLE001 - the thread reports and ends stopped
+            self._report(error)
+        finally:
+            self._shutdown()
+
+    def _fetch_loop(self) -> None:
+        sender, group = self, self.id
+        self.monitor.instrument("connection.listener.before_fetch_loop", sender,
+                                subscription_group=group)
+        while self.status.is_running:
+            if self._looped.receivers:
+                self.monitor.instrument("connection.listener.fetch_loop", sender,
+                                        subscription_group=group)
+            try:
+                self._iterate()
+            except Exception as error:  # noqa: BLE001 - one top-level except per loop
+                self._report(error)
+                self._reset()
+        self.monitor.instrument("connection.listener.after_fetch_loop", sender,
+                                subscription_group=group)
+
+    def _iterate(self) -> None:
+        budget = self._resume_expired()
+        raws = self._poll(self.group.max_messages, budget)
+        polled_at = time.monotonic()
+        raws = self._after_rebalance(raws)
+        if raws:
+            self._schedule_consumption(raws, polled_at)
+            self._queue.wait(self.id)
+
+    def _poll(self, max_messages: int, budget: float) -> list[Any]:
+        started = time.perf_counter()
+        self.in_poll = True
+        try:
+            raws = self.client.poll_batch(max_messages, budget, self._interrupted)
+        finally:
+            self.in_poll = False
+        if self.client.fatal_error is not None:
+            raise KafkaException(self.client.fatal_error)
+        if self._received.receivers:
+            self.monitor.instrument(
+                "connection.listener.fetch_loop.received", self, subscription_group=self.id,
+                messages_count=len(raws), time=time.perf_counter() - started,
+            )
+        return raws
+
+    def _interrupted(self) -> bool:
+        return not self.status.is_running
+
+    def _resume_expired(self) -> float:
+        """Resume partitions whose pause ended; the poll budget until the next one ends."""
+        now, budget = time.monotonic(), self.group.max_wait_time
+        for executor in self.executors.values():
+            tracker = executor.coordinator.pause_tracker
+            if tracker.paused_until is None:
+                continue
+            if now >= tracker.paused_until:
+                tracker.resume()
+                self.client.resume(executor.topic, executor.partition)
+            else:
+                budget = min(budget, max(0.01, tracker.paused_until - now))
+        return budget
+
+    def _schedule_consumption(self, raws: list[Any], polled_at: float) -> None:
+        batches: dict[TopicPartition, list[Any]] = {}
+        for raw in raws:
+            if raw.error() is not None:
+                self._message_error(raw)
+                continue
+            key = (raw.topic(), raw.partition())
+            batch = batches.get(key)
+            if batch is None:
+                batches[key] = [raw]
+            else:
+                batch.append(raw)
+        push = self._queue.push
+        for key, batch in batches.items():
+            executor = self._executor(key)
+            push(Consume(executor, executor.batch(batch, polled_at)))
+
+    def _message_error(self, raw: Any) -> None:
+        error = raw.error()
+        if error.code() == KafkaError._PARTITION_EOF:
+            self._queue.push(Eofed(self._executor((raw.topic(), raw.partition()))))
+            return
+        self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
+                                error=KafkaException(error), subscription_group=self.id,
+                                topic=raw.topic(), partition=raw.partition())
+        if error.fatal():
+            raise KafkaException(error)
+
+    def _after_rebalance(self, raws: list[Any]) -> list[Any]:
+        """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
+
+        One poll can revoke a partition and assign it back: what it delivered before is
+        dropped, so the partition is sought back to the first dropped offset.
+        """
+        if not self.client.rebalance.changed:
+            return raws
+        _, revoked, lost = self.client.rebalance.take()
+        gone = revoked | lost
+        if not gone:
+            return raws
+        kept: list[Any] = []
+        first_dropped: dict[TopicPartition, int] = {}
+        for raw in raws:
+            key = (raw.topic(), raw.partition())
+            if key in gone:
+                first_dropped.setdefault(key, raw.offset())
+            else:
+                kept.append(raw)
+        owned = self.client.rebalance.assignment
+        for key, offset in first_dropped.items():
+            if key in owned:
+                self.client.seek(key[0], key[1], offset)
+        self._revoke(gone)
+        return kept
+
+    def _revoke(self, partitions: set[TopicPartition]) -> None:
+        revoked = [self.executors.pop(key) for key in partitions if key in self.executors]
+        for executor in revoked:
+            executor.coordinator.revoked = True
+            if executor.consumer is not None:
+                self._queue.push(Revoked(executor))
+        self._queue.wait(self.id)
+
+    def _quiet_down(self) -> None:
+        """Finish, run every consumer's shutdown hook once, then pause everything."""
+        self._queue.wait(self.id)
+        for executor in self.executors.values():
+            if executor.consumer is not None:
+                self._queue.push(Shutdown(executor))
+        self._queue.wait(self.id)
+        self.client.pause_all()
+        self.status.request(ListenerState.QUIET)
+
+    def _wait_for_stop(self) -> None:
+        """Quiet: stay in the group, paused; serve rebalances until asked to stop."""
+        while not self.status.reached(ListenerState.STOPPING):
+            raws = self._after_rebalance(self._poll(100, 0.2))
+            first: dict[TopicPartition, int] = {}
+            for raw in raws:
+                if raw.error() is None:
+                    first.setdefault((raw.topic(), raw.partition()), raw.offset())
+            for (topic, partition), offset in first.items():
+                self.client.seek(topic, partition, offset)
+                self.client.pause(topic, partition)
+
+    def _shutdown(self) -> None:
+        try:
+            self.status.stop()
+            self._queue.wait(self.id)
+            self.client.close(timeout=self.settings.shutdown_timeout / 2)
+        except Exception as error:  # noqa: BLE001 - closing must not raise out of the thread
+            self._report(error)
+        finally:
+            self.executors.clear()
+            self.status.request(ListenerState.STOPPED)
+
+    def _reset(self) -> None:
+        """Drain this group's jobs, rebuild the client, back off."""
+        self._queue.wait(self.id)
+        self._queue.clear(self.id)
+        try:
+            self.client.close(timeout=1.0)
+        except Exception as error:  # noqa: BLE001 - a broken client may fail to close
+            self._report(error)
+        self.executors.clear()
+        self.monitor.instrument("client.reset", self.client, subscription_group=self.id)
+        while self.status.is_running:
+            self._changed.clear()
+            self._changed.wait(RESET_BACKOFF)
+            self.client = Client(self.group, self.monitor)
+            try:
+                self.client.connect()
+                return
+            except Exception as error:  # noqa: BLE001 - keep trying until asked to stop
+                self._report(error)
+
+    def _executor(self, key: TopicPartition) -> Executor:
+        executor = self.executors.get(key)
+        if executor is None:
+            executor = Executor(self.group.topic(key[0]), key[1], self.id, self.client,
+                                self.monitor, self.settings, self.producer)
+            self.executors[key] = executor
+        return executor
+
+    def _report(self, error: Exception) -> None:
+        self.monitor.instrument("error.occurred", self, type="connection.listener.fetch_loop.error",
+                                error=error, subscription_group=self.id)

@@ -1,0 +1,1 @@
+"""Processing: jobs, the queue that carries them, the workers that run them."""

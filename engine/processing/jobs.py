@@ -1,0 +1,100 @@
+"""Jobs: one unit of work for one partition, scheduled by a listener and run by a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.messages import Messages
+    from engine.processing.executor import Executor
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """The public shape of a job, as events carry it."""
+
+    kind: str
+    topic: str
+    partition: int
+
+
+class Job:
+    """Base job: belongs to a listener's group, runs one executor action on a worker."""
+
+    __slots__ = ("executor", "group_id")
+    kind = "job"
+    non_blocking = False
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.group_id = executor.group_id
+
+    @property
+    def public(self) -> JobInfo:
+        """What events tell about this job."""
+        return JobInfo(self.kind, self.executor.topic, self.executor.partition)
+
+    def run(self) -> None:
+        """Run on a worker thread."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        """Kind and partition."""
+        return f"{type(self).__name__}({self.executor.topic}/{self.executor.partition})"
+
+
+class Consume(Job):
+    """Process one batch."""
+
+    __slots__ = ("messages",)
+    kind = "consume"
+
+    def __init__(self, executor: Executor, messages: Messages) -> None:
+        super().__init__(executor)
+        self.messages = messages
+
+    def run(self) -> None:
+        """Consume the batch, then apply the strategy (mark, or retry after a pause)."""
+        self.executor.consume(self.messages)
+
+    def __repr__(self) -> str:
+        """Kind, partition and offsets."""
+        meta = self.messages.metadata
+        return (
+            f"Consume({self.executor.topic}/{self.executor.partition}"
+            f" @{meta.first_offset}..{meta.last_offset})"
+        )
+
+
+class Revoked(Job):
+    """Tell the consumer its partition was taken away."""
+
+    __slots__ = ()
+    kind = "revoked"
+
+    def run(self) -> None:
+        """Run the ``revoked`` hook."""
+        self.executor.revoked()
+
+
+class Shutdown(Job):
+    """Give the consumer its last chance to flush before a stop or quiet."""
+
+    __slots__ = ()
+    kind = "shutdown"
+
+    def run(self) -> None:
+        """Run the ``shutdown`` hook."""
+        self.executor.shutdown()
+
+
+class Eofed(Job):
+    """Tell the consumer the end of its partition was reached."""
+
+    __slots__ = ()
+    kind = "eofed"
+
+    def run(self) -> None:
+        """Run the ``eofed`` hook."""
+        self.executor.eofed()

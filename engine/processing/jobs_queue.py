@@ -1,0 +1,145 @@
+"""The jobs queue: one FIFO shared by all listeners, with a per-listener wait for completion."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Job(Protocol):
+    """What the queue needs of a job: the group it belongs to and whether it blocks polling."""
+
+    group_id: str
+    non_blocking: bool
+
+
+class QueueClosedError(RuntimeError):
+    """A job was pushed after the queue was closed."""
+
+
+class _Group:
+    __slots__ = ("in_flight", "wake")
+
+    def __init__(self) -> None:
+        self.in_flight: set[Any] = set()
+        self.wake = threading.Lock()  # held while nobody needs waking; released on change
+        self.wake.acquire()
+
+
+class JobsQueue:
+    """Jobs in FIFO order for workers; each listener waits for its own group's jobs.
+
+    Threads park on plain locks (C-level, cheaper than Conditions), and the most recently idle
+    worker is woken first: its stack and caches are warm.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._jobs: deque[Any] = deque()
+        self._idle: list[threading.Lock] = []
+        self._groups: dict[str, _Group] = {}
+        self._closed = False
+
+    def register(self, group_id: str) -> None:
+        """Prepare the wait of one listener's group (idempotent)."""
+        with self._mutex:
+            self._groups.setdefault(group_id, _Group())
+
+    def push(self, job: Job) -> None:
+        """Schedule a job; raises ``QueueClosedError`` once closed."""
+        with self._mutex:
+            if self._closed:
+                raise QueueClosedError(f"jobs queue is closed; cannot schedule {job!r}")
+            self._groups[job.group_id].in_flight.add(job)
+            self._jobs.append(job)
+            waker = self._idle.pop() if self._idle else None
+        if waker is not None:
+            waker.release()
+
+    def push_sentinel(self) -> None:
+        """Ask one worker to exit (used to scale the pool down)."""
+        with self._mutex:
+            self._jobs.append(None)
+            waker = self._idle.pop() if self._idle else None
+        if waker is not None:
+            waker.release()
+
+    def pop(self, wake: threading.Lock) -> Any:
+        """Next job, blocking until there is one; None means exit (closed or sentinel).
+
+        ``wake`` is the calling worker's own lock, held by it while it is not parked.
+        """
+        while True:
+            with self._mutex:
+                if self._jobs:
+                    return self._jobs.popleft()
+                if self._closed:
+                    return None
+                self._idle.append(wake)
+            wake.acquire()
+
+    def complete(self, job: Job) -> None:
+        """Mark a job done and wake its listener if that was the last one in flight."""
+        with self._mutex:
+            group = self._groups[job.group_id]
+            group.in_flight.discard(job)
+            if not group.in_flight and group.wake.locked():
+                group.wake.release()
+
+    def wait(
+        self, group_id: str, tick: float = 0.2, on_tick: Callable[[], None] | None = None
+    ) -> None:
+        """Block until no blocking job of ``group_id`` is in flight; ``on_tick`` runs between."""
+        group = self._groups[group_id]
+        while True:
+            with self._mutex:
+                if not any(not job.non_blocking for job in group.in_flight):
+                    return
+            if group.wake.acquire(timeout=tick) is False and on_tick is not None:
+                on_tick()
+
+    def is_empty(self, group_id: str) -> bool:
+        """True when no job of the group is queued or running."""
+        with self._mutex:
+            return not self._groups[group_id].in_flight
+
+    def clear(self, group_id: str) -> None:
+        """Forget the group's queued jobs (after a listener reset); running ones finish alone."""
+        with self._mutex:
+            group = self._groups[group_id]
+            queued = [job for job in self._jobs if job is not None and job.group_id == group_id]
+            for job in queued:
+                self._jobs.remove(job)
+            group.in_flight.clear()
+            if group.wake.locked():
+                group.wake.release()
+
+    def close(self) -> None:
+        """Refuse new jobs and let idle workers exit once the queue is drained."""
+        with self._mutex:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for group in self._groups.values():
+                if group.wake.locked():
+                    group.wake.release()
+        for waker in idle:
+            waker.release()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def in_processing(self) -> dict[str, list[Any]]:
+        """A snapshot of queued and running jobs per group, for diagnostics."""
+        with self._mutex:
+            return {gid: list(group.in_flight) for gid, group in self._groups.items()}
+
+    def statistics(self) -> dict[str, int]:
+        """How many jobs are queued (not yet picked) and in flight in total."""
+        with self._mutex:
+            queued = sum(1 for job in self._jobs if job is not None)
+            in_flight = sum(len(group.in_flight) for group in self._groups.values())
+        return {"enqueued": queued, "busy": in_flight - queued}

@@ -1,0 +1,135 @@
+"""The server: one run of the runner, embedded (background threads) or owning the process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from engine.connection.conductor import Conductor
+from engine.errors import StopTimeout
+from engine.lifecycle.app_state import AppState
+from engine.processing.jobs_queue import JobsQueue
+from engine.processing.workers_pool import WorkersPool
+from engine.runner import Runner
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from engine.app import App
+    from engine.connection.listener import Listener
+    from engine.routing.selection import Selection
+
+log = logging.getLogger("engine.server")
+FORCED_EXIT_CODE = 2
+CLOSE_WAIT = 5.0  # seconds a forced stop gives clients to close before the process exits
+
+
+class Server:
+    """Wires queue, pool, conductor and runner for one app; starts, quiets and stops them."""
+
+    def __init__(self, app: App, selection: Selection | None = None) -> None:
+        self.app = app
+        groups = app.subscription_groups(selection)  # raises RoutingError before anything runs
+        self.jobs_queue = JobsQueue()
+        self.workers = WorkersPool(self.jobs_queue, app.monitor)
+        self.conductor = Conductor()
+        app.lifecycle.watch(self.conductor.signal)
+        self.runner = Runner(app.lifecycle, app.monitor, app.settings, groups, app.producer,
+                             self.jobs_queue, self.workers, self.conductor)
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    def run_runner(self) -> None:
+        """Run the runner on this thread; remember how it ended."""
+        try:
+            self.runner.call()
+        except BaseException as error:
+            self.error = error
+            raise
+        finally:
+            self.finished.set()
+
+    def start_background(self) -> None:
+        """Run the runner in a thread; return once running, or raise what stopped it."""
+        thread = threading.Thread(target=self._run_quietly, name="engine.runner", daemon=True)
+        thread.start()
+        while not self.app.lifecycle.reached(AppState.RUNNING) and not self.finished.is_set():
+            self.finished.wait(0.05)
+        if self.error is not None:
+            raise self.error
+
+    def _run_quietly(self) -> None:
+        try:
+            self.run_runner()
+        except BaseException:
+            log.debug("runner ended with an error", exc_info=True)
+
+    def quiet(self) -> None:
+        """Stop taking new work but keep the partitions."""
+        self.app.lifecycle.request(AppState.QUIETING)
+
+    def wait_for(self, state: AppState, timeout: float) -> bool:
+        """Wait until the app reaches ``state`` (or the runner ends); False on timeout."""
+        reached = threading.Event()
+        self.app.lifecycle.watch(lambda: reached.set() if self.app.lifecycle.reached(state)
+                                 else None)
+        if self.app.lifecycle.reached(state):
+            return True
+        reached.wait(timeout)
+        return self.app.lifecycle.reached(state)
+
+    def stop(self) -> dict[str, Any] | None:
+        """Stop gracefully within ``shutdown_timeout``; None when done, else what still runs."""
+        with self._stop_lock:
+            lifecycle = self.app.lifecycle
+            lifecycle.request(AppState.STOPPING)
+            if not self.finished.wait(self.app.settings.shutdown_timeout):
+                report = self.report()
+                self.app.monitor.instrument(
+                    "error.occurred", self.app, type="app.stopping.error",
+                    error=StopTimeout(self.app.settings.shutdown_timeout, report), **report,
+                )
+                return report
+            self.app.producer.close()
+            lifecycle.request(AppState.STOPPED)
+            lifecycle.request(AppState.TERMINATED)
+            return None
+
+    def stop_or_raise(self) -> None:
+        """Embedded stop: raise ``StopTimeout`` (state stays stopping) past the timeout."""
+        report = self.stop()
+        if report is not None:
+            raise StopTimeout(self.app.settings.shutdown_timeout, report)
+
+    def report(self) -> dict[str, Any]:
+        """What is still running: jobs in processing, active listeners, alive workers."""
+        listeners: Sequence[Listener] = self.runner.listeners or []
+        return {
+            "in_processing": {
+                group: [repr(job) for job in jobs]
+                for group, jobs in self.jobs_queue.in_processing().items() if jobs
+            },
+            "active_listeners": [item.id for item in listeners if item.status.is_active],
+            "alive_workers": [thread.name for thread in self.workers.alive()],
+        }
+
+    def force_exit(self) -> None:
+        """Close what can be closed safely (bounded), flush the logs, exit with code 2."""
+        closer = threading.Thread(target=self._close_idle_clients, name="engine.closer",
+                                  daemon=True)
+        closer.start()
+        closer.join(CLOSE_WAIT)
+        logging.shutdown()
+        os._exit(FORCED_EXIT_CODE)
+
+    def _close_idle_clients(self) -> None:
+        # a client whose listener is inside consume() is never closed: the binding would crash
+        for listener in self.runner.listeners or []:
+            if listener.status.is_active and not listener.in_poll:
+                try:
+                    listener.client.close(timeout=1.0)
+                except Exception:
+                    log.debug("closing %s failed", listener.id, exc_info=True)
