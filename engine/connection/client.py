@@ -14,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.connection.rebalance import RebalanceTracker
+from engine.errors import ConfigError
 from engine.instrumentation.monitor import Monitor
 from engine.routing.subscription_group import SubscriptionGroup
 
@@ -36,6 +37,17 @@ class Client:
             "cooperative" in str(group.kafka.get("partition.assignment.strategy", ""))
             or group.kafka.get("group.protocol") == "consumer"
         )
+
+    def check_config(self) -> None:
+        """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo)."""
+        try:
+            probe = Consumer({**self.group.kafka, "logger": logging.getLogger("engine.librdkafka")})
+        except KafkaException as error:
+            raise ConfigError([
+                f"subscription group {self.group.id}: librdkafka refused the kafka settings:"
+                f" {error.args[0].str()}"
+            ]) from error
+        probe.close()
 
     def connect(self) -> None:
         """Create the consumer and subscribe to the group's topics."""

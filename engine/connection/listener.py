@@ -36,6 +36,7 @@ class Listener:
         self.settings = settings
         self.producer = producer
         self.client = Client(group, monitor)
+        self.client.check_config()
         self.executors: dict[TopicPartition, Executor] = {}
         self.in_poll = False
         self._queue = jobs_queue

@@ -1,0 +1,102 @@
+"""``engine demo``: a sample app on the embedded broker, end to end, then exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import Producer
+
+from engine.app import App
+from engine.broker import EmbeddedBroker
+from engine.consumer import Consumer
+from engine.messages import Messages
+
+TOPIC = "demo-orders"
+DEADLINE = 120.0  # seconds the sample app has to process everything
+
+
+class DemoOrders(Consumer):
+    """Adds up order amounts per partition."""
+
+    totals: dict[int, int]
+    processed: list[int]
+    first_at: list[float]
+    lock = threading.Lock()
+
+    def consume(self, messages: Messages) -> None:
+        """Sum one batch."""
+        total = sum(message.payload["amount"] for message in messages)
+        with self.lock:
+            if not self.first_at:
+                self.first_at.append(time.monotonic())
+            self.totals[self.partition] = self.totals.get(self.partition, 0) + total
+            self.processed[0] += len(messages)
+
+
+def run_demo(messages: int, partitions: int, concurrency: int) -> int:
+    """Broker, topic, workload, app, graceful stop, timeline, summary; 0 if all processed."""
+    with EmbeddedBroker() as broker:
+        sys.stdout.write(f"embedded broker on {broker.bootstrap}\n")
+        broker.create_topic(TOPIC, partitions)
+        _produce(broker.bootstrap, messages)
+        sys.stdout.write(f"produced {messages} orders to {TOPIC} ({partitions} partitions)\n")
+        app, consumer, timeline = _sample_app(broker.bootstrap, concurrency)
+        started = time.monotonic()
+        watcher = threading.Thread(target=_stop_when_done, daemon=True, name="demo.watch",
+                                   args=(consumer, messages, started))
+        watcher.start()
+        app.run()
+        elapsed = time.monotonic() - started
+    done = consumer.processed[0]
+    _print_timeline(timeline, started)
+    if consumer.first_at:
+        joined = consumer.first_at[0] - started
+        sys.stdout.write(f"first message after {joined:.2f} s (joining the consumer group)\n")
+    rate = done / elapsed if elapsed else 0.0
+    sys.stdout.write(
+        f"processed {done}/{messages} messages in {elapsed:.2f} s ({rate:.0f} msg/s)\n"
+    )
+    return 0 if done == messages else 1
+
+
+def _produce(bootstrap: str, count: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for index in range(count):
+        value = b'{"order": %d, "amount": %d}' % (index, index % 100)
+        producer.produce(TOPIC, value=value, key=str(index % 97).encode())
+        if index % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+
+
+def _sample_app(bootstrap: str, concurrency: int) -> tuple[App, type[DemoOrders], list[Any]]:
+    consumer = type("DemoOrders", (DemoOrders,),
+                    {"totals": {}, "processed": [0], "first_at": []})
+    app = App(kafka={"bootstrap.servers": bootstrap, "session.timeout.ms": 6000,
+                     "heartbeat.interval.ms": 1000},
+              client_id="engine-demo", concurrency=concurrency, shutdown_timeout=30)
+    app.topic(TOPIC, consumer)
+    timeline: list[Any] = []
+    for name in app.monitor.events:
+        if name.startswith(("app.", "connection.listener.")) and "fetch_loop" not in name:
+            app.monitor.subscribe(name, lambda sender, _n=name, **e: timeline.append(
+                (time.monotonic(), _n, e.get("subscription_group"))))
+    return app, consumer, timeline
+
+
+def _stop_when_done(consumer: type[DemoOrders], expected: int, started: float) -> None:
+    while consumer.processed[0] < expected and time.monotonic() - started < DEADLINE:
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)  # the same graceful path as an operator's stop
+
+
+def _print_timeline(timeline: list[Any], started: float) -> None:
+    sys.stdout.write("lifecycle timeline:\n")
+    for moment, name, group in timeline:
+        where = f" ({group})" if group else ""
+        sys.stdout.write(f"  {moment - started:+8.3f} s  {name}{where}\n")

@@ -1,0 +1,49 @@
+"""``engine server``: run an app in this process until a signal stops it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any, cast
+
+from engine.app import App
+from engine.broker import BrokerUnreachableError
+
+PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
+
+
+def serve(app: App, args: argparse.Namespace, selection: object) -> int:
+    """Install the requested plugins, check the broker, run; the exit code."""
+    configure_logging()
+    for name in args.plugins:
+        if name not in app.plugins:
+            app.use(name)
+    if "logger" not in app.plugins:
+        app.use("logger")
+    check_broker(dict(app.settings.kafka))
+    app.run(selection)  # type: ignore[arg-type]
+    return 0
+
+
+def configure_logging() -> None:
+    """Log to stderr at INFO unless the app configured logging itself."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+        )
+
+
+def check_broker(kafka: dict[str, object], timeout: float = PREFLIGHT_TIMEOUT) -> None:
+    """Raise ``BrokerUnreachableError`` unless a metadata request succeeds within ``timeout``."""
+    from confluent_kafka.admin import AdminClient
+
+    config = {k: v for k, v in kafka.items() if not str(k).startswith(("fetch.", "session.",
+              "heartbeat.", "enable.auto", "auto.", "partition.assignment", "max.poll",
+              "queued.", "isolation.", "group.", "enable.partition"))}
+    try:
+        AdminClient(cast(Any, config)).list_topics(timeout=timeout)
+    except Exception as error:
+        servers = kafka.get("bootstrap.servers")
+        raise BrokerUnreachableError(
+            f"no Kafka broker answered at {servers} within {timeout:.0f}s ({error})"
+        ) from error

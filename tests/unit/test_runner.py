@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from engine import App, ConfigError
+from engine.connection.conductor import Conductor
+from engine.processing.jobs_queue import JobsQueue
+from engine.processing.workers_pool import WorkersPool
+from engine.runner import Runner
+from tests.conftest import BOOTSTRAP, NoopConsumer
+
+
+def runner_for(app: App, build: Any) -> tuple[Runner, WorkersPool]:
+    queue = JobsQueue()
+    workers = WorkersPool(queue, app.monitor)
+    runner = Runner(app.lifecycle, app.monitor, app.settings, app.subscription_groups(),
+                    app.producer, queue, workers, Conductor(), build_listeners=build)
+    return runner, workers
+
+
+def test_a_listener_that_cannot_be_built_fails_the_runner_cleanly(app: App) -> None:
+    app.topic("orders", NoopConsumer)
+    errors: list[dict[str, Any]] = []
+    app.monitor.subscribe("error.occurred",
+                          lambda sender, **e: errors.append({**e, "sender": sender}))
+    boom = RuntimeError("cannot build a listener")
+
+    def build(*args: Any) -> Any:
+        raise boom
+
+    before = set(threading.enumerate())
+    runner, workers = runner_for(app, build)
+    with pytest.raises(RuntimeError, match="cannot build a listener"):
+        runner.call()
+    assert errors == [{"type": "runner.call.error", "error": boom, "sender": runner}]
+    assert app.state == "stopping"
+    assert workers.alive() == []
+    assert set(threading.enumerate()) - before == set()  # no worker thread left
+
+
+def test_a_failure_after_listeners_started_stops_them_and_joins_workers(app: App) -> None:
+    app.topic("orders", NoopConsumer)
+    started: list[str] = []
+
+    class Listener:
+        id = "fake"
+
+        def start(self) -> None:
+            started.append("start")
+
+        def quiet(self) -> None:
+            started.append("quiet")
+
+        def stop(self) -> None:
+            started.append("stop")
+
+        def join(self, timeout: float) -> bool:
+            return True
+
+    runner, workers = runner_for(app, lambda *args: [Listener()])
+    runner.manager.done = lambda: (_ for _ in ()).throw(KeyError("manager broke"))  # type: ignore[method-assign]
+    with pytest.raises(KeyError, match="manager broke"):
+        runner.call()
+    assert started == ["start", "quiet", "stop"]
+    assert workers.alive() == []
+
+
+def test_librdkafka_refusing_a_setting_is_a_config_error_at_start() -> None:
+    app = App(kafka={**BOOTSTRAP, "fetch.wait.max.msec": 5})
+    app.topic("orders", NoopConsumer)
+    with pytest.raises(ConfigError, match=r"No such configuration property: .fetch\.wait\.max"):
+        app.start()
+    assert app.state == "stopping"
