@@ -33,10 +33,11 @@ def configure_logging() -> None:
         )
 
 
-def check_broker(kafka: dict[str, object], timeout: float = PREFLIGHT_TIMEOUT) -> None:
+def check_broker(kafka: dict[str, object], timeout: float | None = None) -> None:
     """Raise ``BrokerUnreachableError`` unless a metadata request succeeds within ``timeout``."""
     from confluent_kafka.admin import AdminClient
 
+    timeout = PREFLIGHT_TIMEOUT if timeout is None else timeout
     config = {k: v for k, v in kafka.items() if not str(k).startswith(("fetch.", "session.",
               "heartbeat.", "enable.auto", "auto.", "partition.assignment", "max.poll",
               "queued.", "isolation.", "group.", "enable.partition"))}

@@ -19,7 +19,7 @@ class Settings:
     kafka: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     client_id: str = "engine"
     concurrency: int = 5
-    max_messages: int = 100
+    max_messages: int = 500
     max_wait_time: float = 1.0
     shutdown_timeout: float = 60.0
     pause_timeout: float = 1.0

@@ -64,15 +64,21 @@ class Client:
 
     def poll_batch(self, max_messages: int, max_wait_time: float,
                    stopping: Callable[[], bool]) -> list[Any]:
-        """Up to ``max_messages`` within ``max_wait_time``; cut short by a rebalance or a stop."""
+        """Up to ``max_messages`` of what is ready now; if nothing is, wait for the first one.
+
+        A backlog gives full batches at once; a trickle is delivered as it arrives instead of
+        waiting to fill a batch. Waiting ends after ``max_wait_time``, on a rebalance or a stop.
+        """
         consume = self._consumer.consume
+        batch: list[Any] = consume(max_messages, 0)
         deadline = time.monotonic() + max_wait_time
-        batch: list[Any] = consume(max_messages, min(max_wait_time, POLL_SLICE))
-        while len(batch) < max_messages and not self.rebalance.changed and not stopping():
+        while not batch and not self.rebalance.changed and not stopping():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            batch += consume(max_messages - len(batch), min(remaining, POLL_SLICE))
+            batch = consume(1, min(remaining, POLL_SLICE))  # returns on the first arrival
+            if batch and max_messages > 1:
+                batch += consume(max_messages - 1, 0)
         return batch
 
     def pause(self, topic: str, partition: int, offset: int | None = None,

@@ -39,6 +39,8 @@ class Listener:
         self.client.check_config()
         self.executors: dict[TopicPartition, Executor] = {}
         self.in_poll = False
+        self._single_topic = len(group.topics) == 1
+        self._topic = group.topics[0].name
         self._queue = jobs_queue
         self._thread: threading.Thread | None = None
         self._changed = threading.Event()
@@ -141,21 +143,41 @@ class Listener:
         return budget
 
     def _schedule_consumption(self, raws: list[Any], polled_at: float) -> None:
+        push = self._queue.push
+        for key, batch in self._by_partition(raws).items():
+            executor = self._executor(key)
+            push(Consume(executor, executor.batch(batch, polled_at)))
+
+    def _by_partition(self, raws: list[Any]) -> dict[TopicPartition, list[Any]]:
+        """Split a poll by partition, keeping each partition's order.
+
+        librdkafka mostly hands out a whole poll from one partition: two list comprehensions
+        and C-level counts recognise that case; error events (partition EOF and the like)
+        are taken out first.
+        """
+        clean = [raw.error() is None for raw in raws]  # KafkaError refuses == None
+        if not all(clean):
+            raws = self._handle_errors(raws, clean)
+            if not raws:
+                return {}
+        partitions = [raw.partition() for raw in raws]
+        if self._single_topic and partitions.count(partitions[0]) == len(partitions):
+            return {(self._topic, partitions[0]): raws}
         batches: dict[TopicPartition, list[Any]] = {}
-        for raw in raws:
-            if raw.error() is not None:
-                self._message_error(raw)
-                continue
-            key = (raw.topic(), raw.partition())
+        for raw, partition in zip(raws, partitions, strict=True):
+            key = (raw.topic(), partition)
             batch = batches.get(key)
             if batch is None:
                 batches[key] = [raw]
             else:
                 batch.append(raw)
-        push = self._queue.push
-        for key, batch in batches.items():
-            executor = self._executor(key)
-            push(Consume(executor, executor.batch(batch, polled_at)))
+        return batches
+
+    def _handle_errors(self, raws: list[Any], clean: list[bool]) -> list[Any]:
+        for raw, ok in zip(raws, clean, strict=True):
+            if not ok:
+                self._message_error(raw)
+        return [raw for raw, ok in zip(raws, clean, strict=True) if ok]
 
     def _message_error(self, raw: Any) -> None:
         error = raw.error()

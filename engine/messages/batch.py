@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 
 from engine.messages.deserializers import DEFAULT, Deserializers
-from engine.messages.message import Message, RawMessage
+from engine.messages.message import Message, Origin, RawMessage
 from engine.messages.metadata import BatchMetadata
 
 
@@ -16,31 +17,41 @@ class Messages:
     ``first()``, ``last()`` and indexing return the same object on every call.
     """
 
-    __slots__ = ("_cache", "_deserializers", "_raws", "metadata", "partition", "topic")
+    __slots__ = ("_cache", "_origin", "_raws", "metadata")
 
     def __init__(
         self, raws: Sequence[RawMessage], topic: str, partition: int, polled_at: float,
         deserializers: Deserializers = DEFAULT,
     ) -> None:
         self._raws = raws
-        self.topic = topic
-        self.partition = partition
-        self._deserializers = deserializers
+        self._origin = Origin(topic, partition, deserializers)
         self._cache: dict[int, Message] = {}
         self.metadata = BatchMetadata(raws, topic, partition, polled_at)
+
+    @property
+    def topic(self) -> str:
+        """The batch's topic."""
+        return self._origin.topic
+
+    @property
+    def partition(self) -> int:
+        """The batch's partition."""
+        return self._origin.partition
 
     def __len__(self) -> int:
         """How many messages the batch holds."""
         return len(self._raws)
 
     def __iter__(self) -> Iterator[Message]:
-        """Messages in offset order."""
-        topic, partition, deserializers, cache = (
-            self.topic, self.partition, self._deserializers, self._cache
-        )
+        """Messages in offset order (an indexed message is yielded as that same object)."""
+        if not self._cache:
+            return map(Message, self._raws, repeat(self._origin))  # no Python frame per item
+        return self._iterate_cached()
+
+    def _iterate_cached(self) -> Iterator[Message]:
+        cache, origin = self._cache, self._origin
         for index, raw in enumerate(self._raws):
-            cached = cache.get(index) if cache else None
-            yield cached or Message(raw, topic, partition, deserializers)
+            yield cache.get(index) or Message(raw, origin)
 
     def __getitem__(self, index: int) -> Message:
         """The message at ``index`` (negative counts from the end); stable across calls."""
@@ -48,8 +59,7 @@ class Messages:
             index += len(self._raws)
         message = self._cache.get(index)
         if message is None:
-            message = Message(self._raws[index], self.topic, self.partition, self._deserializers)
-            self._cache[index] = message
+            message = self._cache[index] = Message(self._raws[index], self._origin)
         return message
 
     def first(self) -> Message | None:

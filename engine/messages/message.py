@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine.errors import DeserializationError
 from engine.messages.deserializers import DEFAULT, Deserializers
@@ -24,43 +24,59 @@ class RawMessage(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
+class Origin(NamedTuple):
+    """What every message of one batch shares: where it comes from, how to deserialize it."""
+
+    topic: str
+    partition: int
+    deserializers: Deserializers = DEFAULT
+
+
 class Message:
-    """A message of one batch: raw fields eagerly, payload and key deserialized on access."""
+    """A message of one batch: offset and raw payload eagerly, the rest on access.
 
-    __slots__ = (
-        "__weakref__", "_deserializers", "_key", "_payload", "_raw", "offset", "partition", "topic",
-    )
+    Built once per message on the hot path, so it holds only what most consumers read.
+    """
 
-    def __init__(
-        self, raw: RawMessage, topic: str, partition: int,
-        deserializers: Deserializers = DEFAULT,
-    ) -> None:
+    __slots__ = ("__weakref__", "_key", "_origin", "_payload", "_raw", "offset", "raw_payload")
+
+    def __init__(self, raw: RawMessage, origin: Origin) -> None:
         self._raw = raw
-        self.topic = topic
-        self.partition = partition
+        self._origin = origin
         self.offset: int = raw.offset()  # type: ignore[assignment]
-        self._deserializers = deserializers
+        self.raw_payload: bytes | None = raw.value()
         self._payload: Any = _UNSET
         self._key: Any = _UNSET
+
+    @classmethod
+    def of(cls, raw: RawMessage, topic: str, partition: int,
+           deserializers: Deserializers = DEFAULT) -> Message:
+        """A message outside a batch (tests, tools)."""
+        return cls(raw, Origin(topic, partition, deserializers))
+
+    @property
+    def topic(self) -> str:
+        """The topic it was read from."""
+        return self._origin.topic
+
+    @property
+    def partition(self) -> int:
+        """The partition it was read from."""
+        return self._origin.partition
 
     @property
     def payload(self) -> Any:
         """The deserialized payload (cached); raises ``DeserializationError`` if it cannot be."""
         if self._payload is _UNSET:
-            self._payload = self._deserialize(self._deserializers.payload, "payload")
+            self._payload = self._deserialize(self._origin.deserializers.payload, "payload")
         return self._payload
 
     @property
     def key(self) -> Any:
         """The deserialized key (cached); UTF-8 text by default."""
         if self._key is _UNSET:
-            self._key = self._deserialize(self._deserializers.key, "key")
+            self._key = self._deserialize(self._origin.deserializers.key, "key")
         return self._key
-
-    @property
-    def raw_payload(self) -> bytes | None:
-        """The payload bytes as received (None for a tombstone)."""
-        return self._raw.value()
 
     @property
     def raw_key(self) -> bytes | None:
@@ -88,7 +104,7 @@ class Message:
     @property
     def is_tombstone(self) -> bool:
         """True when the payload is None (a deletion marker on compacted topics)."""
-        return self._raw.value() is None
+        return self.raw_payload is None
 
     def _deserialize(self, deserializer: Any, part: str) -> Any:
         try:

@@ -15,6 +15,9 @@ class Job(Protocol):
     non_blocking: bool
 
 
+_PARKED: Any = object()
+
+
 class QueueClosedError(RuntimeError):
     """A job was pushed after the queue was closed."""
 
@@ -66,27 +69,42 @@ class JobsQueue:
         if waker is not None:
             waker.release()
 
-    def pop(self, wake: threading.Lock) -> Any:
-        """Next job, blocking until there is one; None means exit (closed or sentinel).
+    def pop(self, wake: threading.Lock, done: Job | None = None) -> Any:
+        """Complete ``done`` (if given), then the next job; None means exit.
 
-        ``wake`` is the calling worker's own lock, held by it while it is not parked.
+        Blocks until there is a job. ``wake`` is the calling worker's own lock, held by it
+        while it is not parked. Completing and parking happen under one lock, so a worker is
+        on the idle stack before its listener wakes: the listener's next job goes back to it
+        instead of waking another, colder worker.
         """
-        while True:
-            with self._mutex:
-                if self._jobs:
-                    return self._jobs.popleft()
-                if self._closed:
-                    return None
-                self._idle.append(wake)
+        with self._mutex:
+            if done is not None:
+                self._complete(done)
+            job = self._take_or_park(wake)
+        while job is _PARKED:
             wake.acquire()
+            with self._mutex:
+                job = self._take_or_park(wake)
+        return job
+
+    def _take_or_park(self, wake: threading.Lock) -> Any:
+        if self._jobs:
+            return self._jobs.popleft()
+        if self._closed:
+            return None
+        self._idle.append(wake)
+        return _PARKED
 
     def complete(self, job: Job) -> None:
         """Mark a job done and wake its listener if that was the last one in flight."""
         with self._mutex:
-            group = self._groups[job.group_id]
-            group.in_flight.discard(job)
-            if not group.in_flight and group.wake.locked():
-                group.wake.release()
+            self._complete(job)
+
+    def _complete(self, job: Job) -> None:
+        group = self._groups[job.group_id]
+        group.in_flight.discard(job)
+        if not group.in_flight and group.wake.locked():
+            group.wake.release()
 
     def wait(
         self, group_id: str, tick: float = 0.2, on_tick: Callable[[], None] | None = None

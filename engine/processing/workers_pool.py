@@ -52,6 +52,14 @@ class WorkersPool:
             thread.join(remaining)
         return not self.alive()
 
+    def terminate(self) -> list[threading.Thread]:
+        """Give up on the workers: idle ones exit, busy ones are abandoned (daemon threads).
+
+        Python threads cannot be killed; returns the ones still running a job.
+        """
+        self._queue.close()
+        return self.alive()
+
     def _start_worker(self) -> None:
         worker = Worker(self._queue, self._monitor)
         thread = threading.Thread(
@@ -74,14 +82,14 @@ class Worker:
         self._completed = monitor.signal("worker.completed")
 
     def run(self) -> None:
-        """The worker loop."""
-        while True:
-            job = self._queue.pop(self._wake)
-            if job is None:
-                return
+        """The worker loop: each finished job is completed as the next one is taken."""
+        job = self._queue.pop(self._wake)
+        while job is not None:
             self._run(job)
+            job = self._queue.pop(self._wake, done=job)
 
     def _run(self, job: Any) -> None:
+        """Run one job; whatever happens, it is then reported as completed."""
         try:
             if self._process.receivers:
                 self._monitor.instrument("worker.process", self, job=job.public)
@@ -96,6 +104,5 @@ class Worker:
                 "error.occurred", self, type="worker.process.error", error=error, job=job.public
             )
         finally:
-            self._queue.complete(job)
             if self._completed.receivers:
                 self._monitor.instrument("worker.completed", self, job=job.public)

@@ -39,26 +39,26 @@ def test_bad_payload_raises_on_access_naming_where_it_is() -> None:
 
 def test_custom_deserializers_for_payload_and_key() -> None:
     raw = FakeRaw("t", 0, 5, value=b"7", key=b"k\xff")
-    message = Message(raw, "t", 0, Deserializers(
+    message = Message.of(raw, "t", 0, Deserializers(
         payload=lambda m: int(m.raw_payload) * 2, key=lambda m: m.raw_key,
     ))
     assert (message.payload, message.key) == (14, b"k\xff")
     with pytest.raises(DeserializationError, match="the key of t/0@5: UnicodeDecodeError"):
-        _ = Message(raw, "t", 0).key
+        _ = Message.of(raw, "t", 0).key
 
 
 def test_headers_last_value_wins_raw_headers_keep_repeats() -> None:
     raw = FakeRaw("t", 0, 1, headers=[("a", b"1"), ("b", None), ("a", b"2")])
-    message = Message(raw, "t", 0)
+    message = Message.of(raw, "t", 0)
     assert message.headers == {"a": b"2", "b": None}
     assert message.raw_headers == [("a", b"1"), ("b", None), ("a", b"2")]
-    assert Message(FakeRaw("t", 0, 1), "t", 0).headers == {}
+    assert Message.of(FakeRaw("t", 0, 1), "t", 0).headers == {}
 
 
 def test_timestamp_is_utc_datetime_or_none() -> None:
-    message = Message(FakeRaw("t", 0, 1, ts=1_700_000_000_123), "t", 0)
+    message = Message.of(FakeRaw("t", 0, 1, ts=1_700_000_000_123), "t", 0)
     assert message.timestamp == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc)
-    assert Message(FakeRaw("t", 0, 1, ts=None), "t", 0).timestamp is None
+    assert Message.of(FakeRaw("t", 0, 1, ts=None), "t", 0).timestamp is None
 
 
 def test_batch_indexing_is_stable_and_iteration_in_order() -> None:

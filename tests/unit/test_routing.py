@@ -12,7 +12,7 @@ def ids(app: App, selection: Selection | None = None) -> list[tuple[str, tuple[s
 
 def test_topics_with_equal_settings_share_a_subscription_group(app: App) -> None:
     app.topic("orders", NoopConsumer)
-    app.topic("payments", OtherConsumer, max_messages=100)  # equal to the inherited value
+    app.topic("payments", OtherConsumer, max_messages=500)  # equal to the inherited value
     app.topic("clicks", NoopConsumer, max_wait_time=0.5)
     assert ids(app) == [
         ("engine/default", ("orders", "payments")),
