@@ -21,6 +21,9 @@ class ConsumerRuntime(Protocol):
     @property
     def is_revoked(self) -> bool: ...
 
+    @property
+    def lag(self) -> int | None: ...
+
     def mark_as_consumed(self, message: Message, sync: bool) -> bool: ...
     def commit_offsets(self, sync: bool) -> bool: ...
     def pause(self, offset: int | None, timeout: float | None) -> None: ...
@@ -80,6 +83,11 @@ class Consumer:
     def is_revoked(self) -> bool:
         """True once the partition is no longer owned by this process."""
         return self._require().is_revoked
+
+    @property
+    def lag(self) -> int | None:
+        """Messages left after this batch, up to the high watermark; None until known."""
+        return self._require().lag
 
     def mark_as_consumed(self, message: Message, *, sync: bool = False) -> bool:
         """Store ``message.offset + 1`` as consumed; False when the partition was lost."""

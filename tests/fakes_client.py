@@ -42,6 +42,9 @@ class FakeClient:
         self.calls.append(("seek", topic, partition, offset))
         return True
 
+    def high_watermark(self, topic: str, partition: int) -> int | None:
+        return None
+
     def seek_target(self, topic: str, partition: int, target: Any) -> int:
         offset = {"earliest": -2, "latest": -1}.get(target, target)
         self.seek(topic, partition, offset)

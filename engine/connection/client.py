@@ -136,6 +136,20 @@ class Client:
             return False
         return True
 
+    def high_watermark(self, topic: str, partition: int) -> int | None:
+        """The partition's end offset as the last fetch reported it; None until known.
+
+        Cached from fetch responses: no broker round trip (and right on Tansu, whose
+        ListOffsets answer is wrong).
+        """
+        try:
+            _, high = self._consumer.get_watermark_offsets(
+                KafkaPartition(topic, partition), cached=True
+            )
+        except KafkaException:
+            return None
+        return int(high) if high >= 0 else None
+
     def assignment(self) -> list[tuple[str, int]]:
         """The partitions this member owns now."""
         return [(p.topic, p.partition) for p in self._consumer.assignment()]

@@ -46,6 +46,16 @@ class Runtime:
         coordinator.marked(offset)
         return executor.client.commit(sync=True) if sync else True
 
+    @property
+    def lag(self) -> int | None:
+        """Messages between the end of the current batch and the high watermark."""
+        executor = self._executor
+        high = executor.client.high_watermark(executor.topic, executor.partition)
+        messages = executor.consumer.messages if executor.consumer else None
+        if high is None or messages is None or not len(messages):
+            return None
+        return max(0, high - (messages.metadata.last_offset + 1))
+
     def commit_offsets(self, sync: bool) -> bool:
         """Commit what was stored; False when the partition was lost."""
         if self._executor.coordinator.revoked:

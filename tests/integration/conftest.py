@@ -24,15 +24,46 @@ DEADLINE = 90.0  # generous: the box has 2 cores and is noisy
 pytestmark = pytest.mark.integration
 
 
+BROKERS = ("tansu", "kafka")
+
+
+def broker_kind() -> str:
+    """Which broker the suite runs against: "tansu" (default), "kafka" or "external"."""
+    if os.environ.get("ENGINE_TEST_BOOTSTRAP"):
+        return "external"
+    kind = os.environ.get("ENGINE_TEST_BROKER", "tansu")
+    if kind not in BROKERS:
+        raise pytest.UsageError(f"ENGINE_TEST_BROKER must be one of {BROKERS} (got {kind!r})")
+    return kind
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``kafka_only`` on Tansu (only there), with the marker's reason."""
+    kind = broker_kind()
+    for item in items:
+        marker = item.get_closest_marker("kafka_only")
+        if marker is not None and kind == "tansu":
+            item.add_marker(pytest.mark.skip(reason=f"Tansu lacks it: {marker.args[0]}"))
+        marker = item.get_closest_marker("local_kafka")
+        if marker is not None and kind != "kafka":
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs ENGINE_TEST_BROKER=kafka: {marker.args[0]}"))
+
+
 @pytest.fixture(scope="session")
 def bootstrap() -> Iterator[str]:
-    """An already running cluster (ENGINE_TEST_BOOTSTRAP) or a fresh embedded broker."""
-    given = os.environ.get("ENGINE_TEST_BOOTSTRAP")
-    if given:
-        yield given
-        return
-    with EmbeddedBroker() as broker:
-        yield broker.bootstrap
+    """The broker under test: ENGINE_TEST_BOOTSTRAP, Apache Kafka, or the embedded Tansu."""
+    kind = broker_kind()
+    if kind == "external":
+        yield os.environ["ENGINE_TEST_BOOTSTRAP"]
+    elif kind == "kafka":
+        from tests.brokers.kafka import KafkaBroker
+
+        with KafkaBroker() as kafka:
+            yield kafka.bootstrap
+    else:
+        with EmbeddedBroker() as broker:
+            yield broker.bootstrap
 
 
 _names = itertools.count()
@@ -124,8 +155,9 @@ class Recorder:
             return [event for event_name, event in self.events if event_name == name]
 
 
-def make_app(bootstrap: str, group: str, **options: Any) -> App:
-    """An app with fast group settings for the test broker."""
-    kafka = {"bootstrap.servers": bootstrap, **FAST_GROUP, **options.pop("kafka", {})}
+def make_app(bootstrap: str, group: str, *, fast_group: bool = True, **options: Any) -> App:
+    """An app with fast group settings for the test broker (not for KIP-848 groups)."""
+    kafka = {"bootstrap.servers": bootstrap, **(FAST_GROUP if fast_group else {}),
+             **options.pop("kafka", {})}
     options.setdefault("shutdown_timeout", 30.0)
     return App(kafka=kafka, client_id=group, **options)
