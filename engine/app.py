@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import plugin as plugin_loading
 from engine.config.settings import Settings
@@ -18,6 +18,9 @@ from engine.routing.routes import Routes
 from engine.routing.selection import Selection
 from engine.routing.subscription_group import SubscriptionGroup
 from engine.routing.topic import Topic
+
+if TYPE_CHECKING:
+    from engine.server import Server
 
 _SHORTCUTS = (
     (AppState.INITIALIZED, AppState.RUNNING),  # supervising is for swarm supervisors only
@@ -39,7 +42,7 @@ class App(TopicDeclarations):
         self.lifecycle = Lifecycle(self.monitor, self)
         self.routes = Routes(self.settings.client_id)
         self.producer = Producer(self.settings.kafka, self.settings.client_id, self.monitor)
-        self._server: Any = None
+        self._server: Server | None = None
         self._plugins: dict[str, Plugin] = {}
         for name in self.settings.plugins:
             self.use(name)
@@ -89,7 +92,7 @@ class App(TopicDeclarations):
         """Stop taking new work but keep the partitions; True once every listener is quiet."""
         server = self._running_server()
         server.quiet()
-        return bool(server.wait_for(AppState.QUIET, timeout or self.settings.shutdown_timeout))
+        return server.wait_for(AppState.QUIET, timeout or self.settings.shutdown_timeout)
 
     def stop(self) -> None:
         """Stop gracefully; raises ``StopTimeout`` past ``shutdown_timeout`` (never exits)."""
@@ -98,7 +101,7 @@ class App(TopicDeclarations):
         if server.error is not None:
             raise server.error
 
-    def _new_server(self, selection: Selection | None) -> Any:
+    def _new_server(self, selection: Selection | None) -> Server:
         from engine.server import Server
 
         if self._server is not None:
@@ -106,7 +109,7 @@ class App(TopicDeclarations):
         self._server = Server(self, selection)
         return self._server
 
-    def _running_server(self) -> Any:
+    def _running_server(self) -> Server:
         if self._server is None:
             raise EngineError("this app is not running: call app.start() first")
         return self._server

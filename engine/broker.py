@@ -116,13 +116,8 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the broker (kill it if it does not exit)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        if self.process is not None:
+            stop_process(self.process, timeout)
         if self._log is not None:
             self._log.close()
             Path(self._log.name).unlink(missing_ok=True)
@@ -136,6 +131,18 @@ class EmbeddedBroker:
                  tb: TracebackType | None) -> None:
         """Stop the broker."""
         self.stop()
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM a process and wait; SIGKILL it if it is still there after ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
 
 
 def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:

@@ -7,19 +7,12 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from engine.config.kafka import common_config
 from engine.errors import EngineError
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
     from engine.messages import Message
-
-_CONSUMER_ONLY = (
-    "fetch.", "group.", "session.timeout.ms", "heartbeat.interval.ms", "auto.offset.reset",
-    "enable.auto.commit", "auto.commit.interval.ms", "max.poll.interval.ms",
-    "partition.assignment.strategy", "isolation.level", "enable.partition.eof", "queued.",
-    "check.crcs", "enable.auto.offset.store", "allow.auto.create.topics",
-)
-
 
 class ProduceError(EngineError):
     """The broker did not acknowledge a synchronous send."""
@@ -29,7 +22,7 @@ class Producer:
     """A lazily created ``confluent_kafka.Producer``; async sends report failures as events."""
 
     def __init__(self, kafka: Mapping[str, Any], client_id: str, monitor: Monitor) -> None:
-        self._config = {k: v for k, v in kafka.items() if not k.startswith(_CONSUMER_ONLY)}
+        self._config = common_config(kafka)
         self._config.setdefault("client.id", client_id)
         self._monitor = monitor
         self._producer: Any = None

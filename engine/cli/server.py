@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from engine.app import App
 from engine.broker import BrokerUnreachableError
+from engine.config.kafka import common_config
 
 PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
 
@@ -38,11 +39,8 @@ def check_broker(kafka: dict[str, object], timeout: float | None = None) -> None
     from confluent_kafka.admin import AdminClient
 
     timeout = PREFLIGHT_TIMEOUT if timeout is None else timeout
-    config = {k: v for k, v in kafka.items() if not str(k).startswith(("fetch.", "session.",
-              "heartbeat.", "enable.auto", "auto.", "partition.assignment", "max.poll",
-              "queued.", "isolation.", "group.", "enable.partition"))}
     try:
-        AdminClient(cast(Any, config)).list_topics(timeout=timeout)
+        AdminClient(cast(Any, common_config(kafka))).list_topics(timeout=timeout)
     except Exception as error:
         servers = kafka.get("bootstrap.servers")
         raise BrokerUnreachableError(

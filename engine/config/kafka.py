@@ -97,6 +97,22 @@ def consumer_config(
     return config
 
 
+_CONSUMER_ONLY = (
+    "fetch.", "group.", "session.timeout.ms", "heartbeat.interval.ms", "auto.offset.reset",
+    "enable.auto.commit", "auto.commit.interval.ms", "max.poll.interval.ms",
+    "partition.assignment.strategy", "isolation.level", "enable.partition.eof", "queued.",
+    "check.crcs", "enable.auto.offset.store", "allow.auto.create.topics", "statistics.",
+)
+
+
+def common_config(kafka: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that also apply to a producer or an admin client (no consumer-only keys).
+
+    librdkafka warns about every consumer property a producer is given.
+    """
+    return {key: value for key, value in kafka.items() if not key.startswith(_CONSUMER_ONLY)}
+
+
 def masked(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy safe to print: secret values replaced by '***'."""
     return {

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from engine.broker import BrokerError, free_port
+from engine.broker import BrokerError, free_port, stop_process
 
 KAFKA_VERSION = "4.4.0"
 POM = Path(__file__).resolve().parents[2] / "ci" / "kafka" / "pom.xml"
@@ -88,13 +88,8 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker cleanly (SIGTERM), killing it if it does not exit in time."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        if self.process is not None:
+            stop_process(self.process, timeout)
         self.process = None
 
     def cleanup(self) -> None:
