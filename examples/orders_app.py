@@ -10,7 +10,13 @@ from engine import App, Consumer, Messages
 log = logging.getLogger("orders")
 
 app = App(
-    kafka={"bootstrap.servers": os.environ.get("BOOTSTRAP", "127.0.0.1:9092")},
+    kafka={
+        "bootstrap.servers": os.environ.get("BOOTSTRAP", "127.0.0.1:9092"),
+        # the embedded Tansu broker answers a group join after session.timeout.ms / 2:
+        # a short session keeps that to 3 s (Apache Kafka needs no such setting)
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+    },
     client_id="orders-service",
     concurrency=2,
     plugins=["logger"],

@@ -56,7 +56,8 @@ def run_demo(messages: int, partitions: int, concurrency: int) -> int:
     _print_timeline(timeline, started)
     if consumer.first_at:
         joined = consumer.first_at[0] - started
-        sys.stdout.write(f"first message after {joined:.2f} s (joining the consumer group)\n")
+        sys.stdout.write(f"first message after {joined:.2f} s (joining the consumer group),"
+                         f" then {done / max(elapsed - joined, 1e-9):.0f} msg/s\n")
     rate = done / elapsed if elapsed else 0.0
     sys.stdout.write(
         f"processed {done}/{messages} messages in {elapsed:.2f} s ({rate:.0f} msg/s)\n"

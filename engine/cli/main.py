@@ -38,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     _filters(show)
     broker = commands.add_parser("broker", help="run the embedded Tansu broker")
     broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument("--topic", dest="topics", action="append", default=[],
+                        metavar="NAME[:PARTITIONS]", help="create a topic at start (repeatable)")
     demo = commands.add_parser("demo", help="a sample app on the embedded broker, end to end")
     demo.add_argument("--messages", type=int, default=100_000)
     demo.add_argument("--partitions", type=int, default=6)
@@ -79,7 +81,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "broker":
         from engine.cli.broker import run_broker
 
-        return run_broker(args.port)
+        return run_broker(args.port, args.topics)
     if args.command == "demo":
         from engine.cli.demo import run_demo
 
