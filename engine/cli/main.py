@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.broker import BrokerError, BrokerUnreachableError
+from engine.broker import BrokerError, BrokerMissingError, BrokerUnreachableError
 from engine.cli import info
 from engine.cli.target import TargetError, UserCodeError, load_app
 from engine.errors import ConfigError, PluginError, RoutingError
@@ -20,7 +20,8 @@ HINTS = {
     PluginError: "hint: plugins are looked up in the 'engine.plugins' entry-point group",
     BrokerUnreachableError: "hint: start a broker (engine broker) or fix bootstrap.servers"
     " in the app's kafka settings",
-    BrokerError: 'hint: install the embedded broker with: pip install -e ".[broker]"',
+    BrokerMissingError: 'hint: install the embedded broker with: pip install -e ".[broker]"',
+    BrokerError: "hint: the broker's log (named above) says why",
 }
 
 
