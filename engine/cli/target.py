@@ -35,7 +35,7 @@ def load_app(target: str) -> App:
 def _import(name: str) -> ModuleType:
     if name.endswith(".py") or "/" in name:
         return _import_file(Path(name))
-    sys.path.insert(0, str(Path.cwd()))
+    _importable(Path.cwd())
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as error:
@@ -59,7 +59,7 @@ def _import_file(path: Path) -> ModuleType:
         raise TargetError(f"{str(path)!r} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    sys.path.insert(0, str(path.resolve().parent))
+    _importable(path.resolve().parent)
     try:
         spec.loader.exec_module(module)
     except EngineError:
@@ -67,6 +67,12 @@ def _import_file(path: Path) -> ModuleType:
     except Exception as error:
         raise UserCodeError(error) from error
     return module
+
+
+def _importable(folder: Path) -> None:
+    """Let the user's module import its siblings, as ``python app.py`` would."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 class UserCodeError(Exception):
