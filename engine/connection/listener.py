@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -12,7 +13,7 @@ from engine.connection.client import Client
 from engine.connection.rebalance import TopicPartition
 from engine.lifecycle.listener_state import ListenerState, ListenerStatus
 from engine.processing.executor import Executor
-from engine.processing.jobs import Consume, Eofed, Revoked, Shutdown
+from engine.processing.jobs import Consume, Eofed, Job, Revoked, Shutdown
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -105,9 +106,21 @@ class Listener:
         raws = self._poll(self.group.max_messages, budget)
         polled_at = time.monotonic()
         raws = self._after_rebalance(raws)
-        if raws:
-            self._schedule_consumption(raws, polled_at)
-            self._queue.wait(self.id)
+        if not raws:
+            return
+        batches, ended = self._split(raws)
+        executors = [(self._executor(key), batch) for key, batch in batches.items()]
+        self._run_jobs(Consume(executor, executor.batch(batch, polled_at))
+                       for executor, batch in executors)
+        # after the batches: eofed never runs before, or beside, its partition's consume
+        self._run_jobs(Eofed(self._executor(key)) for key in ended)
+
+    def _run_jobs(self, jobs: Iterable[Job]) -> None:
+        """Schedule jobs and wait until every job of this group is done."""
+        push = self._queue.push
+        for job in jobs:
+            push(job)
+        self._queue.wait(self.id)
 
     def _poll(self, max_messages: int, budget: float) -> list[Any]:
         started = time.perf_counter()
@@ -142,24 +155,24 @@ class Listener:
                 budget = min(budget, max(0.01, tracker.paused_until - now))
         return budget
 
-    def _schedule_consumption(self, raws: list[Any], polled_at: float) -> None:
-        push = self._queue.push
-        for key, batch in self._by_partition(raws).items():
-            executor = self._executor(key)
-            push(Consume(executor, executor.batch(batch, polled_at)))
-
-    def _by_partition(self, raws: list[Any]) -> dict[TopicPartition, list[Any]]:
-        """Split a poll by partition, keeping each partition's order.
+    def _split(
+        self, raws: list[Any]
+    ) -> tuple[dict[TopicPartition, list[Any]], list[TopicPartition]]:
+        """A poll's messages by partition (each in order), and the partitions that hit EOF.
 
         librdkafka mostly hands out a whole poll from one partition: two list comprehensions
         and C-level counts recognise that case; error events (partition EOF and the like)
         are taken out first.
         """
+        ended: list[TopicPartition] = []
         clean = [raw.error() is None for raw in raws]  # KafkaError refuses == None
         if not all(clean):
-            raws = self._handle_errors(raws, clean)
+            raws, ended = self._handle_errors(raws, clean)
             if not raws:
-                return {}
+                return {}, ended
+        return self._by_partition(raws), ended
+
+    def _by_partition(self, raws: list[Any]) -> dict[TopicPartition, list[Any]]:
         partitions = [raw.partition() for raw in raws]
         if self._single_topic and partitions.count(partitions[0]) == len(partitions):
             return {(self._topic, partitions[0]): raws}
@@ -173,22 +186,25 @@ class Listener:
                 batch.append(raw)
         return batches
 
-    def _handle_errors(self, raws: list[Any], clean: list[bool]) -> list[Any]:
-        for raw, ok in zip(raws, clean, strict=True):
-            if not ok:
-                self._message_error(raw)
-        return [raw for raw, ok in zip(raws, clean, strict=True) if ok]
+    def _handle_errors(
+        self, raws: list[Any], clean: list[bool]
+    ) -> tuple[list[Any], list[TopicPartition]]:
+        """Report error events; the messages left, and the partitions whose end was reached."""
+        ended = [(raw.topic(), raw.partition()) for raw, ok in zip(raws, clean, strict=True)
+                 if not ok and self._is_end(raw)]
+        return [raw for raw, ok in zip(raws, clean, strict=True) if ok], ended
 
-    def _message_error(self, raw: Any) -> None:
+    def _is_end(self, raw: Any) -> bool:
+        """True for a partition-EOF event; any other error is reported (and raised if fatal)."""
         error = raw.error()
         if error.code() == KafkaError._PARTITION_EOF:
-            self._queue.push(Eofed(self._executor((raw.topic(), raw.partition()))))
-            return
+            return True
         self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
                                 error=KafkaException(error), subscription_group=self.id,
                                 topic=raw.topic(), partition=raw.partition())
         if error.fatal():
             raise KafkaException(error)
+        return False
 
     def _after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
@@ -221,17 +237,13 @@ class Listener:
         revoked = [self.executors.pop(key) for key in partitions if key in self.executors]
         for executor in revoked:
             executor.coordinator.revoked = True
-            if executor.consumer is not None:
-                self._queue.push(Revoked(executor))
-        self._queue.wait(self.id)
+        self._run_jobs(Revoked(executor) for executor in revoked if executor.consumer)
 
     def _quiet_down(self) -> None:
         """Finish, run every consumer's shutdown hook once, then pause everything."""
         self._queue.wait(self.id)
-        for executor in self.executors.values():
-            if executor.consumer is not None:
-                self._queue.push(Shutdown(executor))
-        self._queue.wait(self.id)
+        self._run_jobs(Shutdown(executor) for executor in self.executors.values()
+                       if executor.consumer)
         self.client.pause_all()
         self.status.request(ListenerState.QUIET)
 

@@ -79,3 +79,40 @@ def test_no_rebalance_keeps_the_batch_untouched() -> None:
     assert listener._after_rebalance(raws) is raws
     workers._queue.close()
     assert workers.join(5)
+
+
+class EofEvent(FakeRaw):
+    """A partition-EOF event as librdkafka hands it out among messages."""
+
+    def error(self) -> Any:
+        from confluent_kafka import KafkaError
+
+        return KafkaError(KafkaError._PARTITION_EOF)
+
+
+class Ordered(Consumer):
+    calls: typing.ClassVar[list[str]] = []
+
+    def consume(self, messages: Messages) -> None:
+        Ordered.calls.append(f"consume {len(messages)}")
+
+    def eofed(self) -> None:
+        Ordered.calls.append("eofed")
+
+
+def test_an_eof_in_a_poll_runs_after_that_partitions_batch_never_before() -> None:
+    app = App(kafka=BOOTSTRAP)
+    app.topic("t", Ordered)
+    (group,) = app.subscription_groups()
+    queue = JobsQueue()
+    workers = WorkersPool(queue, app.monitor)
+    workers.scale(1)
+    listener = Listener(group, queue, app.monitor, app.settings, app.producer)
+    listener.client = RebalancingClient()  # type: ignore[assignment]
+    Ordered.calls = []
+    polled: list[Any] = [FakeRaw("t", 0, 0), FakeRaw("t", 0, 1), EofEvent("t", 0, 2)]
+    listener._poll = lambda max_messages, budget: polled  # type: ignore[method-assign]
+    listener._iterate()
+    assert Ordered.calls == ["consume 2", "eofed"]
+    queue.close()
+    assert workers.join(5)
