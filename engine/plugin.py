@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from engine.errors import PluginError
 
@@ -53,4 +53,4 @@ def checked(plugin: object) -> Plugin:
         raise PluginError(f"{plugin!r} is not a plugin: it needs a non-empty string 'name'")
     if not callable(getattr(plugin, "install", None)):
         raise PluginError(f"plugin {name!r} is broken: it has no callable install(app)")
-    return plugin  # type: ignore[return-value]
+    return cast(Plugin, plugin)

@@ -9,11 +9,12 @@ from typing import Any, cast
 from engine.app import App
 from engine.broker import BrokerUnreachableError
 from engine.config.kafka import common_config
+from engine.routing.selection import Selection
 
 PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
 
 
-def serve(app: App, args: argparse.Namespace, selection: object) -> int:
+def serve(app: App, args: argparse.Namespace, selection: Selection) -> int:
     """Install the requested plugins, check the broker, run; the exit code."""
     configure_logging()
     for name in args.plugins:
@@ -22,7 +23,7 @@ def serve(app: App, args: argparse.Namespace, selection: object) -> int:
     if "logger" not in app.plugins:
         app.use("logger")
     check_broker(dict(app.settings.kafka))
-    app.run(selection)  # type: ignore[arg-type]
+    app.run(selection)
     return 0
 
 

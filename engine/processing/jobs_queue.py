@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -106,17 +105,14 @@ class JobsQueue:
         if not group.in_flight and group.wake.locked():
             group.wake.release()
 
-    def wait(
-        self, group_id: str, tick: float = 0.2, on_tick: Callable[[], None] | None = None
-    ) -> None:
-        """Block until no blocking job of ``group_id`` is in flight; ``on_tick`` runs between."""
+    def wait(self, group_id: str, tick: float = 0.2) -> None:
+        """Block until no blocking job of ``group_id`` is in flight (re-checked every tick)."""
         group = self._groups[group_id]
         while True:
             with self._mutex:
                 if not any(not job.non_blocking for job in group.in_flight):
                     return
-            if group.wake.acquire(timeout=tick) is False and on_tick is not None:
-                on_tick()
+            group.wake.acquire(timeout=tick)
 
     def is_empty(self, group_id: str) -> bool:
         """True when no job of the group is queued or running."""
