@@ -1,13 +1,17 @@
 """engine: run Kafka consumers the way Karafka does, under an explicit lifecycle."""
 
 from engine.app import App
-from engine.consumer import Consumer, NotRunningError
+from engine.consumer import Consumer
 from engine.errors import (
     ConfigError,
     DeserializationError,
     EngineError,
+    NotRunningError,
     PluginError,
+    ProduceError,
+    QueueClosedError,
     RoutingError,
+    SeekError,
     StopTimeout,
     UnknownEventError,
 )
@@ -30,7 +34,10 @@ __all__ = [
     "NotRunningError",
     "Plugin",
     "PluginError",
+    "ProduceError",
+    "QueueClosedError",
     "RoutingError",
+    "SeekError",
     "Selection",
     "StopTimeout",
     "UnknownEventError",

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from engine.errors import NotRunningError
 from engine.messages import Message, Messages
 
 SeekTarget = int | datetime | Literal["earliest", "latest"]
@@ -30,10 +31,6 @@ class ConsumerRuntime(Protocol):
     def resume(self) -> None: ...
     def seek(self, target: SeekTarget) -> None: ...
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None: ...
-
-
-class NotRunningError(RuntimeError):
-    """A runtime method was called on a consumer the engine is not running."""
 
 
 class Consumer:

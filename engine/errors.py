@@ -62,3 +62,19 @@ class StopTimeout(EngineError):  # noqa: N818 - the public name in the API contr
         self.timeout = timeout
         self.report = report
         super().__init__(f"the engine did not stop within shutdown_timeout={timeout}s: {report}")
+
+
+class ProduceError(EngineError):
+    """The broker did not acknowledge a synchronous send in time, or refused it."""
+
+
+class NotRunningError(EngineError, RuntimeError):
+    """A runtime method was called on a consumer the engine is not running."""
+
+
+class QueueClosedError(EngineError, RuntimeError):
+    """A job was pushed after the jobs queue was closed."""
+
+
+class SeekError(EngineError):
+    """The client could not move a partition's fetch position."""

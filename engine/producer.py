@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.config.kafka import common_config
-from engine.errors import EngineError
+from engine.errors import ProduceError
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
     from engine.messages import Message
-
-class ProduceError(EngineError):
-    """The broker did not acknowledge a synchronous send."""
-
 
 class Producer:
     """A lazily created ``confluent_kafka.Producer``; async sends report failures as events."""
@@ -50,12 +47,28 @@ class Producer:
         if partition is not None:
             options["partition"] = partition
         producer = self._client()
-        producer.produce(topic, _encode(value), **options)
+        deadline = time.monotonic() + timeout
+        self._enqueue(producer, topic, _encode(value), options, deadline, timeout)
         producer.poll(0)
         if done is not None:
-            self._await(producer, done, timeout, topic)
+            self._await(producer, done, deadline, timeout, topic)
             if outcome and outcome[0] is not None:
                 raise ProduceError(f"sending to {topic!r} failed: {outcome[0]}")
+
+    @staticmethod
+    def _enqueue(producer: Any, topic: str, value: bytes | None, options: dict[str, Any],
+                 deadline: float, timeout: float) -> None:
+        """Hand a message to librdkafka; a full queue is waited on (serving deliveries)."""
+        while True:
+            try:
+                producer.produce(topic, value, **options)
+                return
+            except BufferError:
+                if time.monotonic() >= deadline:
+                    raise ProduceError(
+                        f"sending to {topic!r}: the producer queue stayed full for {timeout}s"
+                    ) from None
+                producer.poll(0.05)  # deliveries make room
 
     def dispatch(self, message: Message, topic: str, consumer_group: str) -> None:
         """Copy a failed message to a dead-letter topic: key and headers kept, source added."""
@@ -67,11 +80,28 @@ class Producer:
         ]]
         self.produce(topic, message.raw_payload, key=message.raw_key, headers=headers, sync=True)
 
-    def close(self, timeout: float = 10.0) -> int:
-        """Flush what is in flight; the number of messages still undelivered."""
+    def flush(self, timeout: float) -> int:
+        """Wait up to ``timeout`` for what is in flight; report and return what is left.
+
+        Messages still undelivered are reported as ``error.occurred`` type
+        ``producer.delivery.error`` with their ``count``: never dropped silently.
+        """
         with self._lock:
-            producer, self._producer = self._producer, None
-        return int(producer.flush(timeout)) if producer is not None else 0
+            producer = self._producer
+        left = int(producer.flush(timeout)) if producer is not None else 0
+        if left:
+            self._monitor.instrument(
+                "error.occurred", self, type="producer.delivery.error", count=left,
+                error=ProduceError(f"{left} message(s) not delivered within {timeout}s"),
+            )
+        return left
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Flush (reporting what could not be delivered) and let go of the client."""
+        left = self.flush(timeout)
+        with self._lock:
+            self._producer = None
+        return left
 
     def _client(self) -> Any:
         with self._lock:
@@ -82,11 +112,14 @@ class Producer:
             return self._producer
 
     @staticmethod
-    def _await(producer: Any, done: threading.Event, timeout: float, topic: str) -> None:
-        remaining = timeout
-        while not done.is_set() and remaining > 0:
-            producer.poll(0.05)
-            remaining -= 0.05
+    def _await(producer: Any, done: threading.Event, deadline: float, timeout: float,
+               topic: str) -> None:
+        # poll() returns as soon as any delivery is served: only the clock says when to stop
+        while not done.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            producer.poll(min(remaining, 0.05))
         if not done.is_set():
             raise ProduceError(f"sending to {topic!r} was not acknowledged within {timeout}s")
 

@@ -40,9 +40,9 @@ class Runner:
         try:
             listeners = self._build_listeners(self.groups, self.jobs_queue, self.monitor,
                                               self.settings, self.producer, self.conductor.signal)
+            self.listeners = listeners  # before starting any: a failed start cleans up them all
             self.lifecycle.request(AppState.RUNNING)
             self.manager.register(listeners)
-            self.listeners = listeners
             # workers start last: a failure above leaves no worker blocked on an open queue
             self.workers.scale(self.settings.concurrency)
             while not self.manager.done():

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine.server")
 FORCED_EXIT_CODE = 2
 CLOSE_WAIT = 5.0  # seconds a forced stop gives clients to close before the process exits
+FLUSH_WAIT = 1.0  # seconds an overdue stop still gives the producer to deliver
 
 
 class Server:
@@ -87,6 +88,7 @@ class Server:
             lifecycle = self.app.lifecycle
             lifecycle.request(AppState.STOPPING)
             if not self.finished.wait(self.app.settings.shutdown_timeout):
+                self.app.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
                 report = self.report()
                 self.app.monitor.instrument(
                     "error.occurred", self.app, type="app.stopping.error",
@@ -126,10 +128,11 @@ class Server:
         os._exit(FORCED_EXIT_CODE)
 
     def _close_idle_clients(self) -> None:
+        self.app.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
         # a client whose listener is inside consume() is never closed: the binding would crash
         for listener in self.runner.listeners or []:
-            if listener.status.is_active and not listener.in_poll:
+            if listener.status.is_active:
                 try:
-                    listener.client.close(timeout=1.0)
+                    listener.client.close_if_idle(timeout=1.0)
                 except Exception:
                     log.debug("closing %s failed", listener.id, exc_info=True)

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from typing import Any
+
+from engine.connection.rebalance import RebalanceTracker
 
 
 class FakeClient:
-    """Stands in for ``engine.connection.client.Client`` in unit and stateful tests."""
+    """Stands in for ``engine.connection.client.Client`` in unit and stateful tests.
 
-    def __init__(self) -> None:
+    ``fail_seeks`` makes that many seeks fail (as the real client reports a refused seek);
+    ``polls`` holds the batches the next ``poll_batch`` calls return, in order.
+    """
+
+    def __init__(self, *_: Any) -> None:
         self.stored: dict[tuple[str, int], int] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.paused: set[tuple[str, int]] = set()
         self.lost: set[tuple[str, int]] = set()
         self.calls: list[tuple[Any, ...]] = []
+        self.rebalance = RebalanceTracker()
+        self.polls: deque[list[Any]] = deque()
+        self.fatal_error: Any = None
+        self.connected = True
+        self.fail_seeks = 0
+
+    def check_config(self) -> None:
+        pass
+
+    def connect(self) -> None:
+        self.connected = True
+
+    def poll_batch(self, max_messages: int, max_wait_time: float,
+                   stopping: Callable[[], bool]) -> list[Any]:
+        return self.polls.popleft() if self.polls else []
 
     def store_offset(self, topic: str, partition: int, offset: int) -> bool:
         if (topic, partition) in self.lost:
@@ -32,12 +55,19 @@ class FakeClient:
         self.calls.append(("pause", topic, partition, offset, timeout))
         return True
 
+    def pause_all(self) -> None:
+        self.calls.append(("pause_all",))
+
     def resume(self, topic: str, partition: int) -> bool:
         self.paused.discard((topic, partition))
         self.calls.append(("resume", topic, partition))
         return True
 
     def seek(self, topic: str, partition: int, offset: int) -> bool:
+        if self.fail_seeks:
+            self.fail_seeks -= 1
+            self.calls.append(("seek failed", topic, partition, offset))
+            return False
         self.positions[(topic, partition)] = offset
         self.calls.append(("seek", topic, partition, offset))
         return True
@@ -47,5 +77,16 @@ class FakeClient:
 
     def seek_target(self, topic: str, partition: int, target: Any) -> int:
         offset = {"earliest": -2, "latest": -1}.get(target, target)
-        self.seek(topic, partition, offset)
+        if not self.seek(topic, partition, offset):
+            from engine.errors import SeekError
+
+            raise SeekError(f"cannot seek {topic}/{partition}")
         return int(offset)
+
+    def close(self, timeout: float) -> None:
+        self.calls.append(("close",))
+        self.connected = False
+
+    def close_if_idle(self, timeout: float) -> bool:
+        self.close(timeout)
+        return True

@@ -14,7 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.connection.rebalance import RebalanceTracker
-from engine.errors import ConfigError
+from engine.errors import ConfigError, SeekError
 from engine.instrumentation.monitor import Monitor
 from engine.routing.subscription_group import SubscriptionGroup
 
@@ -33,6 +33,7 @@ class Client:
         self.fatal_error: KafkaError | None = None
         self._consumer: Any = None
         self._lock = threading.Lock()
+        self._polling = threading.Lock()  # held inside consume(): a forced close must not cut in
         self._incremental = (
             "cooperative" in str(group.kafka.get("partition.assignment.strategy", ""))
             or group.kafka.get("group.protocol") == "consumer"
@@ -69,17 +70,25 @@ class Client:
         A backlog gives full batches at once; a trickle is delivered as it arrives instead of
         waiting to fill a batch. Waiting ends after ``max_wait_time``, on a rebalance or a stop.
         """
-        consume = self._consumer.consume
-        batch: list[Any] = consume(max_messages, 0)
-        deadline = time.monotonic() + max_wait_time
-        while not batch and not self.rebalance.changed and not stopping():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            batch = consume(1, min(remaining, POLL_SLICE))  # returns on the first arrival
-            if batch and max_messages > 1:
-                batch += consume(max_messages - 1, 0)
-        return batch
+        with self._polling:
+            if self._consumer is None:
+                raise RuntimeError(f"the client of {self.group.id} is closed")
+            consume = self._consumer.consume
+            batch: list[Any] = consume(max_messages, 0)
+            deadline = time.monotonic() + max_wait_time
+            while not batch and not self.rebalance.changed and not stopping():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                batch = consume(1, min(remaining, POLL_SLICE))  # returns on the first arrival
+                if batch and max_messages > 1:
+                    batch += consume(max_messages - 1, 0)
+            return batch
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client has a live consumer (connected and not closed)."""
+        return self._consumer is not None
 
     def pause(self, topic: str, partition: int, offset: int | None = None,
               timeout: float | None = None) -> bool:
@@ -97,6 +106,8 @@ class Client:
     def pause_all(self) -> None:
         """Pause the whole assignment (quiet mode) and every partition assigned from now on."""
         self.pause_assigned = True
+        if self._consumer is None:
+            return
         partitions = self._consumer.assignment()
         if partitions:
             self._call(self._consumer.pause, partitions)
@@ -113,7 +124,8 @@ class Client:
             offset = _SEEK_WORDS[target]
         else:
             offset = target
-        self.seek(topic, partition, offset)
+        if not self.seek(topic, partition, offset):
+            raise SeekError(f"cannot seek {topic}/{partition} to {target!r} (see the error event)")
         return offset
 
     def store_offset(self, topic: str, partition: int, offset: int) -> bool:
@@ -153,6 +165,16 @@ class Client:
     def assignment(self) -> list[tuple[str, int]]:
         """The partitions this member owns now."""
         return [(p.topic, p.partition) for p in self._consumer.assignment()]
+
+    def close_if_idle(self, timeout: float) -> bool:
+        """Close unless a poll is under way (closing inside consume() crashes the binding)."""
+        if not self._polling.acquire(blocking=False):
+            return False
+        try:
+            self.close(timeout)
+        finally:
+            self._polling.release()
+        return True
 
     def close(self, timeout: float) -> None:
         """Commit, leave the group (waiting a bounded time for the revocation), close."""
@@ -203,12 +225,19 @@ class Client:
                                     error=error, subscription_group=self.group.id)
 
     def _assigned(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
+        """Take the partitions, fetching (or, when quiet, paused).
+
+        librdkafka keeps an application's pause across revoke and assign: a partition paused
+        for back-off that comes back must be resumed, or nothing would ever resume it.
+        """
         self.rebalance.assigned(pairs)
-        if self.pause_assigned:  # quiet: take them, but do not fetch
-            (self._consumer.incremental_assign if self._incremental else self._consumer.assign)(
-                partitions
-            )
+        (self._consumer.incremental_assign if self._incremental else self._consumer.assign)(
+            partitions
+        )
+        if self.pause_assigned:
             self._consumer.pause(partitions)
+        else:
+            self._consumer.resume(partitions)
 
     def _revoked(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
         self.commit(sync=True)  # what was processed is committed before the partition moves

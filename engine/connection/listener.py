@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException
 
 from engine.connection.client import Client
-from engine.connection.rebalance import TopicPartition
 from engine.lifecycle.listener_state import ListenerState, ListenerStatus
+from engine.processing.backoff import Backoff
 from engine.processing.executor import Executor
 from engine.processing.jobs import Consume, Eofed, Job, Revoked, Shutdown
+from engine.processing.partition import Partition
+from engine.processing.partitions import PartitionKey, Partitions, Served
+from engine.processing.runtime import Runtime
+from engine.processing.strategies import DefaultStrategy, strategy_for
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -24,22 +28,33 @@ if TYPE_CHECKING:
 
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
+ClientFactory = Callable[["SubscriptionGroup", "Monitor"], Client]
+
 
 class Listener:
     """Polls one subscription group, schedules a job per partition batch and waits for them."""
 
     def __init__(self, group: SubscriptionGroup, jobs_queue: JobsQueue, monitor: Monitor,
-                 settings: Settings, producer: Producer) -> None:
+                 settings: Settings, producer: Producer, *,
+                 client_factory: ClientFactory = Client,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.group = group
         self.id = group.id
         self.status = ListenerStatus(monitor, self, group.id)
         self.monitor = monitor
         self.settings = settings
         self.producer = producer
-        self.client = Client(group, monitor)
+        self._client_factory = client_factory
+        self._clock = clock
+        self.client = client_factory(group, monitor)
         self.client.check_config()
-        self.executors: dict[TopicPartition, Executor] = {}
-        self.in_poll = False
+        self.partitions = Partitions(self._serve)
+        self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
+                                settings.pause_with_exponential_backoff)
+        self._strategies: dict[str, DefaultStrategy] = {
+            topic.name: strategy_for(topic, monitor, producer, group.consumer_group)
+            for topic in group.topics
+        }
         self._single_topic = len(group.topics) == 1
         self._topic = group.topics[0].name
         self._queue = jobs_queue
@@ -102,18 +117,25 @@ class Listener:
                                 subscription_group=group)
 
     def _iterate(self) -> None:
-        budget = self._resume_expired()
+        """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches."""
+        budget = self.partitions.resume_due(self._clock(), self.group.max_wait_time)
         raws = self._poll(self.group.max_messages, budget)
         polled_at = time.monotonic()
         raws = self._after_rebalance(raws)
         if not raws:
             return
         batches, ended = self._split(raws)
-        executors = [(self._executor(key), batch) for key, batch in batches.items()]
-        self._run_jobs(Consume(executor, executor.batch(batch, polled_at))
-                       for executor, batch in executors)
+        jobs: list[Job] = []
+        for key, batch in batches.items():
+            served = self.partitions.get(key)
+            messages = served.executor.batch(batch, polled_at)
+            # a paused partition refuses what was fetched before its pause (sought again)
+            if served.partition.start(messages.metadata.first_offset):
+                jobs.append(Consume(served.executor, self.id, served.partition, served.strategy,
+                                    messages))
+        self._run_jobs(jobs)
         # after the batches: eofed never runs before, or beside, its partition's consume
-        self._run_jobs(Eofed(self._executor(key)) for key in ended)
+        self._run_jobs(Eofed(self.partitions.get(key).executor, self.id) for key in ended)
 
     def _run_jobs(self, jobs: Iterable[Job]) -> None:
         """Schedule jobs and wait until every job of this group is done."""
@@ -124,11 +146,7 @@ class Listener:
 
     def _poll(self, max_messages: int, budget: float) -> list[Any]:
         started = time.perf_counter()
-        self.in_poll = True
-        try:
-            raws = self.client.poll_batch(max_messages, budget, self._interrupted)
-        finally:
-            self.in_poll = False
+        raws = self.client.poll_batch(max_messages, budget, self._interrupted)
         if self.client.fatal_error is not None:
             raise KafkaException(self.client.fatal_error)
         if self._received.receivers:
@@ -141,30 +159,16 @@ class Listener:
     def _interrupted(self) -> bool:
         return not self.status.is_running
 
-    def _resume_expired(self) -> float:
-        """Resume partitions whose pause ended; the poll budget until the next one ends."""
-        now, budget = time.monotonic(), self.group.max_wait_time
-        for executor in self.executors.values():
-            tracker = executor.coordinator.pause_tracker
-            if tracker.paused_until is None:
-                continue
-            if now >= tracker.paused_until:
-                tracker.resume()
-                self.client.resume(executor.topic, executor.partition)
-            else:
-                budget = min(budget, max(0.01, tracker.paused_until - now))
-        return budget
-
     def _split(
         self, raws: list[Any]
-    ) -> tuple[dict[TopicPartition, list[Any]], list[TopicPartition]]:
+    ) -> tuple[dict[PartitionKey, list[Any]], list[PartitionKey]]:
         """A poll's messages by partition (each in order), and the partitions that hit EOF.
 
         librdkafka mostly hands out a whole poll from one partition: two list comprehensions
         and C-level counts recognise that case; error events (partition EOF and the like)
         are taken out first.
         """
-        ended: list[TopicPartition] = []
+        ended: list[PartitionKey] = []
         clean = [raw.error() is None for raw in raws]  # KafkaError refuses == None
         if not all(clean):
             raws, ended = self._handle_errors(raws, clean)
@@ -172,11 +176,11 @@ class Listener:
                 return {}, ended
         return self._by_partition(raws), ended
 
-    def _by_partition(self, raws: list[Any]) -> dict[TopicPartition, list[Any]]:
+    def _by_partition(self, raws: list[Any]) -> dict[PartitionKey, list[Any]]:
         partitions = [raw.partition() for raw in raws]
         if self._single_topic and partitions.count(partitions[0]) == len(partitions):
             return {(self._topic, partitions[0]): raws}
-        batches: dict[TopicPartition, list[Any]] = {}
+        batches: dict[PartitionKey, list[Any]] = {}
         for raw, partition in zip(raws, partitions, strict=True):
             key = (raw.topic(), partition)
             batch = batches.get(key)
@@ -188,7 +192,7 @@ class Listener:
 
     def _handle_errors(
         self, raws: list[Any], clean: list[bool]
-    ) -> tuple[list[Any], list[TopicPartition]]:
+    ) -> tuple[list[Any], list[PartitionKey]]:
         """Report error events; the messages left, and the partitions whose end was reached."""
         ended = [(raw.topic(), raw.partition()) for raw, ok in zip(raws, clean, strict=True)
                  if not ok and self._is_end(raw)]
@@ -209,8 +213,9 @@ class Listener:
     def _after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
 
-        One poll can revoke a partition and assign it back: what it delivered before is
-        dropped, so the partition is sought back to the first dropped offset.
+        One poll can revoke a partition and assign it back: what it delivered is dropped, so
+        the partition is sought back to the smallest offset dropped (error events carry no
+        offset of a message and are never taken for one).
         """
         if not self.client.rebalance.changed:
             return raws
@@ -219,39 +224,47 @@ class Listener:
         if not gone:
             return raws
         kept: list[Any] = []
-        first_dropped: dict[TopicPartition, int] = {}
+        first_dropped: dict[PartitionKey, int] = {}
         for raw in raws:
             key = (raw.topic(), raw.partition())
-            if key in gone:
-                first_dropped.setdefault(key, raw.offset())
-            else:
+            if key not in gone:
                 kept.append(raw)
+            elif raw.error() is None:
+                offset = raw.offset()
+                first_dropped[key] = min(offset, first_dropped.get(key, offset))
         owned = self.client.rebalance.assignment
         for key, offset in first_dropped.items():
             if key in owned:
                 self.client.seek(key[0], key[1], offset)
-        self._revoke(gone)
+        self._revoke(revoked - lost, lost=False)
+        self._revoke(lost, lost=True)
         return kept
 
-    def _revoke(self, partitions: set[TopicPartition]) -> None:
-        revoked = [self.executors.pop(key) for key in partitions if key in self.executors]
-        for executor in revoked:
-            executor.coordinator.revoked = True
-        self._run_jobs(Revoked(executor) for executor in revoked if executor.consumer)
+    def _revoke(self, keys: set[PartitionKey], lost: bool) -> None:
+        """Stop serving partitions that are gone; their consumers hear ``revoked``."""
+        gone = self.partitions.remove(keys)
+        for served in gone:
+            served.partition.lose() if lost else served.partition.revoke()
+        self._run_jobs(Revoked(served.executor, self.id) for served in gone
+                       if served.executor.consumer)
 
     def _quiet_down(self) -> None:
         """Finish, run every consumer's shutdown hook once, then pause everything."""
         self._queue.wait(self.id)
-        self._run_jobs(Shutdown(executor) for executor in self.executors.values()
-                       if executor.consumer)
+        self._run_jobs(Shutdown(served.executor, self.id) for served in self.partitions
+                       if served.executor.consumer)
         self.client.pause_all()
         self.status.request(ListenerState.QUIET)
 
     def _wait_for_stop(self) -> None:
         """Quiet: stay in the group, paused; serve rebalances until asked to stop."""
         while not self.status.reached(ListenerState.STOPPING):
+            if not self.client.connected:  # a reset was cut short by the stop: nothing to serve
+                self._changed.clear()
+                self._changed.wait(0.2)
+                continue
             raws = self._after_rebalance(self._poll(100, 0.2))
-            first: dict[TopicPartition, int] = {}
+            first: dict[PartitionKey, int] = {}
             for raw in raws:
                 if raw.error() is None:
                     first.setdefault((raw.topic(), raw.partition()), raw.offset())
@@ -260,43 +273,57 @@ class Listener:
                 self.client.pause(topic, partition)
 
     def _shutdown(self) -> None:
+        """Finish, flush what consumers produced, then commit, leave the group and close.
+
+        The flush comes first: a source offset is never committed before what its batch
+        produced was handed to the broker (what could not be is reported, not dropped).
+        """
         try:
             self.status.stop()
             self._queue.wait(self.id)
-            self.client.close(timeout=self.settings.shutdown_timeout / 2)
+            self.producer.flush(self.settings.shutdown_timeout / 4)
+            self.client.close(timeout=self.settings.shutdown_timeout / 4)
         except Exception as error:  # noqa: BLE001 - closing must not raise out of the thread
             self._report(error)
         finally:
-            self.executors.clear()
+            self.partitions.clear()
             self.status.request(ListenerState.STOPPED)
 
     def _reset(self) -> None:
-        """Drain this group's jobs, rebuild the client, back off."""
+        """Drain this group's jobs, rebuild the client, back off.
+
+        The old client's partitions are gone: their consumers hear ``revoked`` (as lost)
+        before the new client gets its assignment.
+        """
         self._queue.wait(self.id)
         self._queue.clear(self.id)
         try:
             self.client.close(timeout=1.0)
         except Exception as error:  # noqa: BLE001 - a broken client may fail to close
             self._report(error)
-        self.executors.clear()
+        gone = self.partitions.clear()
+        for served in gone:
+            served.partition.lose()
+        self._run_jobs(Revoked(served.executor, self.id) for served in gone
+                       if served.executor.consumer)
         self.monitor.instrument("client.reset", self.client, subscription_group=self.id)
         while self.status.is_running:
             self._changed.clear()
             self._changed.wait(RESET_BACKOFF)
-            self.client = Client(self.group, self.monitor)
+            self.client = self._client_factory(self.group, self.monitor)
             try:
                 self.client.connect()
                 return
             except Exception as error:  # noqa: BLE001 - keep trying until asked to stop
                 self._report(error)
 
-    def _executor(self, key: TopicPartition) -> Executor:
-        executor = self.executors.get(key)
-        if executor is None:
-            executor = Executor(self.group.topic(key[0]), key[1], self.id, self.client,
-                                self.monitor, self.settings, self.producer)
-            self.executors[key] = executor
-        return executor
+    def _serve(self, key: PartitionKey) -> Served:
+        """Everything one newly served partition needs, bound to the current client."""
+        topic, number = key
+        partition = Partition(topic, number, self.client, self._backoff, self._clock)
+        runtime = Runtime(partition, self.producer, self.monitor)
+        executor = Executor(self.group.topic(topic), number, runtime, self.monitor)
+        return Served(partition, executor, self._strategies[topic])
 
     def _report(self, error: Exception) -> None:
         self.monitor.instrument("error.occurred", self, type="connection.listener.fetch_loop.error",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-TopicPartition = tuple[str, int]
+from engine.processing.partitions import PartitionKey
 
 
 class RebalanceTracker:
@@ -16,27 +16,27 @@ class RebalanceTracker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.assignment: set[TopicPartition] = set()
-        self._assigned: set[TopicPartition] = set()
-        self._revoked: set[TopicPartition] = set()
-        self._lost: set[TopicPartition] = set()
+        self.assignment: set[PartitionKey] = set()
+        self._assigned: set[PartitionKey] = set()
+        self._revoked: set[PartitionKey] = set()
+        self._lost: set[PartitionKey] = set()
         self.changed = False
 
-    def assigned(self, partitions: list[TopicPartition]) -> None:
+    def assigned(self, partitions: list[PartitionKey]) -> None:
         """Partitions were given to this member."""
         with self._lock:
             self.assignment.update(partitions)
             self._assigned.update(partitions)
             self.changed = True
 
-    def revoked(self, partitions: list[TopicPartition], lost: bool) -> None:
+    def revoked(self, partitions: list[PartitionKey], lost: bool) -> None:
         """Partitions were taken away (``lost``: without a chance to commit)."""
         with self._lock:
             self.assignment.difference_update(partitions)
             (self._lost if lost else self._revoked).update(partitions)
             self.changed = True
 
-    def take(self) -> tuple[set[TopicPartition], set[TopicPartition], set[TopicPartition]]:
+    def take(self) -> tuple[set[PartitionKey], set[PartitionKey], set[PartitionKey]]:
         """(assigned, revoked, lost) since the last call, then forget them."""
         with self._lock:
             taken = (self._assigned, self._revoked, self._lost)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engine.messages import Messages
     from engine.processing.executor import Executor
+    from engine.processing.partition import Partition
+    from engine.processing.strategies import DefaultStrategy
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,9 @@ class Job:
     kind = "job"
     non_blocking = False
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, group_id: str) -> None:
         self.executor = executor
-        self.group_id = executor.group_id
+        self.group_id = group_id
 
     @property
     def public(self) -> JobInfo:
@@ -47,16 +49,28 @@ class Job:
 class Consume(Job):
     """Process one batch."""
 
-    __slots__ = ("messages",)
+    __slots__ = ("messages", "partition", "strategy")
     kind = "consume"
 
-    def __init__(self, executor: Executor, messages: Messages) -> None:
-        super().__init__(executor)
+    def __init__(self, executor: Executor, group_id: str, partition: Partition,
+                 strategy: DefaultStrategy, messages: Messages) -> None:
+        super().__init__(executor, group_id)
+        self.partition = partition
+        self.strategy = strategy
         self.messages = messages
 
     def run(self) -> None:
-        """Consume the batch, then apply the strategy (mark, or retry after a pause)."""
-        self.executor.consume(self.messages)
+        """Consume the batch, then apply the strategy (mark, or retry after a pause).
+
+        Should the strategy itself fail, the batch is retried from its first unmarked offset
+        (the worker reports the error): nothing is skipped.
+        """
+        outcome = self.executor.consume(self.messages)
+        try:
+            self.strategy.after_consume(self.partition, outcome, self.messages)
+        except BaseException:
+            self.partition.fail()
+            raise
 
     def __repr__(self) -> str:
         """Kind, partition and offsets."""

@@ -6,6 +6,8 @@ import threading
 from collections import deque
 from typing import Any, Protocol
 
+from engine.errors import QueueClosedError
+
 
 class Job(Protocol):
     """What the queue needs of a job: the group it belongs to and whether it blocks polling."""
@@ -15,10 +17,6 @@ class Job(Protocol):
 
 
 _PARKED: Any = object()
-
-
-class QueueClosedError(RuntimeError):
-    """A job was pushed after the queue was closed."""
 
 
 class _Group:

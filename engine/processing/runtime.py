@@ -9,73 +9,82 @@ from engine.messages import Message
 
 if TYPE_CHECKING:
     from engine.consumer import SeekTarget
-    from engine.processing.executor import Executor
+    from engine.instrumentation.monitor import Monitor
+    from engine.messages import Messages
+    from engine.processing.partition import Partition
+    from engine.producer import Producer
 
 
 class Runtime:
-    """The engine side of one consumer instance (``Consumer._runtime``)."""
+    """The engine side of one consumer instance (``Consumer._runtime``).
 
-    __slots__ = ("_executor",)
+    A thin adaptor: every verb goes to the partition's ``Partition``; ``batch`` is the batch
+    the running job handed over (set by the executor before ``consume``).
+    """
 
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
+    __slots__ = ("_monitor", "_partition", "_producer", "batch", "consumer")
+
+    def __init__(self, partition: Partition, producer: Producer, monitor: Monitor) -> None:
+        self._partition = partition
+        self._producer = producer
+        self._monitor = monitor
+        self.batch: Messages | None = None
+        self.consumer: Any = None
+
+    @property
+    def partition(self) -> Partition:
+        """The partition this runtime serves."""
+        return self._partition
 
     @property
     def attempt(self) -> int:
         """1 on a batch's first try."""
-        return self._executor.coordinator.pause_tracker.attempt
+        return self._partition.attempt
 
     @property
     def is_revoked(self) -> bool:
         """Whether the partition is no longer ours."""
-        return self._executor.coordinator.revoked
+        return self._partition.is_revoked
 
     def mark_as_consumed(self, message: Message, sync: bool) -> bool:
         """Store ``message.offset + 1``; False when the partition was lost."""
-        return self.mark_offset(message.offset, sync)
-
-    def mark_offset(self, offset: int, sync: bool) -> bool:
-        """Store ``offset + 1``; False when the partition was lost."""
-        executor = self._executor
-        coordinator = executor.coordinator
-        if coordinator.revoked:
+        partition = self._partition
+        if not partition.mark(message.offset):
             return False
-        if not executor.client.store_offset(executor.topic, executor.partition, offset + 1):
-            coordinator.revoked = True
-            return False
-        coordinator.marked(offset)
-        return executor.client.commit(sync=True) if sync else True
+        return partition.commit(sync=True) if sync else True
 
     @property
     def lag(self) -> int | None:
         """Messages between the end of the current batch and the high watermark."""
-        executor = self._executor
-        high = executor.client.high_watermark(executor.topic, executor.partition)
-        messages = executor.consumer.messages if executor.consumer else None
-        if high is None or messages is None or not len(messages):
+        batch = self.batch
+        high = self._partition.high_watermark()
+        if high is None or batch is None or not len(batch):
             return None
-        return max(0, high - (messages.metadata.last_offset + 1))
+        return max(0, high - (batch.metadata.last_offset + 1))
 
     def commit_offsets(self, sync: bool) -> bool:
         """Commit what was stored; False when the partition was lost."""
-        if self._executor.coordinator.revoked:
-            return False
-        return self._executor.client.commit(sync=sync)
+        return self._partition.commit(sync)
 
     def pause(self, offset: int | None, timeout: float | None) -> None:
         """Pause the partition; resume at ``offset`` (default: after the current batch)."""
-        executor = self._executor
+        partition = self._partition
         if offset is None:
-            messages = executor.consumer.messages if executor.consumer else None
-            if messages is not None:
-                offset = messages.metadata.last_offset + 1
-            else:
-                offset = executor.coordinator.seek_offset
-        executor.pause(offset, timeout, manual=True)
+            batch = self.batch
+            offset = (batch.metadata.last_offset + 1 if batch is not None and len(batch)
+                      else partition.first_unmarked)
+        timeout = partition.backoff() if timeout is None else timeout
+        if offset is not None:
+            partition.pause_at(offset, timeout, manual=True)
+        self._monitor.instrument(
+            "consumer.consuming.pause", self.consumer, topic=partition.topic,
+            partition=partition.partition, offset=offset, timeout=timeout,
+            attempt=partition.attempt, manual=True,
+        )
 
     def resume(self) -> None:
         """Resume now."""
-        self._executor.resume()
+        self._partition.resume()
 
     def seek(self, target: SeekTarget) -> None:
         """Continue from an offset, a datetime, or "earliest"/"latest"."""
@@ -83,8 +92,11 @@ class Runtime:
             raise TypeError(f"seek takes an offset, datetime, 'earliest' or 'latest' ({target!r})")
         if isinstance(target, str) and target not in ("earliest", "latest"):
             raise ValueError(f"seek takes 'earliest' or 'latest' as text (got {target!r})")
-        self._executor.seek(target)
+        partition = self._partition
+        offset = partition.seek(target)
+        self._monitor.instrument("consumer.consuming.seek", self.consumer, topic=partition.topic,
+                                 partition=partition.partition, offset=offset)
 
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None:
         """Send through the app's shared producer."""
-        self._executor.producer.produce(topic, value, sync=sync, **options)
+        self._producer.produce(topic, value, sync=sync, **options)

@@ -5,29 +5,51 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.messages import Messages
-    from engine.processing.executor import Executor
+    from engine.instrumentation.monitor import Monitor
+    from engine.messages import Message, Messages
+    from engine.processing.outcome import Outcome
+    from engine.processing.partition import Partition
+    from engine.producer import Producer
+    from engine.routing.topic import Topic
 
 
 class DefaultStrategy:
-    """At-least-once: on success mark the batch's last message; on failure retry it."""
+    """At-least-once: on success mark the batch's last message; on failure retry it.
+
+    A strategy talks to the ``Partition`` only; it never calls back into the executor.
+    """
 
     auto_mark = True
 
-    def after_consume(self, executor: Executor, messages: Messages) -> None:
-        """Apply the outcome of one consume job."""
-        coordinator = executor.coordinator
-        if coordinator.revoked:
-            return
-        if coordinator.failure is None:
-            coordinator.pause_tracker.reset()
-            if self.auto_mark and not coordinator.manual and len(messages):
-                executor.runtime.mark_offset(messages.metadata.last_offset, sync=False)
-            return
-        if not self.dispatched_to_dead_letter_queue(executor, messages):
-            executor.retry_after_pause()
+    def __init__(self, monitor: Monitor) -> None:
+        self._monitor = monitor
 
-    def dispatched_to_dead_letter_queue(self, executor: Executor, messages: Messages) -> bool:
+    def after_consume(self, partition: Partition, outcome: Outcome, messages: Messages) -> None:
+        """Apply the outcome of one consume job to its partition."""
+        if partition.is_revoked:
+            return
+        if outcome.error is None:
+            partition.succeed()
+            if self.auto_mark and not partition.manual and len(messages):
+                partition.mark(messages.metadata.last_offset)
+            return
+        if not self.dispatched_to_dead_letter_queue(partition, outcome, messages):
+            self.retry(partition, outcome)
+
+    def retry(self, partition: Partition, outcome: Outcome) -> None:
+        """Seek back to the first unmarked offset and pause with back-off (reported)."""
+        retry = partition.fail()
+        if retry is not None:
+            offset, timeout = retry
+            self._monitor.instrument(
+                "consumer.consuming.retry", outcome.consumer, topic=partition.topic,
+                partition=partition.partition, offset=offset, timeout=timeout,
+                attempt=partition.attempt,
+            )
+
+    def dispatched_to_dead_letter_queue(
+        self, partition: Partition, outcome: Outcome, messages: Messages
+    ) -> bool:
         """Whether the failure was handled by sending a message away (no DLQ here)."""
         return False
 
@@ -41,20 +63,59 @@ class ManualOffsetStrategy(DefaultStrategy):
 class DeadLetterStrategy(DefaultStrategy):
     """After ``max_retries`` retries, send the failing message to the DLQ topic and skip it."""
 
-    def __init__(self, manual: bool) -> None:
+    def __init__(self, monitor: Monitor, producer: Producer, topic: str, max_retries: int,
+                 consumer_group: str, manual: bool) -> None:
+        super().__init__(monitor)
         self.auto_mark = not manual
+        self._producer = producer
+        self._topic = topic
+        self._max_retries = max_retries
+        self._consumer_group = consumer_group
 
-    def dispatched_to_dead_letter_queue(self, executor: Executor, messages: Messages) -> bool:
+    def dispatched_to_dead_letter_queue(
+        self, partition: Partition, outcome: Outcome, messages: Messages
+    ) -> bool:
         """Dispatch the first unprocessed message once its retries are used up."""
-        dlq = executor.route.dead_letter_queue
-        tracker = executor.coordinator.pause_tracker
-        if dlq is None or tracker.attempt <= dlq.max_retries:
+        if partition.attempt <= self._max_retries:
             return False
-        return executor.dispatch_to_dead_letter_queue(messages, dlq.topic)
+        failing = _first_unmarked(partition, messages)
+        if failing is None:
+            return False
+        try:
+            self._producer.dispatch(failing, self._topic, self._consumer_group)
+        except Exception as error:  # noqa: BLE001 - reported; the batch is retried instead
+            self._monitor.instrument(
+                "error.occurred", outcome.consumer, type="dead_letter_queue.dispatch.error",
+                error=error, topic=partition.topic, partition=partition.partition,
+                offset=failing.offset, dlq_topic=self._topic,
+            )
+            return False
+        self._monitor.instrument(
+            "dead_letter_queue.dispatched", outcome.consumer, topic=partition.topic,
+            partition=partition.partition, offset=failing.offset, dlq_topic=self._topic,
+            message=failing,
+        )
+        partition.succeed()
+        if partition.mark(failing.offset):
+            partition.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
+        return True
 
 
-def strategy_for(manual_offset_management: bool, dead_letter_queue: bool) -> DefaultStrategy:
+def _first_unmarked(partition: Partition, messages: Messages) -> Message | None:
+    """The first message at or after the first unmarked offset (offsets may have gaps)."""
+    first = partition.first_unmarked
+    if first is None:
+        return None
+    return next((message for message in messages if message.offset >= first), None)
+
+
+def strategy_for(route: Topic, monitor: Monitor, producer: Producer,
+                 consumer_group: str) -> DefaultStrategy:
     """The strategy matching a topic's flags."""
-    if dead_letter_queue:
-        return DeadLetterStrategy(manual_offset_management)
-    return ManualOffsetStrategy() if manual_offset_management else DefaultStrategy()
+    dlq = route.dead_letter_queue
+    if dlq is not None:
+        return DeadLetterStrategy(monitor, producer, dlq.topic, dlq.max_retries, consumer_group,
+                                  route.manual_offset_management)
+    if route.manual_offset_management:
+        return ManualOffsetStrategy(monitor)
+    return DefaultStrategy(monitor)

@@ -99,7 +99,8 @@ class Worker:
                 self._monitor.instrument(
                     "worker.processed", self, job=job.public, time=time.perf_counter() - started
                 )
-        except Exception as error:  # noqa: BLE001 - a worker must survive anything a job does
+        except BaseException as error:  # noqa: BLE001 - a worker survives anything a job does;
+            # only the queue ends it (a None from pop), so SystemExit from user code does not
             self._monitor.instrument(
                 "error.occurred", self, type="worker.process.error", error=error, job=job.public
             )

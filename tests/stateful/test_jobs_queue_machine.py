@@ -18,7 +18,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from engine.processing.jobs_queue import JobsQueue, QueueClosedError
+from engine.errors import QueueClosedError
+from engine.processing.jobs_queue import JobsQueue
 
 GROUPS = ("a", "b")
 JOIN = 30.0  # generous: a correct waiter returns in microseconds

@@ -10,10 +10,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from engine import App, Consumer, Messages
 from engine.messages import Message
-from engine.processing.executor import Executor
+from engine.processing.jobs import Consume
 from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
 from tests.fakes_client import FakeClient
+from tests.served import served
 
 PARTITIONS = (0, 1, 2)
 
@@ -44,8 +45,9 @@ class OffsetMarking(RuleBasedStateMachine):
         app = App(kafka=BOOTSTRAP, pause_timeout=1.0, pause_max_timeout=8.0)
         route = app.topic("t", Scripted, manual_offset_management=False)
         self.client = FakeClient()
-        self.executors = {p: Executor(route, p, "g", self.client, app.monitor, app.settings,
-                                      app.producer) for p in PARTITIONS}
+        self.now = 0.0
+        self.served = {p: served(app, route, p, self.client, clock=lambda: self.now)
+                       for p in PARTITIONS}
         self.position = {p: 0 for p in PARTITIONS}      # next offset the broker delivers
         self.stored: dict[int, int] = {}                  # model of the stored offsets
         self.in_flight: dict[int, tuple[Messages, Plan]] = {}
@@ -61,7 +63,9 @@ class OffsetMarking(RuleBasedStateMachine):
         raws = [FakeRaw("t", partition, start + i) for i in range(size)]
         marks = sorted(data.draw(st.sets(st.integers(0, size - 1))))
         fail_at = data.draw(st.none() | st.integers(0, size - 1))
-        messages = self.executors[partition].batch(raws, polled_at=0.0)
+        entry = self.served[partition]
+        messages = entry.executor.batch(raws, polled_at=0.0)
+        assert entry.partition.start(messages.metadata.first_offset)
         self.in_flight[partition] = (messages, Plan(marks, fail_at))
 
     @precondition(lambda self: bool(self.in_flight))
@@ -69,9 +73,9 @@ class OffsetMarking(RuleBasedStateMachine):
     def complete_any(self, data: st.DataObject) -> None:
         partition = data.draw(st.sampled_from(sorted(self.in_flight)))
         messages, plan = self.in_flight.pop(partition)
-        executor = self.executors[partition]
+        entry = self.served[partition]
         Scripted.plan = plan
-        executor.consume(messages)
+        Consume(entry.executor, "g", entry.partition, entry.strategy, messages).run()
         self._apply_model(partition, messages, plan)
 
     def _apply_model(self, partition: int, messages: Messages, plan: Plan) -> None:
@@ -98,11 +102,13 @@ class OffsetMarking(RuleBasedStateMachine):
     def resume(self, data: st.DataObject) -> None:
         partition = data.draw(st.sampled_from(sorted(self.paused)))
         self.paused.discard(partition)
-        self.executors[partition].coordinator.pause_tracker.resume()
+        entry = self.served[partition]
+        assert entry.partition.paused_until is not None
+        assert entry.partition.resume_if_due(entry.partition.paused_until) is None
 
     @rule(partition=st.sampled_from(PARTITIONS))
     def revoke(self, partition: int) -> None:
-        self.executors[partition].coordinator.revoked = True
+        self.served[partition].partition.revoke()
         self.revoked.add(partition)
 
     @invariant()
@@ -114,8 +120,7 @@ class OffsetMarking(RuleBasedStateMachine):
         for partition in self.paused:
             assert self.client.positions[("t", partition)] == self.position[partition]
             assert ("t", partition) in self.client.paused
-            tracker = self.executors[partition].coordinator.pause_tracker
-            assert tracker.attempt == self.attempts[partition]
+            assert self.served[partition].partition.attempt == self.attempts[partition]
 
     @invariant()
     def back_off_doubles_with_each_attempt_up_to_the_cap(self) -> None:

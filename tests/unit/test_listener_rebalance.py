@@ -3,14 +3,9 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from engine import App, Consumer, Messages
-from engine.connection.listener import Listener
-from engine.connection.rebalance import RebalanceTracker
-from engine.processing.jobs_queue import JobsQueue
-from engine.processing.workers_pool import WorkersPool
-from tests.conftest import BOOTSTRAP
+from engine import Consumer, Messages
 from tests.fakes import FakeRaw
-from tests.fakes_client import FakeClient
+from tests.served import fake_listener
 
 
 class Revocable(Consumer):
@@ -23,30 +18,11 @@ class Revocable(Consumer):
         Revocable.revocations.append(self.partition)
 
 
-class RebalancingClient(FakeClient):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rebalance = RebalanceTracker()
-
-
-def listener_with_fake_client() -> tuple[Listener, RebalancingClient, WorkersPool]:
-    app = App(kafka=BOOTSTRAP)
-    app.topic("t", Revocable)
-    (group,) = app.subscription_groups()
-    queue = JobsQueue()
-    workers = WorkersPool(queue, app.monitor)
-    workers.scale(1)
-    listener = Listener(group, queue, app.monitor, app.settings, app.producer)
-    client = RebalancingClient()
-    listener.client = client  # type: ignore[assignment]
-    return listener, client, workers
-
-
 def test_a_partition_revoked_and_assigned_back_in_one_poll_is_sought_to_its_first_drop() -> None:
-    listener, client, workers = listener_with_fake_client()
+    listener, client, workers = fake_listener(Revocable)
     Revocable.revocations = []
     client.rebalance.assigned([("t", 0), ("t", 1)])
-    listener._executor(("t", 0))._build()  # partition 0 had a consumer before the poll
+    listener.partitions.get(("t", 0)).executor._build()  # 0 had a consumer before the poll
     client.rebalance.take()
     # during one consume(): revoke 0, assign 0 back; the batch holds 0's old messages
     client.rebalance.revoked([("t", 0)], lost=False)
@@ -56,13 +32,13 @@ def test_a_partition_revoked_and_assigned_back_in_one_poll_is_sought_to_its_firs
     assert [(r.partition(), r.offset()) for r in kept] == [(1, 7)]
     assert client.positions == {("t", 0): 5}  # nothing of partition 0 is lost
     assert Revocable.revocations == [0]  # its old consumer heard about the revocation
-    assert ("t", 0) not in listener.executors  # a fresh consumer serves it from now on
+    assert ("t", 0) not in listener.partitions  # a fresh consumer serves it from now on
     workers._queue.close()
     assert workers.join(5)
 
 
 def test_a_lost_partition_is_dropped_without_seeking() -> None:
-    listener, client, workers = listener_with_fake_client()
+    listener, client, workers = fake_listener(Revocable)
     client.rebalance.assigned([("t", 0), ("t", 1)])
     client.rebalance.take()
     client.rebalance.revoked([("t", 1)], lost=True)
@@ -74,7 +50,7 @@ def test_a_lost_partition_is_dropped_without_seeking() -> None:
 
 
 def test_no_rebalance_keeps_the_batch_untouched() -> None:
-    listener, _, workers = listener_with_fake_client()
+    listener, _, workers = fake_listener(Revocable)
     raws: list[Any] = [FakeRaw("t", 0, 1)]
     assert listener._after_rebalance(raws) is raws
     workers._queue.close()
@@ -101,18 +77,10 @@ class Ordered(Consumer):
 
 
 def test_an_eof_in_a_poll_runs_after_that_partitions_batch_never_before() -> None:
-    app = App(kafka=BOOTSTRAP)
-    app.topic("t", Ordered)
-    (group,) = app.subscription_groups()
-    queue = JobsQueue()
-    workers = WorkersPool(queue, app.monitor)
-    workers.scale(1)
-    listener = Listener(group, queue, app.monitor, app.settings, app.producer)
-    listener.client = RebalancingClient()  # type: ignore[assignment]
+    listener, client, workers = fake_listener(Ordered)
     Ordered.calls = []
-    polled: list[Any] = [FakeRaw("t", 0, 0), FakeRaw("t", 0, 1), EofEvent("t", 0, 2)]
-    listener._poll = lambda max_messages, budget: polled  # type: ignore[method-assign]
+    client.polls.append([FakeRaw("t", 0, 0), FakeRaw("t", 0, 1), EofEvent("t", 0, 2)])
     listener._iterate()
     assert Ordered.calls == ["consume 2", "eofed"]
-    queue.close()
+    workers._queue.close()
     assert workers.join(5)

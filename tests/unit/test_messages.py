@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from engine import Consumer, DeserializationError, Message, Messages
-from engine.consumer import NotRunningError
+from engine.errors import NotRunningError
 from engine.messages.deserializers import Deserializers
 from tests.fakes import FakeRaw
 

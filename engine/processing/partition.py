@@ -1,0 +1,230 @@
+"""One assigned partition's delivery state, owned by one object and changed through its verbs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from engine.errors import SeekError
+from engine.processing.backoff import Backoff
+
+
+class PartitionClient(Protocol):
+    """The client calls a partition makes (``engine.connection.client.Client`` has them)."""
+
+    def pause(self, topic: str, partition: int, offset: int | None = None,
+              timeout: float | None = None) -> bool: ...
+    def resume(self, topic: str, partition: int) -> bool: ...
+    def seek(self, topic: str, partition: int, offset: int) -> bool: ...
+    def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int: ...
+    def store_offset(self, topic: str, partition: int, offset: int) -> bool: ...
+    def commit(self, sync: bool) -> bool: ...
+    def high_watermark(self, topic: str, partition: int) -> int | None: ...
+
+
+class Partition:
+    """Where processing of one (topic, partition) stands; nothing else writes these fields.
+
+    - ``first_unmarked``: the first offset not marked as consumed, where a retry restarts. Only
+      ``start`` (a batch begins there), ``mark`` and an explicit ``seek`` move it: a pause
+      never does, so a failure after a pause still retries every unprocessed message.
+    - ``attempt``: 1 on a batch's first try, 2 on its first retry ...; ``succeed`` resets it.
+    - the pause: until when, whether the consumer asked for it, and the offset to fetch from
+      after it. A seek that failed is tried again before resuming, and the partition stays
+      paused until one succeeds: it never resumes from a wrong position.
+    - revoked / lost: once set, marking and committing return False.
+    """
+
+    __slots__ = (
+        "_attempt", "_backoff", "_client", "_clock", "_first_unmarked", "_lost", "_manual",
+        "_pause_manual", "_pause_offset", "_paused_until", "_revoked", "_seek_due", "partition",
+        "topic",
+    )
+
+    def __init__(self, topic: str, partition: int, client: PartitionClient, backoff: Backoff,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.topic = topic
+        self.partition = partition
+        self._client = client
+        self._backoff = backoff
+        self._clock = clock
+        self._first_unmarked: int | None = None
+        self._attempt = 0
+        self._revoked = self._lost = False
+        self._manual = False
+        self._paused_until: float | None = None
+        self._pause_manual = False
+        self._pause_offset: int | None = None
+        self._seek_due = False
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    @property
+    def first_unmarked(self) -> int | None:
+        """The first offset not marked as consumed (None before the first batch)."""
+        return self._first_unmarked
+
+    @property
+    def attempt(self) -> int:
+        """1 on the current batch's first try, 2 on its first retry, and so on."""
+        return self._attempt
+
+    @property
+    def is_revoked(self) -> bool:
+        """Whether the partition is no longer ours (revoked or lost)."""
+        return self._revoked
+
+    @property
+    def is_lost(self) -> bool:
+        """Whether the partition was lost (taken without a chance to commit)."""
+        return self._lost
+
+    @property
+    def manual(self) -> bool:
+        """Whether the consumer paused or sought during the current batch (no auto-mark)."""
+        return self._manual
+
+    @property
+    def paused_until(self) -> float | None:
+        """When the pause ends (clock seconds), or None when not paused."""
+        return self._paused_until
+
+    @property
+    def pause_is_manual(self) -> bool:
+        """Whether the current pause was asked for by the consumer (not a failure back-off)."""
+        return self._paused_until is not None and self._pause_manual
+
+    @property
+    def resume_offset(self) -> int | None:
+        """The offset fetching restarts from when the pause ends (None when not paused)."""
+        return self._pause_offset if self._paused_until is not None else None
+
+    def high_watermark(self) -> int | None:
+        """The partition's end offset as the last fetch reported it; None until known."""
+        return self._client.high_watermark(self.topic, self.partition)
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    def start(self, first_offset: int) -> bool:
+        """A batch starting at ``first_offset`` begins; False (batch refused) while paused.
+
+        A paused partition can still hand over what was fetched before the pause: that batch
+        is not processed, and the pause's seek is made again before resuming. The first
+        unmarked offset is the batch's first one, so an offset gap before it (a transaction
+        marker, a compacted record) is never waited for.
+        """
+        if self._paused_until is not None:
+            self._seek_due = True
+            return False
+        self._first_unmarked = first_offset
+        self._attempt += 1
+        self._manual = False
+        return True
+
+    def mark(self, offset: int) -> bool:
+        """Store ``offset + 1`` for the next commit; False when the partition is not ours."""
+        if self._revoked:
+            return False
+        if not self._client.store_offset(self.topic, self.partition, offset + 1):
+            self.lose()
+            return False
+        self._first_unmarked = offset + 1
+        return True
+
+    def commit(self, sync: bool) -> bool:
+        """Commit what was stored; False when the partition is not ours."""
+        if self._revoked:
+            return False
+        return self._client.commit(sync)
+
+    def succeed(self) -> None:
+        """The current batch was handled: the next batch is a first attempt."""
+        self._attempt = 0
+
+    def fail(self) -> tuple[int, float] | None:
+        """Seek back to the first unmarked offset and pause with back-off.
+
+        Returns ``(offset, timeout)`` of the retry, or None when there is nothing to retry
+        (the partition is no longer ours, or no batch ever started).
+        """
+        offset = self._first_unmarked
+        if self._revoked or offset is None:
+            return None
+        timeout = self._backoff.after(self._attempt)
+        self._pause(offset, timeout, manual=False)
+        return offset, timeout
+
+    def backoff(self) -> float:
+        """The pause a failure of the current attempt would get."""
+        return self._backoff.after(self._attempt)
+
+    def pause_at(self, offset: int, timeout: float, manual: bool) -> None:
+        """Pause for ``timeout`` seconds, then fetch from ``offset``.
+
+        A pause asked for by the consumer turns off the automatic marking of the batch.
+        """
+        if manual:
+            self._manual = True
+        self._pause(offset, timeout, manual)
+
+    def seek(self, target: int | datetime | str) -> int:
+        """Move the fetch position (the consumer's own seek); raises ``SeekError`` on failure.
+
+        The batch is no longer auto-marked; an offset target is where a retry restarts.
+        """
+        offset = self._client.seek_target(self.topic, self.partition, target)
+        self._manual = True
+        if isinstance(target, int):
+            self._first_unmarked = target
+        return offset
+
+    def resume(self) -> None:
+        """End the pause now (the listener resumes the partition before its next poll)."""
+        if self._paused_until is not None:
+            self._paused_until = min(self._paused_until, self._clock())
+
+    def resume_if_due(self, now: float) -> float | None:
+        """Resume once the pause is over; seconds left otherwise, None when not paused."""
+        until = self._paused_until
+        if until is None:
+            return None
+        if now < until:
+            return until - now
+        offset = self._pause_offset
+        if self._seek_due and offset is not None and not self._seek(offset):
+            self._paused_until = now + self._backoff.after(max(1, self._attempt))
+            return self._paused_until - now
+        self._client.resume(self.topic, self.partition)
+        self._paused_until = None
+        self._pause_manual = self._seek_due = False
+        return None
+
+    def revoke(self) -> None:
+        """The partition was taken away: nothing more is marked or committed for it."""
+        self._revoked = True
+
+    def lose(self) -> None:
+        """The partition was lost (no commit was possible): as revoked, and remembered."""
+        self._revoked = self._lost = True
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _pause(self, offset: int, timeout: float, manual: bool) -> None:
+        self._client.pause(self.topic, self.partition, offset=offset, timeout=timeout)
+        self._paused_until = self._clock() + timeout
+        self._pause_manual = manual
+        self._pause_offset = offset
+        self._seek_due = not self._seek(offset)
+
+    def _seek(self, offset: int) -> bool:
+        try:
+            return bool(self._client.seek(self.topic, self.partition, offset))
+        except SeekError:
+            return False
+
+    def __repr__(self) -> str:
+        """Topic, partition, first unmarked offset and pause."""
+        paused = f" paused until {self._paused_until:.3f}" if self._paused_until else ""
+        return f"<Partition {self.topic}/{self.partition} @{self._first_unmarked}{paused}>"

@@ -1,0 +1,233 @@
+"""User code that fails in ordinary ways never loses or stalls a message (real broker).
+
+Each test: a consumer failing the way one bug needed, then every message processed, the
+committed offsets at the end, ``stop()`` in time and the error reported.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer as KafkaConsumer
+
+from engine import App, Consumer, DeadLetterQueue, Messages
+from tests.integration.conftest import (
+    FAST_GROUP,
+    Recorder,
+    committed,
+    make_app,
+    produce,
+    wait_until,
+)
+
+COUNT = 30
+
+
+class Ledger:
+    """Offsets processed per partition, thread-safe."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, partition: int, offsets: list[int]) -> None:
+        with self._lock:
+            self.offsets.setdefault(partition, []).extend(offsets)
+
+    def distinct(self, partition: int = 0) -> set[int]:
+        with self._lock:
+            return set(self.offsets.get(partition, []))
+
+
+def run_until_done(app: App, ledger: Ledger, count: int = COUNT) -> float:
+    """Start, wait until offsets 0..count-1 were processed, stop; the stop's duration."""
+    app.start()
+    try:
+        wait_until(lambda: ledger.distinct() >= set(range(count)), message=f"{count} messages")
+    finally:
+        started = time.monotonic()
+        app.stop()
+    return time.monotonic() - started
+
+
+def errors_of(recorder: Recorder, kind: str) -> list[dict[str, Any]]:
+    return [e for e in recorder.of("error.occurred") if e["type"] == kind]
+
+
+def test_a_consumer_constructor_that_fails_at_first_is_retried_and_loses_nothing(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * COUNT)
+    ledger, built = Ledger(), [0]
+
+    class NeedsDatabase(Consumer):
+        def __init__(self) -> None:
+            built[0] += 1
+            if built[0] <= 2:
+                raise ConnectionError("database not reachable yet")
+
+        def consume(self, messages: Messages) -> None:
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group, pause_timeout=0.1, pause_max_timeout=0.2, max_messages=7)
+    recorder = Recorder(app)
+    app.topic(topic, NeedsDatabase)
+    assert run_until_done(app, ledger) < 30
+
+    assert sorted(ledger.distinct()) == list(range(COUNT))
+    failures = errors_of(recorder, "consumer.initialized.error")
+    assert [(e["offset"], type(e["error"])) for e in failures] == [(0, ConnectionError)] * 2
+    assert [r["offset"] for r in recorder.of("consumer.consuming.retry")] == [0, 0]
+    assert committed(bootstrap, group, topic, 1) == {0: COUNT}
+
+
+def test_pause_then_raise_retries_the_unprocessed_messages(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * COUNT)
+    ledger, failed = Ledger(), [False]
+
+    class PausesThenFails(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if not failed[0]:
+                failed[0] = True
+                self.pause(timeout=0.1)  # resume after this batch ...
+                raise RuntimeError("... but it was never processed")
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group, pause_timeout=0.1, max_messages=10)
+    recorder = Recorder(app)
+    app.topic(topic, PausesThenFails)
+    assert run_until_done(app, ledger) < 30
+
+    assert sorted(ledger.distinct()) == list(range(COUNT))
+    assert [r["offset"] for r in recorder.of("consumer.consuming.retry")] == [0]
+    assert len(errors_of(recorder, "consumer.consume.error")) == 1
+    assert committed(bootstrap, group, topic, 1) == {0: COUNT}
+
+
+def test_a_base_exception_from_consume_is_a_failure_of_the_batch_not_of_the_worker(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * COUNT)
+    ledger, raised = Ledger(), [0]
+    thrown: list[type[BaseException]] = [SystemExit, KeyboardInterrupt]
+
+    class Exits(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if raised[0] < len(thrown):
+                raised[0] += 1
+                raise thrown[raised[0] - 1]()
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group, concurrency=1, pause_timeout=0.1, max_messages=10,
+                   shutdown_timeout=20.0)
+    recorder = Recorder(app)
+    app.topic(topic, Exits)
+    assert run_until_done(app, ledger) < 20  # the stop is graceful: no StopTimeout
+
+    assert sorted(ledger.distinct()) == list(range(COUNT))
+    errors = errors_of(recorder, "consumer.consume.error")
+    assert [type(e["error"]) for e in errors] == thrown
+    assert committed(bootstrap, group, topic, 1) == {0: COUNT}
+
+
+def test_a_partition_in_back_off_that_is_revoked_and_assigned_back_resumes(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * COUNT)
+    ledger, failed = Ledger(), [False]
+
+    class FailsOnce(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if not failed[0]:
+                failed[0] = True
+                raise RuntimeError("fails once, then backs off for ten minutes")
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    # eager assignment: any join or leave revokes everything and assigns it again
+    app = make_app(bootstrap, group, pause_timeout=600.0, pause_max_timeout=600.0,
+                   kafka={"partition.assignment.strategy": "range"})
+    recorder = Recorder(app)
+    app.topic(topic, FailsOnce)
+    app.start()
+    try:
+        wait_until(lambda: bool(recorder.of("consumer.consuming.retry")), message="the retry")
+        bounce_a_member(bootstrap, group, topic, recorder)
+        wait_until(lambda: ledger.distinct() >= set(range(COUNT)), message="all messages")
+    finally:
+        app.stop()
+    assert sorted(ledger.distinct()) == list(range(COUNT))
+    assert committed(bootstrap, group, topic, 1) == {0: COUNT}
+
+
+def bounce_a_member(bootstrap: str, group: str, topic: str, recorder: Recorder) -> None:
+    """A second member joins (the group rebalances) and leaves (it rebalances back)."""
+    member = KafkaConsumer({
+        "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+        "partition.assignment.strategy": "range", **FAST_GROUP,
+    })
+    revocations = len(recorder.of("rebalance.partitions_revoked"))
+    member.subscribe([topic])
+    try:
+        deadline = time.monotonic() + 60
+        while (len(recorder.of("rebalance.partitions_revoked")) == revocations
+               and time.monotonic() < deadline):
+            member.poll(0.2)
+        member.poll(0.5)
+    finally:
+        member.close()  # leaves the group: the partition comes back to the app
+    assert len(recorder.of("rebalance.partitions_revoked")) > revocations
+
+
+def test_the_dead_letter_queue_names_the_consumer_group(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, dlq, group = make_topic(1), make_topic(1, prefix="dlq"), unique("g")
+    produce(bootstrap, topic, [b"{}"] * 3)
+    ledger = Ledger()
+
+    class RejectsOne(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.offset == 1:
+                    raise ValueError("poison")
+                ledger.add(self.partition, [message.offset])
+                self.mark_as_consumed(message)
+
+    app = make_app(bootstrap, group, pause_timeout=0.05)
+    app.topic(topic, RejectsOne, dead_letter_queue=DeadLetterQueue(dlq, max_retries=1))
+    app.start()
+    try:
+        wait_until(lambda: ledger.distinct() >= {0, 2}, message="the messages around it")
+    finally:
+        app.stop()
+    (dead,) = read_all(bootstrap, dlq, 1, unique("reader"))
+    headers = dict(typing.cast(list[tuple[str, bytes]], dead.headers()))
+    assert headers["source_consumer_group"] == group.encode()
+    assert headers["source_offset"] == b"1"
+
+
+def read_all(bootstrap: str, topic: str, count: int, group: str) -> list[Any]:
+    """Read ``count`` messages of ``topic`` from the start."""
+    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group,
+                            "auto.offset.reset": "earliest", **FAST_GROUP})
+    reader.subscribe([topic])
+    found: list[Any] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(found) < count and time.monotonic() < deadline:
+            message = reader.poll(0.2)
+            if message is not None and message.error() is None:
+                found.append(message)
+    finally:
+        reader.close()
+    return found
