@@ -8,8 +8,8 @@ from engine import plugin as plugin_loading
 from engine.config.settings import Settings
 from engine.errors import EngineError, PluginError
 from engine.instrumentation.monitor import Monitor
-from engine.lifecycle.app_state import AppState, Lifecycle
-from engine.lifecycle.diagram import mermaid
+from engine.lifecycle.app_state import AppState
+from engine.lifecycle.lifecycle import Lifecycle
 from engine.plugin import Plugin
 from engine.producer import Producer
 from engine.routing.consumer_group import ConsumerGroup, SubscriptionGroupBuilder
@@ -21,14 +21,6 @@ from engine.routing.topic import Topic
 
 if TYPE_CHECKING:
     from engine.server import Server
-
-_SHORTCUTS = (
-    (AppState.INITIALIZED, AppState.RUNNING),  # supervising is for swarm supervisors only
-    (AppState.INITIALIZED, AppState.STOPPING),
-    (AppState.RUNNING, AppState.STOPPING),
-    (AppState.QUIETING, AppState.STOPPING),
-)
-
 
 class App(TopicDeclarations):
     """A Kafka consumer application: declare routes, subscribe to events, then run it.
@@ -106,7 +98,8 @@ class App(TopicDeclarations):
 
         if self._server is not None:
             raise EngineError("this app was already started; build a new App to run again")
-        self._server = Server(self, selection)
+        groups = self.subscription_groups(selection)  # a RoutingError before anything runs
+        self._server = Server(self.lifecycle, self.monitor, self.settings, self.producer, groups)
         return self._server
 
     def _running_server(self) -> Server:
@@ -130,7 +123,7 @@ class App(TopicDeclarations):
 
     def lifecycle_diagram(self) -> str:
         """The app lifecycle as a Mermaid state diagram."""
-        return mermaid(list(AppState), _SHORTCUTS)
+        return Lifecycle.diagram()
 
     def _declare(self, name: str, consumer_class: Any, options: dict[str, Any]) -> Topic:
         return self.routes._declare(name, consumer_class, options)

@@ -164,7 +164,11 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
-    """Create topics (name -> partitions); existing ones are left as they are."""
+    """Create topics (name -> partitions) and wait until each partition has a leader.
+
+    Existing ones are left as they are. The wait matters to a producer that starts right
+    away: before metadata shows every partition, keyed messages land by a smaller count.
+    """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
@@ -180,3 +184,22 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise BrokerError(f"creating topic {name!r} failed: {error}") from error
+    _wait_for_leaders(admin, topics, timeout)
+
+
+def _wait_for_leaders(admin: Any, topics: dict[str, int], timeout: float) -> None:
+    """Poll metadata until every partition of ``topics`` is there with a leader."""
+    deadline = time.monotonic() + timeout
+    waiting = dict(topics)
+    while waiting:
+        metadata = admin.list_topics(timeout=max(0.1, deadline - time.monotonic()))
+        for name, count in list(waiting.items()):
+            found = metadata.topics.get(name)
+            if found is not None and found.error is None and len(
+                    [p for p in found.partitions.values() if p.leader >= 0]) >= count:
+                del waiting[name]
+        if waiting and time.monotonic() > deadline:
+            raise BrokerError(f"topics {sorted(waiting)} have no leader for every partition"
+                              f" after {timeout}s")
+        if waiting:
+            time.sleep(0.05)  # metadata polling: there is nothing to wait on instead

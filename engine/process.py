@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine import signals
+from engine import os_signals
 from engine.server import Server
 
 log = logging.getLogger("engine.server")
@@ -21,7 +21,7 @@ class ProcessMode:
 
     def run(self) -> None:
         """Block until the app stops; re-raise what made the runner fail."""
-        with signals.captured(self.on_signal):
+        with os_signals.captured(self.on_signal):
             try:
                 self.server.run_runner()
             except BaseException:
@@ -32,15 +32,15 @@ class ProcessMode:
 
     def on_signal(self, name: str) -> None:
         """React to one signal (runs on the signal thread, never in the handler)."""
-        self.server.app.monitor.instrument("process.notice_signal", self.server, signal=name)
-        if name in signals.STOP_SIGNALS:
+        self.server.monitor.instrument("process.notice_signal", self.server, signal=name)
+        if name in os_signals.STOP_SIGNALS:
             if not self._begin_stop() and name == "SIGINT":
                 log.warning("second SIGINT: forcing the stop")
                 self._force()
-        elif name in signals.QUIET_SIGNALS:
+        elif name in os_signals.QUIET_SIGNALS:
             self.server.quiet()
-        elif name in signals.DUMP_SIGNALS:
-            signals.dump_stacks()
+        elif name in os_signals.DUMP_SIGNALS:
+            os_signals.dump_stacks()
 
     def _begin_stop(self) -> bool:
         """Start the graceful stop once; False when one is already under way."""
@@ -58,7 +58,7 @@ class ProcessMode:
 
     def _force(self) -> None:
         report = self.server.report()
-        self.server.app.monitor.instrument(
+        self.server.monitor.instrument(
             "error.occurred", self.server, type="app.stopping.error",
             error=RuntimeError("stop forced by a second SIGINT"), **report,
         )

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from engine.connection.conductor import Conductor
 from engine.connection.listeners_batch import ListenersBatch
 from engine.connection.manager import Manager
-from engine.lifecycle.app_state import AppState, Lifecycle
+from engine.lifecycle.app_state import AppState
+from engine.lifecycle.lifecycle import Lifecycle
 from engine.processing.jobs_queue import JobsQueue
 from engine.processing.workers_pool import WorkersPool
 
@@ -39,13 +40,13 @@ class Runner:
         """Run until every listener has stopped; on failure report, stop, clean up, re-raise."""
         try:
             listeners = self._build_listeners(self.groups, self.jobs_queue, self.monitor,
-                                              self.settings, self.producer, self.conductor.signal)
+                                              self.settings, self.producer, self.conductor.wake)
             self.listeners = listeners  # before starting any: a failed start cleans up them all
             self.lifecycle.request(AppState.RUNNING)
             self.manager.register(listeners)
             # workers start last: a failure above leaves no worker blocked on an open queue
             self.workers.scale(self.settings.concurrency)
-            while not self.manager.done():
+            while not self.manager.all_stopped():
                 self.conductor.wait(TICK)
                 self.manager.control()
             self.jobs_queue.close()

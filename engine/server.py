@@ -17,9 +17,12 @@ from engine.runner import Runner
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from engine.app import App
+    from engine.config.settings import Settings
     from engine.connection.listener import Listener
-    from engine.routing.selection import Selection
+    from engine.instrumentation.monitor import Monitor
+    from engine.lifecycle.lifecycle import Lifecycle
+    from engine.producer import Producer
+    from engine.routing.subscription_group import SubscriptionGroup
 
 log = logging.getLogger("engine.server")
 FORCED_EXIT_CODE = 2
@@ -30,14 +33,15 @@ FLUSH_WAIT = 1.0  # seconds an overdue stop still gives the producer to deliver
 class Server:
     """Wires queue, pool, conductor and runner for one app; starts, quiets and stops them."""
 
-    def __init__(self, app: App, selection: Selection | None = None) -> None:
-        self.app = app
-        groups = app.subscription_groups(selection)  # raises RoutingError before anything runs
+    def __init__(self, lifecycle: Lifecycle, monitor: Monitor, settings: Settings,
+                 producer: Producer, groups: Sequence[SubscriptionGroup]) -> None:
+        self.lifecycle, self.monitor, self.settings = lifecycle, monitor, settings
+        self.producer = producer
         self.jobs_queue = JobsQueue()
-        self.workers = WorkersPool(self.jobs_queue, app.monitor)
+        self.workers = WorkersPool(self.jobs_queue, monitor)
         self.conductor = Conductor()
-        app.lifecycle.watch(self.conductor.signal)
-        self.runner = Runner(app.lifecycle, app.monitor, app.settings, groups, app.producer,
+        lifecycle.watch(self.conductor.wake)
+        self.runner = Runner(lifecycle, monitor, settings, groups, producer,
                              self.jobs_queue, self.workers, self.conductor)
         self.error: BaseException | None = None
         self.finished = threading.Event()
@@ -57,7 +61,7 @@ class Server:
         """Run the runner in a thread; return once running, or raise what stopped it."""
         thread = threading.Thread(target=self._run_quietly, name="engine.runner", daemon=True)
         thread.start()
-        while not self.app.lifecycle.reached(AppState.RUNNING) and not self.finished.is_set():
+        while not self.lifecycle.reached(AppState.RUNNING) and not self.finished.is_set():
             self.finished.wait(0.05)
         if self.error is not None:
             raise self.error
@@ -70,32 +74,32 @@ class Server:
 
     def quiet(self) -> None:
         """Stop taking new work but keep the partitions."""
-        self.app.lifecycle.request(AppState.QUIETING)
+        self.lifecycle.request(AppState.QUIETING)
 
     def wait_for(self, state: AppState, timeout: float) -> bool:
         """Wait until the app reaches ``state`` (or the runner ends); False on timeout."""
         reached = threading.Event()
-        self.app.lifecycle.watch(lambda: reached.set() if self.app.lifecycle.reached(state)
+        self.lifecycle.watch(lambda: reached.set() if self.lifecycle.reached(state)
                                  else None)
-        if self.app.lifecycle.reached(state):
+        if self.lifecycle.reached(state):
             return True
         reached.wait(timeout)
-        return self.app.lifecycle.reached(state)
+        return self.lifecycle.reached(state)
 
     def stop(self) -> dict[str, Any] | None:
         """Stop gracefully within ``shutdown_timeout``; None when done, else what still runs."""
         with self._stop_lock:
-            lifecycle = self.app.lifecycle
+            lifecycle = self.lifecycle
             lifecycle.request(AppState.STOPPING)
-            if not self.finished.wait(self.app.settings.shutdown_timeout):
-                self.app.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
+            if not self.finished.wait(self.settings.shutdown_timeout):
+                self.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
                 report = self.report()
-                self.app.monitor.instrument(
-                    "error.occurred", self.app, type="app.stopping.error",
-                    error=StopTimeout(self.app.settings.shutdown_timeout, report), **report,
+                self.monitor.instrument(
+                    "error.occurred", self, type="app.stopping.error",
+                    error=StopTimeout(self.settings.shutdown_timeout, report), **report,
                 )
                 return report
-            self.app.producer.close()
+            self.producer.close()
             lifecycle.request(AppState.STOPPED)
             lifecycle.request(AppState.TERMINATED)
             return None
@@ -104,7 +108,7 @@ class Server:
         """Embedded stop: raise ``StopTimeout`` (state stays stopping) past the timeout."""
         report = self.stop()
         if report is not None:
-            raise StopTimeout(self.app.settings.shutdown_timeout, report)
+            raise StopTimeout(self.settings.shutdown_timeout, report)
 
     def report(self) -> dict[str, Any]:
         """What is still running: jobs in processing, active listeners, alive workers."""
@@ -128,7 +132,7 @@ class Server:
         os._exit(FORCED_EXIT_CODE)
 
     def _close_idle_clients(self) -> None:
-        self.app.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
+        self.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
         # a client whose listener is inside consume() is never closed: the binding would crash
         for listener in self.runner.listeners or []:
             if listener.status.is_active:

@@ -27,7 +27,9 @@ class LoggerPlugin:
             monitor.subscribe(f"connection.listener.{listener_state.value}",
                               self.on_listener_state)
         monitor.subscribe("error.occurred", self.on_error_occurred)
-        monitor.subscribe("consumer.consumed", self.on_consumer_consumed)
+        if self.log.isEnabledFor(logging.DEBUG):
+            # only then: a per-batch receiver would cost every batch the event's payload
+            monitor.subscribe("consumer.consumed", self.on_consumer_consumed)
         monitor.subscribe("process.notice_signal", self.on_process_notice_signal)
         for change in ("assigned", "revoked", "lost"):
             monitor.subscribe(f"rebalance.partitions_{change}", partial(self.on_rebalance, change))
@@ -51,13 +53,12 @@ class LoggerPlugin:
         )
 
     def on_consumer_consumed(self, sender: Any, **event: Any) -> None:
-        """One processed batch (debug level only)."""
-        if self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug(
-                "consumed %d message(s) of %s/%s in %.3f s (attempt %d)",
-                len(event["messages"]), event["topic"], event["partition"], event["time"],
-                event["attempt"],
-            )
+        """One processed batch (subscribed only when DEBUG is enabled at install)."""
+        self.log.debug(
+            "consumed %d message(s) of %s/%s in %.3f s (attempt %d)",
+            len(event["messages"]), event["topic"], event["partition"], event["time"],
+            event["attempt"],
+        )
 
     def on_process_notice_signal(self, sender: Any, **event: Any) -> None:
         """A signal the process received."""

@@ -25,9 +25,13 @@ _SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 class Client:
     """Batch polls, pause/resume/seek under a lock, offset store/commit, bounded close."""
 
-    def __init__(self, group: SubscriptionGroup, monitor: Monitor) -> None:
+    def __init__(self, group: SubscriptionGroup, monitor: Monitor, listener: object = None
+                 ) -> None:
         self.group = group
         self.monitor = monitor
+        # rebalance and statistics events are the listener's (the catalogue's sender): they
+        # happen inside its poll
+        self._listener = listener if listener is not None else self
         self.rebalance = RebalanceTracker()
         self.pause_assigned = False
         self.fatal_error: KafkaError | None = None
@@ -40,9 +44,15 @@ class Client:
         )
 
     def check_config(self) -> None:
-        """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo)."""
+        """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo).
+
+        The probe never dials the broker: it has no ``bootstrap.servers``, and it is silenced
+        (its only complaint would be exactly that).
+        """
+        config = {key: value for key, value in self.group.kafka.items()
+                  if key not in ("bootstrap.servers", "metadata.broker.list")}
         try:
-            probe = Consumer({**self.group.kafka, "logger": logging.getLogger("engine.librdkafka")})
+            probe = Consumer({**config, "log_level": 0})
         except KafkaException as error:
             raise ConfigError([
                 f"subscription group {self.group.id}: librdkafka refused the kafka settings:"
@@ -162,10 +172,6 @@ class Client:
             return None
         return int(high) if high >= 0 else None
 
-    def assignment(self) -> list[tuple[str, int]]:
-        """The partitions this member owns now."""
-        return [(p.topic, p.partition) for p in self._consumer.assignment()]
-
     def close_if_idle(self, timeout: float) -> bool:
         """Close unless a poll is under way (closing inside consume() crashes the binding)."""
         if not self._polling.acquire(blocking=False):
@@ -218,7 +224,7 @@ class Client:
         try:
             pairs = [(p.topic, p.partition) for p in partitions]
             apply(partitions, pairs)
-            self.monitor.instrument(event, self, subscription_group=self.group.id,
+            self.monitor.instrument(event, self._listener, subscription_group=self.group.id,
                                     consumer_group=self.group.consumer_group, partitions=pairs)
         except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
             self.monitor.instrument("error.occurred", self, type="callbacks.rebalance.error",
@@ -255,7 +261,8 @@ class Client:
     def _on_statistics(self, raw: str) -> None:
         try:
             statistics = json.loads(raw)
-            self.monitor.instrument("statistics.emitted", self, subscription_group=self.group.id,
+            self.monitor.instrument("statistics.emitted", self._listener,
+                                    subscription_group=self.group.id,
                                     consumer_group=self.group.consumer_group,
                                     statistics=statistics)
         except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka

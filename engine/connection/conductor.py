@@ -6,23 +6,26 @@ import queue
 
 
 class Conductor:
-    """Any thread ``signal``s; the runner ``wait``s for a signal or a timeout."""
+    """Any thread ``wake``s the runner; the runner ``wait``s for a wake-up or a timeout.
+
+    (Not an OS signal, nor a blinker signal: a plain wake-up.)
+    """
 
     def __init__(self) -> None:
-        self._signals: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._wake_ups: queue.SimpleQueue[None] = queue.SimpleQueue()
 
-    def signal(self) -> None:
+    def wake(self) -> None:
         """Wake the runner (safe from any thread, cheap, never blocks)."""
-        self._signals.put(None)
+        self._wake_ups.put(None)
 
     def wait(self, timeout: float) -> None:
-        """Block until signalled or ``timeout`` passes; absorbs signals already queued."""
+        """Block until woken or ``timeout`` passes; absorbs wake-ups already queued."""
         try:
-            self._signals.get(timeout=timeout)
+            self._wake_ups.get(timeout=timeout)
         except queue.Empty:
             return
         while True:
             try:
-                self._signals.get_nowait()
+                self._wake_ups.get_nowait()
             except queue.Empty:
                 return

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaError, KafkaException
 
 from engine.connection.client import Client
-from engine.lifecycle.listener_state import ListenerState, ListenerStatus
+from engine.lifecycle.listener_state import ListenerState
+from engine.lifecycle.listener_status import ListenerStatus
 from engine.processing.backoff import Backoff
 from engine.processing.executor import Executor
 from engine.processing.jobs import Consume, Eofed, Job, Revoked, Shutdown
@@ -22,19 +23,20 @@ from engine.processing.strategies import DefaultStrategy, strategy_for
 if TYPE_CHECKING:
     from engine.config.settings import Settings
     from engine.instrumentation.monitor import Monitor
-    from engine.processing.jobs_queue import JobsQueue
+    from engine.processing.jobs_queue import ListenerQueue
     from engine.producer import Producer
     from engine.routing.subscription_group import SubscriptionGroup
 
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
-ClientFactory = Callable[["SubscriptionGroup", "Monitor"], Client]
+ClientFactory = Callable[["SubscriptionGroup", "Monitor", object], Client]
+"""Builds a listener's client: ``(group, monitor, listener)``."""
 
 
 class Listener:
     """Polls one subscription group, schedules a job per partition batch and waits for them."""
 
-    def __init__(self, group: SubscriptionGroup, jobs_queue: JobsQueue, monitor: Monitor,
+    def __init__(self, group: SubscriptionGroup, jobs_queue: ListenerQueue, monitor: Monitor,
                  settings: Settings, producer: Producer, *,
                  client_factory: ClientFactory = Client,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -46,7 +48,7 @@ class Listener:
         self.producer = producer
         self._client_factory = client_factory
         self._clock = clock
-        self.client = client_factory(group, monitor)
+        self.client = client_factory(group, monitor, self)
         self.client.check_config()
         self.partitions = Partitions(self._serve)
         self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
@@ -310,7 +312,7 @@ class Listener:
         while self.status.is_running:
             self._changed.clear()
             self._changed.wait(RESET_BACKOFF)
-            self.client = self._client_factory(self.group, self.monitor)
+            self.client = self._client_factory(self.group, self.monitor, self)
             try:
                 self.client.connect()
                 return

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.connection.listener import Listener
-from engine.lifecycle.app_state import AppState, Lifecycle
+from engine.lifecycle.app_state import AppState
+from engine.lifecycle.lifecycle import Lifecycle
 from engine.lifecycle.listener_state import ListenerState
 
 
@@ -24,14 +25,14 @@ class Manager:
         for listener in listeners:
             listener.start()
 
-    def done(self) -> bool:
+    def all_stopped(self) -> bool:
         """True when every listener has stopped."""
         return all(listener.status.state is ListenerState.STOPPED for listener in self._listeners)
 
     def control(self) -> None:
         """Move listeners along once the app is quieting or stopping."""
         lifecycle = self._lifecycle
-        if not lifecycle.is_done:
+        if not lifecycle.is_winding_down:
             return
         if not self._quieting:
             self._quieting = True

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
-from blinker import NamedSignal, Namespace
+from blinker import ANY, NamedSignal, Namespace
 
 from engine.errors import UnknownEventError
 from engine.instrumentation.events import EVENT_NAMES
@@ -75,23 +75,25 @@ class Monitor:
         return bool(self.signal(name).receivers)
 
     @overload
-    def subscribe(self, target: str) -> Callable[[R], R]: ...
+    def subscribe(self, target: str, *, sender: object = ANY) -> Callable[[R], R]: ...
     @overload
-    def subscribe(self, target: str, receiver: R) -> R: ...
+    def subscribe(self, target: str, receiver: R, *, sender: object = ANY) -> R: ...
     @overload
     def subscribe(self, target: SubscriberT) -> SubscriberT: ...
 
-    def subscribe(self, target: object, receiver: Receiver | None = None) -> Any:
+    def subscribe(self, target: object, receiver: Receiver | None = None, *,
+                  sender: object = ANY) -> Any:
         """Subscribe a receiver to an event name, or an object by its ``on_<event>`` methods.
 
         ``subscribe("x.y")`` returns a decorator; ``subscribe("x.y", fn)`` connects ``fn``;
         ``subscribe(obj)`` connects every ``on_x_y`` method of ``obj`` and returns ``obj``.
+        ``sender=`` limits a receiver to events sent by that object (blinker's filter).
         """
         if isinstance(target, str):
             signal = self.signal(target)
             if receiver is None:
-                return lambda fn: self._connect(signal, fn)
-            return self._connect(signal, receiver)
+                return lambda fn: self._connect(signal, fn, sender)
+            return self._connect(signal, receiver, sender)
         if receiver is not None:
             raise TypeError("subscribe(obj) takes no receiver; pass an event name first")
         self._subscribe_object(target)
@@ -122,7 +124,16 @@ class Monitor:
         self.instrument(name, sender, **payload)
 
     def _dispatch(self, signal: NamedSignal, sender: object, payload: dict[str, Any]) -> None:
-        for receiver in _live(tuple(signal.receivers.values())):
+        """Call the receivers for ``sender`` in subscription order.
+
+        blinker's own ``receivers_for`` yields in a set's order, so its sender filter is
+        applied to the ordered receivers instead.
+        """
+        receivers: Iterable[Receiver] = _live(tuple(signal.receivers.values()))
+        if len(getattr(signal, "_by_sender", (0, 0))) > 1:  # a receiver is limited to a sender
+            wanted = {id(receiver) for receiver in signal.receivers_for(sender)}
+            receivers = [r for r in receivers if id(r) in wanted]
+        for receiver in receivers:
             try:
                 receiver(sender, **payload)
             except Exception as error:  # noqa: BLE001 - receivers must never break the engine
@@ -136,10 +147,10 @@ class Monitor:
                 event=name, receiver=receiver,
             )
 
-    def _connect(self, signal: NamedSignal, receiver: R) -> R:
+    def _connect(self, signal: NamedSignal, receiver: R, sender: object = ANY) -> R:
         if not callable(receiver):
             raise TypeError(f"receiver for {signal.name!r} is not callable: {receiver!r}")
-        signal.connect(receiver, weak=False)
+        signal.connect(receiver, sender=sender, weak=False)
         return receiver
 
     def _subscribe_object(self, subscriber: object) -> None:

@@ -1,12 +1,8 @@
-"""The app's lifecycle: initializing through terminated, announced as ``app.<state>``."""
+"""The app's states and the moves between them (the table the lifecycle enforces)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum
-
-from engine.instrumentation.monitor import Monitor
-from engine.lifecycle.one_way import OneWayMachine
 
 
 class AppState(str, Enum):
@@ -23,57 +19,16 @@ class AppState(str, Enum):
     TERMINATED = "terminated"
 
 
-class Lifecycle:
-    """The app's one-way lifecycle; each entered state instruments ``app.<state>``."""
-
-    def __init__(self, monitor: Monitor, sender: object) -> None:
-        self._monitor = monitor
-        self._sender = sender
-        self._machine: OneWayMachine[AppState] = OneWayMachine(AppState, self._announce)
-
-    @property
-    def state(self) -> AppState:
-        """The current state."""
-        return self._machine.state
-
-    def request(self, target: AppState) -> bool:
-        """Move forward to ``target``; False when it is not ahead of the current state."""
-        return self._machine.request(target)
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after every change (the conductor's wake-up)."""
-        self._machine.watch(callback)
-
-    @property
-    def is_running(self) -> bool:
-        """True while running (not yet asked to quiet or stop)."""
-        return self._machine.state is AppState.RUNNING
-
-    @property
-    def is_done(self) -> bool:
-        """True from quieting on: no new work should start."""
-        return self._machine.reached(AppState.QUIETING)
-
-    @property
-    def is_stopping(self) -> bool:
-        """True from stopping on."""
-        return self._machine.reached(AppState.STOPPING)
-
-    @property
-    def is_stopped(self) -> bool:
-        """True from stopped on."""
-        return self._machine.reached(AppState.STOPPED)
-
-    @property
-    def is_terminated(self) -> bool:
-        """True once terminated."""
-        return self._machine.state is AppState.TERMINATED
-
-    def reached(self, state: AppState) -> bool:
-        """Whether ``state`` or a later one has been entered."""
-        return self._machine.reached(state)
-
-    def _announce(self, state: AppState, previous: AppState) -> None:
-        self._monitor.instrument(
-            f"app.{state.value}", self._sender, state=state.value, previous=previous.value
-        )
+APP_TRANSITIONS: dict[AppState, tuple[AppState, ...]] = {
+    AppState.INITIALIZING: (AppState.INITIALIZED,),
+    # supervising is a swarm supervisor's state (its nodes go straight to running); no code
+    # enters it until swarm lands
+    AppState.INITIALIZED: (AppState.SUPERVISING, AppState.RUNNING, AppState.STOPPING),
+    AppState.SUPERVISING: (AppState.QUIETING, AppState.STOPPING),
+    AppState.RUNNING: (AppState.QUIETING, AppState.STOPPING),
+    AppState.QUIETING: (AppState.QUIET, AppState.STOPPING),
+    AppState.QUIET: (AppState.STOPPING,),
+    AppState.STOPPING: (AppState.STOPPED,),
+    AppState.STOPPED: (AppState.TERMINATED,),
+}
+"""Every move the app may make; the lifecycle diagram draws exactly these."""

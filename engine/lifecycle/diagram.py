@@ -1,21 +1,18 @@
-"""Render a one-way lifecycle as a Mermaid state diagram."""
+"""Render a one-way lifecycle's transition table as a Mermaid state diagram."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from itertools import pairwise
+from typing import TypeVar
+
+S = TypeVar("S", bound=Enum)
 
 
-def mermaid(states: Sequence[Enum], shortcuts: Sequence[tuple[Enum, Enum]] = ()) -> str:
-    """A ``stateDiagram-v2``: each state to the next, plus the given shortcuts.
-
-    Any forward move is legal; only the path and the usual shortcuts are drawn so the picture
-    stays readable.
-    """
-    names = [str(state.value) for state in states]
-    lines = ["stateDiagram-v2", f"    [*] --> {names[0]}"]
-    lines += [f"    {a} --> {b}" for a, b in pairwise(names)]
-    lines += [f"    {a.value} --> {b.value}" for a, b in shortcuts]
-    lines.append(f"    {names[-1]} --> [*]")
+def mermaid(states: Sequence[S], table: Mapping[S, Sequence[S]]) -> str:
+    """A ``stateDiagram-v2`` with exactly the moves of ``table`` (the enforced ones)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {states[0].value}"]
+    for source in states:
+        lines += [f"    {source.value} --> {target.value}" for target in table.get(source, ())]
+    lines.append(f"    {states[-1].value} --> [*]")
     return "\n".join(lines)

@@ -1,60 +1,76 @@
-"""A one-way state machine: states in a fixed order, moves only forward, each move announced."""
+"""A one-way state machine: an explicit table of forward moves, each move announced once."""
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
-from transitions.extensions import LockedMachine
-
-# transitions logs every step of every transition at INFO; an app logging at INFO would drown
-# in it. Quiet it unless the user configured that logger themselves.
-if logging.getLogger("transitions").level == logging.NOTSET:
-    logging.getLogger("transitions").setLevel(logging.WARNING)
+from transitions import Machine, State
 
 S = TypeVar("S", bound=Enum)
 
+Table = Mapping[S, tuple[S, ...]]
+"""For each state, the states it may move to (every one of them later in the Enum)."""
 
-class OneWayMachine(Generic[S]):
-    """Owns a private ``transitions`` machine over an ordered Enum of states.
 
-    A request for an earlier or the same state is ignored and returns False; any later state
-    may be reached directly (skipping ahead). Every entered state is announced once, in order,
-    while the machine lock is held, so announcements never interleave.
+class _QuietState(State):
+    """A state that does not log each entry and exit at INFO (transitions' default does)."""
+
+    def enter(self, event_data: Any) -> None:
+        event_data.machine.callbacks(self.on_enter, event_data)
+
+    def exit(self, event_data: Any) -> None:
+        event_data.machine.callbacks(self.on_exit, event_data)
+
+
+class _Machine(Machine):
+    """transitions' ``Machine`` without an INFO line per callback.
+
+    The engine announces moves itself, and an app logging at INFO must not drown; nothing
+    global (no logger level) is touched. Thread safety is the owner's lock, held around every
+    trigger (a plain ``Machine`` under one lock costs less than ``LockedMachine``'s
+    per-attribute locking).
     """
 
-    def __init__(self, states: type[S], announce: Callable[[S, S], None]) -> None:
+    state_cls = _QuietState
+
+    def callbacks(self, funcs: Iterable[Any], event_data: Any) -> None:
+        for func in funcs:
+            self.callback(func, event_data)
+
+
+class OneWayMachine(Generic[S]):
+    """Owns a private ``transitions`` machine over an Enum of states and a table of moves.
+
+    The table is the machine's only transitions, enforced: a request for a state that is not
+    a move out of the current one (an earlier state, the same one, or one that is not in the
+    table) is ignored and returns False. Every entered state is announced once, in order,
+    while the lock is held, so announcements never interleave.
+    """
+
+    def __init__(self, states: type[S], table: Table[S], announce: Callable[[S, S], None]
+                 ) -> None:
         self._order: tuple[S, ...] = tuple(states)
-        self._rank = {state: index for index, state in enumerate(self._order)}
+        self._table = _checked(self._order, table)
         self._announce = announce
         self._watchers: list[Callable[[], None]] = []
+        self._by_value = {state.value: state for state in self._order}
+        self._rank = {state: index for index, state in enumerate(self._order)}
         self.state: S = self._order[0]
         self._lock = threading.RLock()
-        self._machine = LockedMachine(
-            model=self,
-            states=[state.value for state in self._order],
-            initial=self._order[0].value,
-            transitions=self._table(),
-            auto_transitions=False,
-            ignore_invalid_triggers=True,
-            after_state_change=self._entered,
-            model_attribute="_machine_state",
-            send_event=True,
-            machine_context=[cast(Any, self._lock)],
+        self._machine = _Machine(
+            model=self, states=[state.value for state in self._order],
+            initial=self._order[0].value, transitions=_transitions(self._table),
+            auto_transitions=False, after_state_change=self._entered,
+            model_attribute="_machine_state", send_event=True,
         )
 
-    @property
-    def order(self) -> tuple[S, ...]:
-        """Every state, first to last."""
-        return self._order
-
     def request(self, target: S) -> bool:
-        """Move to ``target`` if it lies ahead; False (and no change) otherwise."""
+        """Move to ``target`` if the table allows it from here; False (and no change) if not."""
         with self._lock:
-            if self._rank[target] <= self._rank[self.state]:
+            if target not in self._table.get(self.state, ()):
                 return False
             trigger: Callable[[], bool] = getattr(self, _trigger(target))
             return bool(trigger())
@@ -72,26 +88,32 @@ class OneWayMachine(Generic[S]):
         """The machine's reentrant lock, for callers that must read and act atomically."""
         return self._lock
 
-    def _table(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "trigger": _trigger(target),
-                "source": [state.value for state in self._order[:index]],
-                "dest": target.value,
-            }
-            for index, target in enumerate(self._order)
-            if index > 0
-        ]
-
     def _entered(self, event: Any) -> None:
         previous = self.state
-        self.state = self._by_value(event.transition.dest)
+        self.state = self._by_value[event.transition.dest]
         self._announce(self.state, previous)
         for callback in self._watchers:
             callback()
 
-    def _by_value(self, value: str) -> S:
-        return next(state for state in self._order if state.value == value)
+
+def _checked(order: tuple[S, ...], table: Table[S]) -> dict[S, tuple[S, ...]]:
+    """The table, after making sure every move goes forward (one way)."""
+    rank = {state: index for index, state in enumerate(order)}
+    for source, targets in table.items():
+        backwards = [t for t in targets if rank[t] <= rank[source]]
+        if backwards:
+            raise ValueError(f"{source.value} -> {backwards[0].value} does not move forward")
+    return dict(table)
+
+
+def _transitions(table: Table[S]) -> list[dict[str, Any]]:
+    """One trigger per target state, from every source the table allows."""
+    sources: dict[S, list[str]] = {}
+    for source, targets in table.items():
+        for target in targets:
+            sources.setdefault(target, []).append(str(source.value))
+    return [{"trigger": _trigger(target), "source": names, "dest": target.value}
+            for target, names in sources.items()]
 
 
 def _trigger(state: Enum) -> str:

@@ -9,11 +9,20 @@ from typing import Any, Protocol
 from engine.errors import QueueClosedError
 
 
-class Job(Protocol):
+class Queueable(Protocol):
     """What the queue needs of a job: the group it belongs to and whether it blocks polling."""
 
     group_id: str
     non_blocking: bool
+
+
+class ListenerQueue(Protocol):
+    """What a listener needs of the jobs queue (the testing kit runs jobs inline behind it)."""
+
+    def register(self, group_id: str) -> None: ...
+    def push(self, job: Queueable) -> None: ...
+    def wait(self, group_id: str, tick: float = 0.2) -> None: ...
+    def clear(self, group_id: str) -> None: ...
 
 
 _PARKED: Any = object()
@@ -47,7 +56,7 @@ class JobsQueue:
         with self._mutex:
             self._groups.setdefault(group_id, _Group())
 
-    def push(self, job: Job) -> None:
+    def push(self, job: Queueable) -> None:
         """Schedule a job; raises ``QueueClosedError`` once closed."""
         with self._mutex:
             if self._closed:
@@ -66,7 +75,7 @@ class JobsQueue:
         if waker is not None:
             waker.release()
 
-    def pop(self, wake: threading.Lock, done: Job | None = None) -> Any:
+    def pop(self, wake: threading.Lock, done: Queueable | None = None) -> Any:
         """Complete ``done`` (if given), then the next job; None means exit.
 
         Blocks until there is a job. ``wake`` is the calling worker's own lock, held by it
@@ -92,12 +101,12 @@ class JobsQueue:
         self._idle.append(wake)
         return _PARKED
 
-    def complete(self, job: Job) -> None:
+    def complete(self, job: Queueable) -> None:
         """Mark a job done and wake its listener if that was the last one in flight."""
         with self._mutex:
             self._complete(job)
 
-    def _complete(self, job: Job) -> None:
+    def _complete(self, job: Queueable) -> None:
         group = self._groups[job.group_id]
         group.in_flight.discard(job)
         if not group.in_flight and group.wake.locked():
@@ -138,11 +147,6 @@ class JobsQueue:
                     group.wake.release()
         for waker in idle:
             waker.release()
-
-    @property
-    def closed(self) -> bool:
-        """Whether ``close`` was called."""
-        return self._closed
 
     def in_processing(self) -> dict[str, list[Any]]:
         """A snapshot of queued and running jobs per group, for diagnostics."""

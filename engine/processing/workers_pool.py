@@ -22,11 +22,6 @@ class WorkersPool:
         self._lock = threading.Lock()
         self._target = 0
 
-    @property
-    def size(self) -> int:
-        """How many workers the pool is meant to have."""
-        return self._target
-
     def alive(self) -> list[threading.Thread]:
         """Worker threads still running."""
         return [thread for thread in self._threads if thread.is_alive()]
@@ -51,14 +46,6 @@ class WorkersPool:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
         return not self.alive()
-
-    def terminate(self) -> list[threading.Thread]:
-        """Give up on the workers: idle ones exit, busy ones are abandoned (daemon threads).
-
-        Python threads cannot be killed; returns the ones still running a job.
-        """
-        self._queue.close()
-        return self.alive()
 
     def _start_worker(self) -> None:
         worker = Worker(self._queue, self._monitor)

@@ -27,25 +27,32 @@ def test_moves_only_forward_and_announces_state_and_previous() -> None:
     monitor = Monitor()
     seen = recorder(monitor, "app.")
     lifecycle = Lifecycle(monitor, sender="app")
+    assert lifecycle.request(AppState.RUNNING) is False  # not a move out of initializing
+    assert lifecycle.request(AppState.INITIALIZED) is True
     assert lifecycle.request(AppState.RUNNING) is True
     assert lifecycle.request(AppState.RUNNING) is False
     assert lifecycle.request(AppState.INITIALIZED) is False
     assert lifecycle.request(AppState.STOPPING) is True
     assert lifecycle.request(AppState.QUIET) is False
     assert seen == [
-        ("app.running", {"state": "running", "previous": "initializing"}),
+        ("app.initialized", {"state": "initialized", "previous": "initializing"}),
+        ("app.running", {"state": "running", "previous": "initialized"}),
         ("app.stopping", {"state": "stopping", "previous": "running"}),
     ]
 
 
 def test_predicates_follow_the_state() -> None:
     lifecycle = Lifecycle(Monitor(), sender="app")
+    lifecycle.request(AppState.INITIALIZED)
     lifecycle.request(AppState.RUNNING)
-    assert (lifecycle.is_running, lifecycle.is_done, lifecycle.is_stopping) == (True, False, False)
+    down = lambda: (lifecycle.is_running, lifecycle.is_winding_down, lifecycle.is_stopping)  # noqa: E731
+    assert down() == (True, False, False)
     lifecycle.request(AppState.QUIETING)
-    assert (lifecycle.is_running, lifecycle.is_done, lifecycle.is_stopping) == (False, True, False)
+    assert down() == (False, True, False)
+    lifecycle.request(AppState.STOPPING)
     lifecycle.request(AppState.STOPPED)
-    assert (lifecycle.is_done, lifecycle.is_stopping, lifecycle.is_stopped) == (True, True, True)
+    assert (lifecycle.is_winding_down, lifecycle.is_stopping, lifecycle.is_stopped) == (
+        True, True, True)
     assert not lifecycle.is_terminated
 
 
@@ -53,10 +60,10 @@ def test_watchers_are_called_after_each_change() -> None:
     lifecycle = Lifecycle(Monitor(), sender="app")
     woken: list[AppState] = []
     lifecycle.watch(lambda: woken.append(lifecycle.state))
-    lifecycle.request(AppState.RUNNING)
     lifecycle.request(AppState.INITIALIZED)
-    lifecycle.request(AppState.TERMINATED)
-    assert woken == [AppState.RUNNING, AppState.TERMINATED]
+    lifecycle.request(AppState.TERMINATED)  # not a move out of initialized: ignored
+    lifecycle.request(AppState.STOPPING)
+    assert woken == [AppState.INITIALIZED, AppState.STOPPING]
 
 
 def test_listener_states_are_announced_with_the_subscription_group() -> None:
@@ -95,8 +102,48 @@ def test_lifecycle_diagram_is_mermaid_with_every_state(app: App) -> None:
     for state in AppState:
         assert f"{state.value} -->" in diagram or f"--> {state.value}" in diagram
     assert "    running --> stopping" in diagram
+    drawn = [line for line in diagram.splitlines() if "-->" in line and "[*]" not in line]
+    from engine.lifecycle import APP_TRANSITIONS
+
+    assert len(drawn) == sum(len(targets) for targets in APP_TRANSITIONS.values())
+
+
+def test_importing_the_engine_leaves_the_transitions_logger_alone() -> None:
+    import subprocess
+    import sys
+
+    code = ("import logging; import engine, plugins.logger; "
+            "print(logging.getLogger('transitions').level, "
+            "logging.getLogger('transitions.core').level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["0", "0"]
+
+
+def test_a_transition_logs_nothing_through_transitions(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    lifecycle = Lifecycle(Monitor(), sender="app")
+    lifecycle.request(AppState.INITIALIZED)
+    lifecycle.request(AppState.RUNNING)
+    assert [r for r in caplog.records if r.name.startswith("transitions")
+            and r.levelno >= 20] == []
+
+
+def test_a_table_that_moves_backwards_is_refused() -> None:
+    from engine.lifecycle.one_way import OneWayMachine
+
+    with pytest.raises(ValueError, match="running -> initialized does not move forward"):
+        OneWayMachine(AppState, {AppState.RUNNING: (AppState.INITIALIZED,)},
+                      lambda state, previous: None)
 
 
 @pytest.mark.parametrize("state", list(AppState))
 def test_the_app_state_compares_equal_to_its_name(state: AppState) -> None:
     assert state == state.value
+
+
+def test_the_readme_draws_the_diagram_the_code_generates(app: App) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"```mermaid\n{app.lifecycle_diagram()}\n```" in readme

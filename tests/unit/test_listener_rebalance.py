@@ -3,7 +3,8 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from engine import Consumer, Messages
+from engine import App, Consumer, Messages
+from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
 from tests.served import fake_listener
 
@@ -84,3 +85,28 @@ def test_an_eof_in_a_poll_runs_after_that_partitions_batch_never_before() -> Non
     assert Ordered.calls == ["consume 2", "eofed"]
     workers._queue.close()
     assert workers.join(5)
+
+
+def test_rebalance_events_are_sent_by_the_listener_whose_poll_ran_them() -> None:
+    from confluent_kafka import TopicPartition
+
+    from engine.connection.client import Client
+
+    app = App(kafka=BOOTSTRAP)
+    app.topic("t", Revocable)
+    (group,) = app.subscription_groups()
+    listener = object()
+    client = Client(group, app.monitor, listener)
+    senders: list[Any] = []
+    app.monitor.subscribe("rebalance.partitions_assigned", lambda s, **e: senders.append(s))
+
+    class Binding:
+        def assign(self, partitions: list[Any]) -> None:
+            pass
+
+        def resume(self, partitions: list[Any]) -> None:
+            pass
+
+    client._consumer = Binding()
+    client._on_assign(None, [TopicPartition("t", 0)])
+    assert senders == [listener]

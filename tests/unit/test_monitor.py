@@ -209,3 +209,16 @@ def test_subscribing_while_instrumenting_from_another_thread_is_safe() -> None:
     thread.join(timeout=30)
     assert failures == []
     assert len(monitor.signal("worker.process").receivers) == 2000
+
+
+def test_a_receiver_limited_to_one_sender_hears_only_that_sender() -> None:
+    monitor = Monitor()
+    one, other = object(), object()
+    heard: list[str] = []
+    monitor.subscribe("app.running", lambda sender, **e: heard.append("any"))
+    monitor.subscribe("app.running", lambda sender, **e: heard.append("one"), sender=one)
+    monitor.signal("app.running").connect(  # straight on the blinker signal, too
+        lambda sender, **e: heard.append("other"), sender=other, weak=False)
+    monitor.instrument("app.running", one)
+    monitor.instrument("app.running", other)
+    assert heard == ["any", "one", "any", "other"]  # subscription order, filters honoured

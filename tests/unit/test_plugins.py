@@ -122,12 +122,12 @@ def test_the_logger_plugin_is_registered_by_the_package() -> None:
 def test_logger_plugin_logs_states_errors_with_tracebacks_and_batches(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app.use(LoggerPlugin())
     try:
         raise ValueError("bad batch")
     except ValueError as error:
         failure = error
     with caplog.at_level(logging.DEBUG, logger="engine"):
+        app.use(LoggerPlugin())
         app.monitor.instrument("app.running", state="running", previous="initialized")
         app.monitor.instrument(
             "connection.listener.running", subscription_group="g/default",
@@ -147,3 +147,11 @@ def test_logger_plugin_logs_states_errors_with_tracebacks_and_batches(
     assert "Traceback" in caplog.text and "bad batch" in caplog.text
     assert messages[3] == "consumed 3 message(s) of t/2 in 0.500 s (attempt 1)"
     assert caplog.records[3].levelno == logging.DEBUG
+
+
+def test_the_logger_leaves_per_batch_events_unheard_unless_debug_at_install(app: App) -> None:
+    quiet = logging.getLogger("engine.test.quiet")
+    quiet.setLevel(logging.INFO)
+    app.use(LoggerPlugin(quiet))
+    assert not app.monitor.listening("consumer.consumed")  # the hot path's shortcut holds
+    assert app.monitor.listening("error.occurred")

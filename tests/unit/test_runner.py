@@ -61,7 +61,7 @@ def test_a_failure_after_listeners_started_stops_them_and_joins_workers(app: App
             return True
 
     runner, workers = runner_for(app, lambda *args: [Listener()])
-    runner.manager.done = lambda: (_ for _ in ()).throw(KeyError("manager broke"))  # type: ignore[method-assign]
+    runner.manager.all_stopped = lambda: (_ for _ in ()).throw(KeyError("manager broke"))  # type: ignore[method-assign]
     with pytest.raises(KeyError, match="manager broke"):
         runner.call()
     assert started == ["start", "quiet", "stop"]
@@ -74,3 +74,22 @@ def test_librdkafka_refusing_a_setting_is_a_config_error_at_start() -> None:
     with pytest.raises(ConfigError, match=r"No such configuration property: .fetch\.wait\.max"):
         app.start()
     assert app.state == "stopping"
+
+
+def test_the_config_probe_never_dials_the_broker() -> None:
+    import socket
+
+    from engine.connection.client import Client
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.5)
+    app = App(kafka={"bootstrap.servers": f"127.0.0.1:{server.getsockname()[1]}"})
+    app.topic("orders", NoopConsumer)
+    (group,) = app.subscription_groups()
+    for _ in range(40):  # a probe with the broker's address dials now and then: one in ten
+        Client(group, app.monitor).check_config()
+    with pytest.raises(socket.timeout):
+        server.accept()  # nobody connected
+    server.close()
