@@ -45,6 +45,9 @@ class FakeClient:
         self.calls.append(("store", topic, partition, offset))
         return True
 
+    def assignment_lost(self) -> bool:
+        return False
+
     def commit(self, sync: bool) -> bool:
         self.calls.append(("commit", sync))
         return True

@@ -19,6 +19,15 @@ from engine.instrumentation.monitor import Monitor
 from engine.routing.subscription_group import SubscriptionGroup
 
 POLL_SLICE = 0.1  # seconds one consume() call may block, so stops and rebalances cut in fast
+log = logging.getLogger("engine.client")
+
+# A commit refused with one of these means this member's assignment is gone.
+_OWNERSHIP_LOST = frozenset(
+    getattr(KafkaError, name) for name in (
+        "_ASSIGNMENT_LOST", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID",
+        "STALE_MEMBER_EPOCH", "FENCED_MEMBER_EPOCH",
+    ) if hasattr(KafkaError, name)
+)
 _SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 
 
@@ -38,6 +47,10 @@ class Client:
         self._consumer: Any = None
         self._lock = threading.Lock()
         self._polling = threading.Lock()  # held inside consume(): a forced close must not cut in
+        self._closing = False
+        self._last_poll = time.monotonic()
+        self._max_poll_interval = float(group.kafka.get("max.poll.interval.ms", 300_000)) / 1000
+        self._assignment_lost = False
         self._incremental = (
             "cooperative" in str(group.kafka.get("partition.assignment.strategy", ""))
             or group.kafka.get("group.protocol") == "consumer"
@@ -93,7 +106,18 @@ class Client:
                 batch = consume(1, min(remaining, POLL_SLICE))  # returns on the first arrival
                 if batch and max_messages > 1:
                     batch += consume(max_messages - 1, 0)
+            self._last_poll = time.monotonic()
             return batch
+
+    def assignment_lost(self) -> bool:
+        """Whether librdkafka has given this member's partitions up, as far as it tells.
+
+        True once a commit was refused for a lost assignment (until the next assignment),
+        and while the last poll is older than ``max.poll.interval.ms``: librdkafka has left
+        the group then, even though no callback has said so yet (it will at the next poll).
+        """
+        return (self._assignment_lost
+                or time.monotonic() - self._last_poll > self._max_poll_interval)
 
     @property
     def connected(self) -> bool:
@@ -151,8 +175,11 @@ class Client:
         try:
             self._consumer.commit(asynchronous=not sync)
         except KafkaException as error:
-            if error.args[0].code() == KafkaError._NO_OFFSET:
+            code = error.args[0].code()
+            if code == KafkaError._NO_OFFSET:
                 return True
+            if code in _OWNERSHIP_LOST:
+                self._assignment_lost = True
             self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
                                     error=error, subscription_group=self.group.id)
             return False
@@ -182,11 +209,29 @@ class Client:
             self._polling.release()
         return True
 
-    def close(self, timeout: float) -> None:
-        """Commit, leave the group (waiting a bounded time for the revocation), close."""
-        consumer, deadline = self._consumer, time.monotonic() + timeout
-        if consumer is None:
-            return
+    def close(self, timeout: float) -> bool:
+        """Commit, leave the group and close within ``timeout``; False when it gave up.
+
+        librdkafka's synchronous commit and ``close()`` block for as long as the group
+        coordinator does not answer (40 s and more during an outage), so they run on a helper
+        thread that finishes on its own: a stop never waits for them past ``timeout``.
+        """
+        consumer = self._consumer
+        if consumer is None or self._closing:
+            return True
+        self._closing = True
+        closer = threading.Thread(target=self._close, args=(consumer, time.monotonic() + timeout),
+                                  name=f"engine.closer#{self.group.id}", daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if closer.is_alive():
+            log.warning("closing the client of %s did not finish within %.1f s; left to finish"
+                        " in the background (the coordinator may be unreachable)",
+                        self.group.id, timeout)
+            return False
+        return True
+
+    def _close(self, consumer: Any, deadline: float) -> None:
         self.commit(sync=True)
         self._call(consumer.unsubscribe)
         while time.monotonic() < deadline and self._call(consumer.assignment, default=[]):
@@ -237,6 +282,7 @@ class Client:
         for back-off that comes back must be resumed, or nothing would ever resume it.
         """
         self.rebalance.assigned(pairs)
+        self._assignment_lost = False  # a new generation: ownership is decided afresh
         (self._consumer.incremental_assign if self._incremental else self._consumer.assign)(
             partitions
         )

@@ -21,6 +21,7 @@ class PartitionClient(Protocol):
     def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int: ...
     def store_offset(self, topic: str, partition: int, offset: int) -> bool: ...
     def commit(self, sync: bool) -> bool: ...
+    def assignment_lost(self) -> bool: ...
     def high_watermark(self, topic: str, partition: int) -> int | None: ...
 
 
@@ -73,8 +74,13 @@ class Partition:
 
     @property
     def is_revoked(self) -> bool:
-        """Whether the partition is no longer ours (revoked or lost)."""
-        return self._revoked
+        """Whether the partition is no longer ours (revoked or lost).
+
+        Decided by what librdkafka reports: a revocation, a commit refused for a lost
+        assignment, or a poll overdue past ``max.poll.interval.ms`` (librdkafka has left the
+        group by then, although its callback only comes with the next poll).
+        """
+        return self._revoked or self._client.assignment_lost()
 
     @property
     def is_lost(self) -> bool:
@@ -125,7 +131,7 @@ class Partition:
 
     def mark(self, offset: int) -> bool:
         """Store ``offset + 1`` for the next commit; False when the partition is not ours."""
-        if self._revoked:
+        if self.is_revoked:
             return False
         if not self._client.store_offset(self.topic, self.partition, offset + 1):
             self.lose()
@@ -135,9 +141,9 @@ class Partition:
 
     def commit(self, sync: bool) -> bool:
         """Commit what was stored; False when the partition is not ours."""
-        if self._revoked:
+        if self.is_revoked:
             return False
-        return self._client.commit(sync)
+        return self._client.commit(sync) and not self.is_revoked
 
     def succeed(self) -> None:
         """The current batch was handled: the next batch is a first attempt."""

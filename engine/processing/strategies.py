@@ -25,10 +25,15 @@ class DefaultStrategy:
         self._monitor = monitor
 
     def after_consume(self, partition: Partition, outcome: Outcome, messages: Messages) -> None:
-        """Apply the outcome of one consume job to its partition."""
-        if partition.is_revoked:
-            return
+        """Apply the outcome of one consume job to its partition.
+
+        A failure is retried even when the partition looks lost (an overdue poll): if it
+        was, the seek is refused and the new owner starts from the commit; if it was not,
+        nothing is skipped.
+        """
         if outcome.error is None:
+            if partition.is_revoked:
+                return  # nothing of it is ours to mark
             partition.succeed()
             if self.auto_mark and not partition.manual and len(messages):
                 partition.mark(messages.metadata.last_offset)
@@ -76,7 +81,7 @@ class DeadLetterStrategy(DefaultStrategy):
         self, partition: Partition, outcome: Outcome, messages: Messages
     ) -> bool:
         """Dispatch the first unprocessed message once its retries are used up."""
-        if partition.attempt <= self._max_retries:
+        if partition.attempt <= self._max_retries or partition.is_revoked:
             return False
         failing = _first_unmarked(partition, messages)
         if failing is None:
@@ -98,6 +103,8 @@ class DeadLetterStrategy(DefaultStrategy):
         partition.succeed()
         if partition.mark(failing.offset):
             partition.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
+        else:
+            partition.fail()  # not marked: fetch it again rather than go past it
         return True
 
 

@@ -231,3 +231,29 @@ def read_all(bootstrap: str, topic: str, count: int, group: str) -> list[Any]:
     finally:
         reader.close()
     return found
+
+
+def test_a_batch_that_outlasts_max_poll_interval_sees_its_partition_revoked(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * 3)
+    ledger, seen = Ledger(), {}
+
+    class Slow(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if not seen:
+                seen["at_start"] = self.is_revoked
+                time.sleep(9.0)  # the work itself: a batch 3 s longer than max.poll.interval
+                seen["revoked"] = self.is_revoked
+                seen["marked"] = self.mark_as_consumed(typing.cast(Any, messages.last()))
+                seen["committed"] = self.commit_offsets()
+                return
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group, kafka={"max.poll.interval.ms": 6000})
+    app.topic(topic, Slow)
+    assert run_until_done(app, ledger, count=3) < 30  # the new owner got them all again
+
+    assert seen == {"at_start": False, "revoked": True, "marked": False, "committed": False}
+    assert committed(bootstrap, group, topic, 1) == {0: 3}

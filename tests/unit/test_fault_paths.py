@@ -413,3 +413,98 @@ def test_14_the_dlq_header_carries_the_consumer_group_name() -> None:
     Failing.raise_next = [RuntimeError("poison")]
     run_batch(entry, raws(0, 0))
     assert groups == ["orders-service"]  # not the subscription group "orders-service/default"
+
+
+class BlockingCommit:
+    """A binding whose synchronous commit hangs like one to an unreachable coordinator."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.closed = threading.Event()
+
+    def commit(self, asynchronous: bool) -> None:
+        self.release.wait(30)
+
+    def unsubscribe(self) -> None:
+        pass
+
+    def assignment(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_8_closing_the_client_is_bounded_while_the_coordinator_hangs() -> None:
+    app = App(kafka=BOOTSTRAP)
+    app.topic("t", NoopConsumer)
+    (group,) = app.subscription_groups()
+    client = Client(group, app.monitor)
+    binding = BlockingCommit()
+    client._consumer = binding
+    assert client.close(0.2) is False  # gave up while the commit still hangs
+    assert not binding.release.is_set() and not binding.closed.is_set()
+    assert client.close(0.2) is True  # a second close does not start another
+    binding.release.set()
+    assert binding.closed.wait(10)  # the helper finishes the close on its own
+    assert not client.connected
+
+
+class Owning:
+    """A binding that stores and commits, or fails the commit with a given code."""
+
+    def __init__(self, commit_error: int | None = None) -> None:
+        self.commit_error = commit_error
+        self.stored: list[Any] = []
+
+    def store_offsets(self, offsets: list[Any]) -> None:
+        self.stored.extend(offsets)
+
+    def commit(self, asynchronous: bool) -> None:
+        if self.commit_error is not None:
+            from confluent_kafka import KafkaError, KafkaException
+
+            raise KafkaException(KafkaError(self.commit_error))
+
+
+def owned_partition(binding: Any, **kafka: Any) -> tuple[Any, Client, list[str]]:
+    app = App(kafka={**BOOTSTRAP, **kafka})
+    route = app.topic("t", NoopConsumer)
+    (group,) = app.subscription_groups()
+    client = Client(group, app.monitor)
+    client._consumer = binding
+    kinds: list[str] = []
+    app.monitor.subscribe("error.occurred", lambda s, **e: kinds.append(e["type"]))
+    return served(app, route, 0, client), client, kinds
+
+
+def test_15_16_past_max_poll_interval_the_partition_is_not_ours() -> None:
+    entry, client, _ = owned_partition(Owning(), **{"max.poll.interval.ms": 10000,
+                                                    "session.timeout.ms": 6000})
+    runtime = entry.executor._runtime
+    message = entry.executor.batch(raws(0, 0), 0.0)[0]
+    assert runtime.is_revoked is False and runtime.mark_as_consumed(message, False) is True
+    client._last_poll -= 11.0  # the listener has not polled for longer than allowed
+    assert runtime.is_revoked is True  # librdkafka has left the group by now
+    assert runtime.mark_as_consumed(message, False) is False
+    assert runtime.commit_offsets(False) is False
+    client._last_poll += 11.0  # it polled again (and a lost assignment came back as events)
+    assert runtime.is_revoked is False
+
+
+def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() -> None:
+    from confluent_kafka import KafkaError
+
+    entry, client, kinds = owned_partition(Owning(KafkaError.ILLEGAL_GENERATION))
+    runtime = entry.executor._runtime
+    assert runtime.commit_offsets(True) is False
+    assert runtime.is_revoked is True
+    message = entry.executor.batch(raws(0, 0), 0.0)[0]
+    assert runtime.mark_as_consumed(message, False) is False
+    assert kinds == ["connection.client.poll.error"]
+    client.rebalance.take()
+    client._consumer.assign = lambda partitions: None
+    client._consumer.resume = lambda partitions: None
+    client._assigned([], [("t", 0)])  # a new assignment: ownership is decided afresh
+    assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).partition.is_revoked \
+        is False
