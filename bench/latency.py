@@ -43,14 +43,16 @@ def run_raw(bootstrap: str, topic: str, group: str) -> list[float]:
                          "auto.offset.reset": "earliest", **FAST_GROUP})
     consumer.subscribe([topic], on_assign=lambda c, parts: print("ready", flush=True))
     latencies: list[float] = []
-    while True:
+    ended: set[int] = set()
+    while len(ended) < PARTITIONS:
         message = consumer.poll(0.5)
         if message is None or message.error() is not None:
             continue
         stamp = STAMP.unpack(message.value())[0]
         if stamp < 0:
-            break
-        latencies.append(time.time() - stamp)
+            ended.add(message.partition())
+        else:
+            latencies.append(time.time() - stamp)
     consumer.close()
     return latencies
 
@@ -62,7 +64,8 @@ def run_engine(bootstrap: str, topic: str, group: str) -> list[float]:
     from engine import App, Consumer, Messages
 
     latencies: list[float] = []
-    ended = threading.Event()
+    ended: set[int] = set()
+    all_ended = threading.Event()
 
     class Stamped(Consumer):
         def consume(self, messages: Messages) -> None:
@@ -70,7 +73,9 @@ def run_engine(bootstrap: str, topic: str, group: str) -> list[float]:
             for message in messages:
                 stamp = STAMP.unpack(message.raw_payload or b"")[0]
                 if stamp < 0:
-                    ended.set()
+                    ended.add(self.partition)  # set.add is atomic; a double set() is harmless
+                    if len(ended) == PARTITIONS:
+                        all_ended.set()
                 else:
                     latencies.append(now - stamp)
 
@@ -79,7 +84,7 @@ def run_engine(bootstrap: str, topic: str, group: str) -> list[float]:
                           lambda sender, **event: print("ready", flush=True))
     app.topic(topic, Stamped)
     app.start()
-    ended.wait(300)
+    all_ended.wait(300)
     app.stop()
     return latencies
 

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple, Protocol
 from engine.errors import DeserializationError
 from engine.messages.deserializers import DEFAULT, Deserializers
 
-_UNSET: Any = object()
 _NO_TIMESTAMP = 0  # confluent_kafka.TIMESTAMP_NOT_AVAILABLE
 
 
@@ -45,8 +44,7 @@ class Message:
         self._origin = origin
         self.offset: int = raw.offset()  # type: ignore[assignment]
         self.raw_payload: bytes | None = raw.value()
-        self._payload: Any = _UNSET
-        self._key: Any = _UNSET
+        # _payload and _key stay unset until first read: two stores fewer per message
 
     @classmethod
     def of(cls, raw: RawMessage, topic: str, partition: int,
@@ -67,16 +65,20 @@ class Message:
     @property
     def payload(self) -> Any:
         """The deserialized payload (cached); raises ``DeserializationError`` if it cannot be."""
-        if self._payload is _UNSET:
-            self._payload = self._deserialize(self._origin.deserializers.payload, "payload")
-        return self._payload
+        try:
+            return self._payload
+        except AttributeError:
+            self._payload: Any = self._deserialize(self._origin.deserializers.payload, "payload")
+            return self._payload
 
     @property
     def key(self) -> Any:
         """The deserialized key (cached); UTF-8 text by default."""
-        if self._key is _UNSET:
-            self._key = self._deserialize(self._origin.deserializers.key, "key")
-        return self._key
+        try:
+            return self._key
+        except AttributeError:
+            self._key: Any = self._deserialize(self._origin.deserializers.key, "key")
+            return self._key
 
     @property
     def raw_key(self) -> bytes | None:

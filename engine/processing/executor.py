@@ -151,8 +151,9 @@ class Executor:
             else:
                 kind = ("consumer.deserialize.error" if isinstance(error, DeserializationError)
                         else "consumer.consume.error")
+                offsets = (message.offset for message in consumer.messages)
                 self._report(kind, consumer, error,
-                             offset=self._runtime.partition.first_unmarked)
+                             offset=self._runtime.partition.next_unmarked(offsets))
             return error
         return None
 

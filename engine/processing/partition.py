@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -149,15 +149,18 @@ class Partition:
         """The current batch was handled: the next batch is a first attempt."""
         self._attempt = 0
 
-    def fail(self) -> tuple[int, float] | None:
+    def fail(self, offsets: Iterable[int] = ()) -> tuple[int, float] | None:
         """Seek back to the first unmarked offset and pause with back-off.
 
-        Returns ``(offset, timeout)`` of the retry, or None when there is nothing to retry
-        (the partition is no longer ours, or no batch ever started).
+        ``offsets`` are the batch's: the retry starts at the first of them at or after the
+        first unmarked offset, so a gap right after a marked message (a transaction marker)
+        is skipped and never named. Returns ``(offset, timeout)`` of the retry, or None when
+        there is nothing to retry (the partition is no longer ours, or no batch started).
         """
         offset = self._first_unmarked
         if self._revoked or offset is None:
             return None
+        offset = self._first_unmarked = next_existing(offset, offsets)
         timeout = self._backoff.after(self._attempt)
         self._pause(offset, timeout, manual=False)
         return offset, timeout
@@ -215,6 +218,11 @@ class Partition:
         """The partition was lost (no commit was possible): as revoked, and remembered."""
         self._revoked = self._lost = True
 
+    def next_unmarked(self, offsets: Iterable[int]) -> int | None:
+        """The first of ``offsets`` at or after the first unmarked offset (None before any)."""
+        first = self._first_unmarked
+        return None if first is None else next_existing(first, offsets)
+
     # -- steps ---------------------------------------------------------------------------------
 
     def _pause(self, offset: int, timeout: float, manual: bool) -> None:
@@ -234,3 +242,8 @@ class Partition:
         """Topic, partition, first unmarked offset and pause."""
         paused = f" paused until {self._paused_until:.3f}" if self._paused_until else ""
         return f"<Partition {self.topic}/{self.partition} @{self._first_unmarked}{paused}>"
+
+
+def next_existing(offset: int, offsets: Iterable[int]) -> int:
+    """The first of ``offsets`` at or after ``offset``; ``offset`` itself when none is."""
+    return next((found for found in offsets if found >= offset), offset)

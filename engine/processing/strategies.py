@@ -39,11 +39,11 @@ class DefaultStrategy:
                 partition.mark(messages.metadata.last_offset)
             return
         if not self.dispatched_to_dead_letter_queue(partition, outcome, messages):
-            self.retry(partition, outcome)
+            self.retry(partition, outcome, messages)
 
-    def retry(self, partition: Partition, outcome: Outcome) -> None:
+    def retry(self, partition: Partition, outcome: Outcome, messages: Messages) -> None:
         """Seek back to the first unmarked offset and pause with back-off (reported)."""
-        retry = partition.fail()
+        retry = partition.fail(message.offset for message in messages)
         if retry is not None:
             offset, timeout = retry
             self._monitor.instrument(
@@ -104,7 +104,7 @@ class DeadLetterStrategy(DefaultStrategy):
         if partition.mark(failing.offset):
             partition.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
         else:
-            partition.fail()  # not marked: fetch it again rather than go past it
+            partition.fail([failing.offset])  # not marked: fetch it again, never go past it
         return True
 
 

@@ -12,7 +12,9 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import Producer
 
 from engine import App, Consumer, DeadLetterQueue, Messages
 from tests.integration.conftest import (
@@ -238,7 +240,7 @@ def test_a_batch_that_outlasts_max_poll_interval_sees_its_partition_revoked(
 ) -> None:
     topic, group = make_topic(1), unique("g")
     produce(bootstrap, topic, [b"{}"] * 3)
-    ledger, seen = Ledger(), {}
+    ledger, seen = Ledger(), dict[str, bool]()
 
     class Slow(Consumer):
         def consume(self, messages: Messages) -> None:
@@ -257,3 +259,38 @@ def test_a_batch_that_outlasts_max_poll_interval_sees_its_partition_revoked(
 
     assert seen == {"at_start": False, "revoked": True, "marked": False, "committed": False}
     assert committed(bootstrap, group, topic, 1) == {0: 3}
+
+
+@pytest.mark.kafka_only("transactions (markers leave offset gaps)")
+def test_a_transaction_marker_before_a_failing_message_does_not_stall_the_dlq(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, dlq, group = make_topic(1), make_topic(1, prefix="dlq"), unique("g")
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": unique("tx")})
+    producer.init_transactions(30)
+    for value in (b'"ok"', b'"poison"', b'"ok"'):  # offsets 0, 2, 4: a marker after each
+        producer.begin_transaction()
+        producer.produce(topic, value)
+        producer.commit_transaction(30)
+    ledger = Ledger()
+
+    class MarksEach(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.payload == "poison":
+                    raise ValueError(f"poison at {message.offset}")
+                ledger.add(self.partition, [message.offset])
+                self.mark_as_consumed(message)
+
+    app = make_app(bootstrap, group, pause_timeout=0.05)
+    recorder = Recorder(app)
+    app.topic(topic, MarksEach, dead_letter_queue=DeadLetterQueue(dlq, max_retries=1))
+    app.start()
+    try:
+        wait_until(lambda: ledger.distinct() >= {0, 4}, message="the messages around it")
+    finally:
+        app.stop()
+    recorder_offsets = [e["offset"] for e in errors_of(recorder, "consumer.consume.error")]
+    assert recorder_offsets == [2, 2]  # the poison's offset, never a marker's
+    assert [e["offset"] for e in recorder.of("dead_letter_queue.dispatched")] == [2]
+    assert committed(bootstrap, group, topic, 1) == {0: 5}  # after the last message

@@ -508,3 +508,32 @@ def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() 
     client._assigned([], [("t", 0)])  # a new assignment: ownership is decided afresh
     assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).partition.is_revoked \
         is False
+
+
+def test_5_a_gap_right_after_a_marked_message_is_skipped_by_retry_dlq_and_events() -> None:
+    app = App(kafka=BOOTSTRAP)
+    events: list[tuple[str, int]] = []
+    app.monitor.subscribe("error.occurred", lambda s, **e: events.append(("error", e["offset"])))
+    app.monitor.subscribe("consumer.consuming.retry",
+                          lambda s, **e: events.append(("retry", e["offset"])))
+
+    class MarksThenFails(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.offset == 2:
+                    raise RuntimeError("poison")
+                self.mark_as_consumed(message)
+
+    route = app.topic("t", MarksThenFails,
+                      dead_letter_queue=DeadLetterQueue("t.dlq", max_retries=1))
+    entry = served(app, route, 0, client := FakeClient())
+    dispatched: list[int] = []
+    app.producer.dispatch = lambda message, *a: dispatched.append(message.offset)  # type: ignore[method-assign]
+    gapped = [FakeRaw("t", 0, 0), FakeRaw("t", 0, 2)]  # offset 1 is a transaction marker
+    run_batch(entry, gapped)
+    assert events == [("error", 2), ("retry", 2)]  # never the missing offset 1
+    assert client.positions == {("t", 0): 2}
+    entry.partition.resume_if_due(entry.partition.paused_until or 0.0)
+    run_batch(entry, [FakeRaw("t", 0, 2)])
+    assert dispatched == [2]
+    assert client.stored == {("t", 0): 3}
