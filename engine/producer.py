@@ -80,16 +80,17 @@ class Producer:
         ]]
         self.produce(topic, message.raw_payload, key=message.raw_key, headers=headers, sync=True)
 
-    def flush(self, timeout: float) -> int:
-        """Wait up to ``timeout`` for what is in flight; report and return what is left.
+    def flush(self, timeout: float, report: bool = True) -> int:
+        """Wait up to ``timeout`` for what is in flight; return (and report) what is left.
 
         Messages still undelivered are reported as ``error.occurred`` type
-        ``producer.delivery.error`` with their ``count``: never dropped silently.
+        ``producer.delivery.error`` with their ``count``: never dropped silently. A flush
+        that is followed by ``close`` may leave the reporting to it (``report=False``).
         """
         with self._lock:
             producer = self._producer
         left = int(producer.flush(timeout)) if producer is not None else 0
-        if left:
+        if left and report:
             self._monitor.instrument(
                 "error.occurred", self, type="producer.delivery.error", count=left,
                 error=ProduceError(f"{left} message(s) not delivered within {timeout}s"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from engine.connection.conductor import Conductor
@@ -91,6 +92,7 @@ class Server:
         with self._stop_lock:
             lifecycle = self.lifecycle
             lifecycle.request(AppState.STOPPING)
+            deadline = time.monotonic() + self.settings.shutdown_timeout
             if not self.finished.wait(self.settings.shutdown_timeout):
                 self.producer.flush(FLUSH_WAIT)  # reports what it could not deliver
                 report = self.report()
@@ -99,7 +101,8 @@ class Server:
                     error=StopTimeout(self.settings.shutdown_timeout, report), **report,
                 )
                 return report
-            self.producer.close()
+            # the listeners flushed before their final commits; this reports what is left
+            self.producer.close(max(0.0, deadline - time.monotonic()))
             lifecycle.request(AppState.STOPPED)
             lifecycle.request(AppState.TERMINATED)
             return None

@@ -283,7 +283,7 @@ class Listener:
         try:
             self.status.stop()
             self._queue.wait(self.id)
-            self.producer.flush(self.settings.shutdown_timeout / 4)
+            self.producer.flush(self.settings.shutdown_timeout / 4, report=False)  # close reports
             self.client.close(timeout=self.settings.shutdown_timeout / 4)
         except Exception as error:  # noqa: BLE001 - closing must not raise out of the thread
             self._report(error)

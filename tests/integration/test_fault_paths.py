@@ -294,3 +294,48 @@ def test_a_transaction_marker_before_a_failing_message_does_not_stall_the_dlq(
     assert recorder_offsets == [2, 2]  # the poison's offset, never a marker's
     assert [e["offset"] for e in recorder.of("dead_letter_queue.dispatched")] == [2]
     assert committed(bootstrap, group, topic, 1) == {0: 5}  # after the last message
+
+
+def test_produce_sync_on_a_busy_producer_waits_its_whole_timeout(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, out, group = make_topic(1), make_topic(1, prefix="out"), unique("g")
+    produce(bootstrap, topic, [b"{}"])
+    ledger, busy = Ledger(), 5000
+
+    class Fans(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for index in range(busy):  # thousands of delivery reports queue up first
+                self.produce(out, b"x" * 200, key=str(index))
+            self.produce_sync(out, b"last")  # 30 s, however many reports come before it
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group)
+    recorder = Recorder(app)
+    app.topic(topic, Fans)
+    assert run_until_done(app, ledger, count=1) < 30
+    assert errors_of(recorder, "consumer.consume.error") == []
+    assert len(read_all(bootstrap, out, busy + 1, unique("reader"))) == busy + 1
+
+
+@pytest.mark.kafka_only("Tansu creates a missing topic on produce; Kafka here does not")
+def test_what_async_produce_could_not_deliver_by_the_stop_is_reported_with_its_count(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"])
+    ledger = Ledger()
+
+    class ProducesNowhere(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for _ in range(3):
+                self.produce(unique("missing"), b"x")  # waits for a topic that never comes
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group, shutdown_timeout=8.0)
+    recorder = Recorder(app)
+    app.topic(topic, ProducesNowhere)
+    run_until_done(app, ledger, count=1)  # a graceful stop: no StopTimeout
+    undelivered = errors_of(recorder, "producer.delivery.error")
+    assert [e["count"] for e in undelivered][:1] == [3]
+    assert committed(bootstrap, group, topic, 1) == {0: 1}

@@ -392,7 +392,7 @@ def test_6_undelivered_messages_at_a_flush_are_reported_with_their_count() -> No
 def test_6_the_listener_flushes_the_producer_before_the_final_commit() -> None:
     listener, client, workers = fake_listener(NoopConsumer)
     order: list[str] = []
-    listener.producer.flush = lambda timeout: order.append("flush") or 0  # type: ignore[method-assign]
+    listener.producer.flush = lambda timeout, report: order.append("flush") or 0  # type: ignore[method-assign]
     client.close = lambda timeout: order.append("close")  # type: ignore[method-assign]
     listener._shutdown()
     assert order == ["flush", "close"]
