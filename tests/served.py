@@ -44,7 +44,7 @@ def run_batch(entry: Served, raws: list[Any], polled_at: float = 0.0) -> bool:
     return True
 
 
-def fake_listener(consumer: type[Consumer], **options: Any
+def fake_listener(consumer: type[Consumer], clock: Any = None, **options: Any
                   ) -> tuple[Listener, FakeClient, WorkersPool]:
     """A listener of one topic "t" on a ``FakeClient``, with one worker running its jobs."""
     app = App(kafka=BOOTSTRAP, **options)
@@ -53,8 +53,9 @@ def fake_listener(consumer: type[Consumer], **options: Any
     queue = JobsQueue()
     workers = WorkersPool(queue, app.monitor)
     workers.scale(1)
+    timing = {} if clock is None else {"clock": clock}
     listener = Listener(group, queue, app.monitor, app.settings, app.producer,
-                        client_factory=FakeClient)  # type: ignore[arg-type]
+                        client_factory=FakeClient, **timing)  # type: ignore[arg-type]
     client = listener.client
     assert isinstance(client, FakeClient)
     return listener, client, workers

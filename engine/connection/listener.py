@@ -95,12 +95,12 @@ class Listener:
             self.client.connect()
             self.status.request(ListenerState.RUNNING)
             self._fetch_loop()
-            self._quiet_down()
-            self._wait_for_stop()
+            self.quiet_down()
+            self.serve_while_quiet()
         except Exception as error:  # noqa: BLE001 - the thread reports and ends stopped
             self._report(error)
         finally:
-            self._shutdown()
+            self.shut_down()
 
     def _fetch_loop(self) -> None:
         sender, group = self, self.id
@@ -111,19 +111,22 @@ class Listener:
                 self.monitor.instrument("connection.listener.fetch_loop", sender,
                                         subscription_group=group)
             try:
-                self._iterate()
+                self.fetch_once()
             except Exception as error:  # noqa: BLE001 - one top-level except per loop
                 self._report(error)
-                self._reset()
+                self.reset_client()
         self.monitor.instrument("connection.listener.after_fetch_loop", sender,
                                 subscription_group=group)
 
-    def _iterate(self) -> None:
+    # The steps below run on the listener's thread, and each can be called without it: the
+    # testing kit drives them on the calling thread against an in-memory client.
+
+    def fetch_once(self) -> None:
         """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches."""
         budget = self.partitions.resume_due(self._clock(), self.group.max_wait_time)
         raws = self._poll(self.group.max_messages, budget)
-        polled_at = time.monotonic()
-        raws = self._after_rebalance(raws)
+        polled_at = self._clock()
+        raws = self.after_rebalance(raws)
         if not raws:
             return
         batches, ended = self._split(raws)
@@ -212,7 +215,7 @@ class Listener:
             raise KafkaException(error)
         return False
 
-    def _after_rebalance(self, raws: list[Any]) -> list[Any]:
+    def after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
 
         One poll can revoke a partition and assign it back: what it delivered is dropped, so
@@ -250,7 +253,7 @@ class Listener:
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
                        if served.executor.consumer)
 
-    def _quiet_down(self) -> None:
+    def quiet_down(self) -> None:
         """Finish, run every consumer's shutdown hook once, then pause everything."""
         self._queue.wait(self.id)
         self._run_jobs(Shutdown(served.executor, self.id) for served in self.partitions
@@ -258,14 +261,14 @@ class Listener:
         self.client.pause_all()
         self.status.request(ListenerState.QUIET)
 
-    def _wait_for_stop(self) -> None:
+    def serve_while_quiet(self) -> None:
         """Quiet: stay in the group, paused; serve rebalances until asked to stop."""
         while not self.status.reached(ListenerState.STOPPING):
             if not self.client.connected:  # a reset was cut short by the stop: nothing to serve
                 self._changed.clear()
                 self._changed.wait(0.2)
                 continue
-            raws = self._after_rebalance(self._poll(100, 0.2))
+            raws = self.after_rebalance(self._poll(100, 0.2))
             first: dict[PartitionKey, int] = {}
             for raw in raws:
                 if raw.error() is None:
@@ -274,7 +277,7 @@ class Listener:
                 self.client.seek(topic, partition, offset)
                 self.client.pause(topic, partition)
 
-    def _shutdown(self) -> None:
+    def shut_down(self) -> None:
         """Finish, flush what consumers produced, then commit, leave the group and close.
 
         The flush comes first: a source offset is never committed before what its batch
@@ -291,7 +294,7 @@ class Listener:
             self.partitions.clear()
             self.status.request(ListenerState.STOPPED)
 
-    def _reset(self) -> None:
+    def reset_client(self) -> None:
         """Drain this group's jobs, rebuild the client, back off.
 
         The old client's partitions are gone: their consumers hear ``revoked`` (as lost)
@@ -324,7 +327,7 @@ class Listener:
         topic, number = key
         partition = Partition(topic, number, self.client, self._backoff, self._clock)
         runtime = Runtime(partition, self.producer, self.monitor)
-        executor = Executor(self.group.topic(topic), number, runtime, self.monitor)
+        executor = Executor(self.group.topic(topic), number, runtime, self.monitor, self._clock)
         return Served(partition, executor, self._strategies[topic])
 
     def _report(self, error: Exception) -> None:

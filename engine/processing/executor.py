@@ -33,8 +33,10 @@ class Executor:
     is that hook's failure: reported, never the worker's end.
     """
 
-    def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor) -> None:
+    def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.route = route
+        self._clock = clock
         self.topic = route.name
         self.partition = partition
         self.monitor = monitor
@@ -59,7 +61,7 @@ class Executor:
                 return Outcome(None, error)
         self._runtime.batch = messages
         consumer.messages = messages
-        messages.metadata.processed_at = time.monotonic()
+        messages.metadata.processed_at = self._clock()
         error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
         return Outcome(consumer, error)
 

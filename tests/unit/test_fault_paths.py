@@ -193,7 +193,7 @@ def test_10_revoke_then_assign_seeks_back_to_the_smallest_dropped_offset() -> No
     client.rebalance.assigned([("t", 0)])
     # out of order, and an error event whose "offset" is not a message's
     polled: list[Any] = [FakeRaw("t", 0, 7), EofEvent("t", 0, 2), FakeRaw("t", 0, 5)]
-    assert listener._after_rebalance(polled) == []
+    assert listener.after_rebalance(polled) == []
     assert client.positions == {("t", 0): 5}
     workers._queue.close()
     assert workers.join(5)
@@ -239,14 +239,14 @@ def test_11_a_reset_cut_short_by_a_stop_then_quiet_and_stop_cleanly() -> None:
     listener.monitor.subscribe("error.occurred", lambda s, **e: errors.append(e["error"]))
     client.polls.append(raws(0, 1))
     listener.status.request(listener.status.state.__class__.RUNNING)
-    listener._iterate()
+    listener.fetch_once()
     listener.status.request(listener.status.state.__class__.QUIETING)  # the stop comes in
-    listener._reset()  # ... while the loop resets: no reconnect
+    listener.reset_client()  # ... while the loop resets: no reconnect
     assert revoked == [0]  # its consumer heard its partition is gone
-    listener._quiet_down()
+    listener.quiet_down()
     listener.stop()
-    listener._wait_for_stop()
-    listener._shutdown()
+    listener.serve_while_quiet()
+    listener.shut_down()
     assert errors == []
     assert listener.status.state == "stopped"
     workers._queue.close()
@@ -394,7 +394,7 @@ def test_6_the_listener_flushes_the_producer_before_the_final_commit() -> None:
     order: list[str] = []
     listener.producer.flush = lambda timeout, report: order.append("flush") or 0  # type: ignore[method-assign]
     client.close = lambda timeout: order.append("close")  # type: ignore[method-assign]
-    listener._shutdown()
+    listener.shut_down()
     assert order == ["flush", "close"]
     workers._queue.close()
     assert workers.join(5)
@@ -537,3 +537,24 @@ def test_5_a_gap_right_after_a_marked_message_is_skipped_by_retry_dlq_and_events
     run_batch(entry, [FakeRaw("t", 0, 2)])
     assert dispatched == [2]
     assert client.stored == {("t", 0): 3}
+
+
+def test_the_listener_and_its_partitions_run_on_an_injected_clock() -> None:
+    now = [1000.0]
+    Failing.raise_next = [RuntimeError("once")]
+    listener, client, workers = fake_listener(Failing, clock=lambda: now[0], pause_timeout=5.0)
+    lags: list[float | None] = []
+    listener.monitor.subscribe("consumer.consume", lambda s, **e: lags.append(
+        e["messages"].metadata.processing_lag))
+    client.polls.append(raws(0, 2))
+    listener.fetch_once()  # fails: paused until 1005 on the injected clock
+    assert listener.partitions.get(("t", 0)).partition.paused_until == 1005.0
+    listener.fetch_once()  # 1000 < 1005: still paused, whatever the real time is
+    assert ("t", 0) in client.paused
+    now[0] = 1005.0
+    client.polls.append(raws(0, 2))
+    listener.fetch_once()
+    assert ("t", 0) not in client.paused and Failing.seen == [[0, 1, 2]]
+    assert lags == [0.0, 0.0]  # polled and processed at the same virtual instant
+    workers._queue.close()
+    assert workers.join(5)

@@ -29,7 +29,7 @@ def test_a_partition_revoked_and_assigned_back_in_one_poll_is_sought_to_its_firs
     client.rebalance.revoked([("t", 0)], lost=False)
     client.rebalance.assigned([("t", 0)])
     raws: list[Any] = [FakeRaw("t", 0, 5), FakeRaw("t", 1, 7), FakeRaw("t", 0, 6)]
-    kept = listener._after_rebalance(raws)
+    kept = listener.after_rebalance(raws)
     assert [(r.partition(), r.offset()) for r in kept] == [(1, 7)]
     assert client.positions == {("t", 0): 5}  # nothing of partition 0 is lost
     assert Revocable.revocations == [0]  # its old consumer heard about the revocation
@@ -43,7 +43,7 @@ def test_a_lost_partition_is_dropped_without_seeking() -> None:
     client.rebalance.assigned([("t", 0), ("t", 1)])
     client.rebalance.take()
     client.rebalance.revoked([("t", 1)], lost=True)
-    kept = listener._after_rebalance([FakeRaw("t", 1, 3), FakeRaw("t", 0, 4)])
+    kept = listener.after_rebalance([FakeRaw("t", 1, 3), FakeRaw("t", 0, 4)])
     assert [(r.partition(), r.offset()) for r in kept] == [(0, 4)]
     assert client.positions == {}
     workers._queue.close()
@@ -53,7 +53,7 @@ def test_a_lost_partition_is_dropped_without_seeking() -> None:
 def test_no_rebalance_keeps_the_batch_untouched() -> None:
     listener, _, workers = fake_listener(Revocable)
     raws: list[Any] = [FakeRaw("t", 0, 1)]
-    assert listener._after_rebalance(raws) is raws
+    assert listener.after_rebalance(raws) is raws
     workers._queue.close()
     assert workers.join(5)
 
@@ -81,7 +81,7 @@ def test_an_eof_in_a_poll_runs_after_that_partitions_batch_never_before() -> Non
     listener, client, workers = fake_listener(Ordered)
     Ordered.calls = []
     client.polls.append([FakeRaw("t", 0, 0), FakeRaw("t", 0, 1), EofEvent("t", 0, 2)])
-    listener._iterate()
+    listener.fetch_once()
     assert Ordered.calls == ["consume 2", "eofed"]
     workers._queue.close()
     assert workers.join(5)
