@@ -1,11 +1,14 @@
 """Throughput of the engine against a plain confluent-kafka loop, on the same broker and data.
 
     python bench/throughput.py [--messages 1000000] [--runs 5] [--bootstrap HOST:PORT]
+                               [--baseline OTHER_CHECKOUT]
 
 Produces N messages of 100 bytes over 6 partitions once, then alternates runs of: the raw
 loop (``consume(1000)`` with the settings that make it fastest), the engine at concurrency 1
 and the engine at concurrency 4 (its own defaults otherwise). Each run is a fresh process and
-a fresh consumer group, timed from the first message to the last. Prints the median msgs/s,
+a fresh consumer group, timed from the first message to the last. ``--baseline`` adds the
+engine variants of another checkout (``git worktree add /tmp/base REV``), run by that
+checkout's own bench in the same alternation: an A/B on one machine state. Prints the median msgs/s,
 the ratio engine/raw, the engine's overhead in ns/message, and each variant's peak RSS; then
 the time from SIGTERM to exit of an idle ``engine server``.
 """
@@ -132,6 +135,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bootstrap")
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -141,22 +145,28 @@ def main() -> None:
     broker = None if args.bootstrap else EmbeddedBroker().start()
     bootstrap = args.bootstrap or broker.bootstrap  # type: ignore[union-attr]
     try:
-        measure(bootstrap, args.messages, args.runs)
+        measure(bootstrap, args.messages, args.runs, args.baseline)
     finally:
         if broker is not None:
             broker.stop()
 
 
-def measure(bootstrap: str, count: int, runs: int) -> None:
+def measure(bootstrap: str, count: int, runs: int, baseline: Path | None = None) -> None:
     produce(bootstrap, count)
+    variants = list(VARIANTS)
+    if baseline is not None:
+        variants += [f"base-{variant}" for variant in VARIANTS[1:]]
     print(f"{count} messages of {SIZE} bytes over {PARTITIONS} partitions; {runs} runs each,"
           " alternating; median shown")
-    results: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
+    results: dict[str, list[dict[str, float]]] = {variant: [] for variant in variants}
     for run in range(runs):
-        for variant in VARIANTS:
+        for variant in variants:
             group = f"bench-{variant}-{run}-{os.getpid()}"
+            script, child = Path(__file__), variant
+            if variant.startswith("base-") and baseline is not None:
+                script, child = baseline / "bench" / "throughput.py", variant[len("base-"):]
             output = subprocess.run(
-                [sys.executable, __file__, "--child", variant, "--bootstrap", bootstrap,
+                [sys.executable, str(script), "--child", child, "--bootstrap", bootstrap,
                  "--messages", str(count), "--group", group],
                 check=True, capture_output=True, text=True,
             ).stdout
@@ -168,10 +178,10 @@ def measure(bootstrap: str, count: int, runs: int) -> None:
 
 
 def report(results: dict[str, list[dict[str, float]]], count: int) -> None:
-    rate = {v: count / statistics.median(r["seconds"] for r in results[v]) for v in VARIANTS}
-    rss = {v: max(r["rss_mib"] for r in results[v]) for v in VARIANTS}
+    rate = {v: count / statistics.median(r["seconds"] for r in runs) for v, runs in results.items()}
+    rss = {v: max(r["rss_mib"] for r in runs) for v, runs in results.items()}
     print(f"raw confluent-kafka loop : {rate['raw']:12,.0f} msg/s   peak RSS {rss['raw']:.0f} MiB")
-    for variant in VARIANTS[1:]:
+    for variant in list(results)[1:]:
         overhead = (1 / rate[variant] - 1 / rate["raw"]) * 1e9
         ratio = rate[variant] / rate["raw"]
         print(f"{variant:25s}: {rate[variant]:12,.0f} msg/s   ratio {ratio:.2f}"
