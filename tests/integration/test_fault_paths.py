@@ -299,15 +299,17 @@ def test_a_transaction_marker_before_a_failing_message_does_not_stall_the_dlq(
 def test_produce_sync_on_a_busy_producer_waits_its_whole_timeout(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
-    topic, out, group = make_topic(1), make_topic(1, prefix="out"), unique("g")
+    topic, out, group = make_topic(1), make_topic(50, prefix="out"), unique("g")
     produce(bootstrap, topic, [b"{}"])
-    ledger, busy = Ledger(), 5000
+    ledger, busy = Ledger(), 20_000
 
     class Fans(Consumer):
         def consume(self, messages: Messages) -> None:
-            for index in range(busy):  # thousands of delivery reports queue up first
-                self.produce(out, b"x" * 200, key=str(index))
-            self.produce_sync(out, b"last")  # 30 s, however many reports come before it
+            for index in range(busy):  # 50 partitions: hundreds of delivery reports come first
+                self.produce(out, b"x" * 200, partition=index % 50)
+            # each report ends a poll early; the old wait counted 0.05 s per poll, so a 5 s
+            # send gave up after 100 of them (about 0.05 s of real time here)
+            self.produce_sync(out, b"last", partition=0, timeout=5.0)
             ledger.add(self.partition, [m.offset for m in messages])
 
     app = make_app(bootstrap, group)
