@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 
 from engine.connection.client import Client
+from engine.connection.poll_split import PollSplitter
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
 from engine.processing.backoff import Backoff
@@ -57,8 +58,7 @@ class Listener:
             topic.name: strategy_for(topic, monitor, producer, group.consumer_group)
             for topic in group.topics
         }
-        self._single_topic = len(group.topics) == 1
-        self._topic = group.topics[0].name
+        self._splitter = PollSplitter(group, monitor, self)
         self._queue = jobs_queue
         self._thread: threading.Thread | None = None
         self._changed = threading.Event()
@@ -129,7 +129,7 @@ class Listener:
         raws = self.after_rebalance(raws)
         if not raws:
             return
-        batches, ended = self._split(raws)
+        batches, ended = self._splitter.split(raws)
         jobs: list[Job] = []
         for key, batch in batches.items():
             served = self.partitions.get(key)
@@ -163,57 +163,6 @@ class Listener:
 
     def _interrupted(self) -> bool:
         return not self.status.is_running
-
-    def _split(
-        self, raws: list[Any]
-    ) -> tuple[dict[PartitionKey, list[Any]], list[PartitionKey]]:
-        """A poll's messages by partition (each in order), and the partitions that hit EOF.
-
-        librdkafka mostly hands out a whole poll from one partition: two list comprehensions
-        and C-level counts recognise that case; error events (partition EOF and the like)
-        are taken out first.
-        """
-        ended: list[PartitionKey] = []
-        clean = [raw.error() is None for raw in raws]  # KafkaError refuses == None
-        if not all(clean):
-            raws, ended = self._handle_errors(raws, clean)
-            if not raws:
-                return {}, ended
-        return self._by_partition(raws), ended
-
-    def _by_partition(self, raws: list[Any]) -> dict[PartitionKey, list[Any]]:
-        partitions = [raw.partition() for raw in raws]
-        if self._single_topic and partitions.count(partitions[0]) == len(partitions):
-            return {(self._topic, partitions[0]): raws}
-        batches: dict[PartitionKey, list[Any]] = {}
-        for raw, partition in zip(raws, partitions, strict=True):
-            key = (raw.topic(), partition)
-            batch = batches.get(key)
-            if batch is None:
-                batches[key] = [raw]
-            else:
-                batch.append(raw)
-        return batches
-
-    def _handle_errors(
-        self, raws: list[Any], clean: list[bool]
-    ) -> tuple[list[Any], list[PartitionKey]]:
-        """Report error events; the messages left, and the partitions whose end was reached."""
-        ended = [(raw.topic(), raw.partition()) for raw, ok in zip(raws, clean, strict=True)
-                 if not ok and self._is_end(raw)]
-        return [raw for raw, ok in zip(raws, clean, strict=True) if ok], ended
-
-    def _is_end(self, raw: Any) -> bool:
-        """True for a partition-EOF event; any other error is reported (and raised if fatal)."""
-        error = raw.error()
-        if error.code() == KafkaError._PARTITION_EOF:
-            return True
-        self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
-                                error=KafkaException(error), subscription_group=self.id,
-                                topic=raw.topic(), partition=raw.partition())
-        if error.fatal():
-            raise KafkaException(error)
-        return False
 
     def after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
