@@ -89,7 +89,10 @@ def make_topic(bootstrap: str, unique: Callable[[str], str]) -> Callable[..., st
 def produce(bootstrap: str, topic: str, records: list[tuple[Any, Any]] | list[Any],
             partition: int | None = None) -> dict[int, list[int]]:
     """Send ``(key, value)`` pairs (or plain values); the offsets written per partition."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    # idempotent: a retried request (a new topic's leader is not always ready for the first
+    # one) must not reorder what tests check the order of
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                         "enable.idempotence": True})
     written: dict[int, list[int]] = {}
     failures: list[Any] = []
 
