@@ -196,9 +196,15 @@ class Listener:
 
     def _revoke(self, keys: set[PartitionKey], lost: bool) -> None:
         """Stop serving partitions that are gone; their consumers hear ``revoked``."""
-        gone = self.partitions.remove(keys)
+        self._let_go(self.partitions.remove(keys), lost)
+
+    def _let_go(self, gone: list[Served], lost: bool) -> None:
+        """Mark partitions revoked (or lost) and run their consumers' ``revoked`` hooks."""
         for served in gone:
-            served.partition.lose() if lost else served.partition.revoke()
+            if lost:
+                served.partition.lose()
+            else:
+                served.partition.revoke()
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
                        if served.executor.consumer)
 
@@ -255,11 +261,7 @@ class Listener:
             self.client.close(timeout=1.0)
         except Exception as error:  # noqa: BLE001 - a broken client may fail to close
             self._report(error)
-        gone = self.partitions.clear()
-        for served in gone:
-            served.partition.lose()
-        self._run_jobs(Revoked(served.executor, self.id) for served in gone
-                       if served.executor.consumer)
+        self._let_go(self.partitions.clear(), lost=True)
         self.monitor.instrument("client.reset", self.client, subscription_group=self.id)
         while self.status.is_running:
             self._changed.clear()

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 
-from engine.errors import SeekError
 from engine.processing.backoff import Backoff
 
 
@@ -179,7 +178,7 @@ class Partition:
         self._pause(offset, timeout, manual)
 
     def seek(self, target: int | datetime | str) -> int:
-        """Move the fetch position (the consumer's own seek); raises ``SeekError`` on failure.
+        """Move the fetch position (the consumer's own seek); the client raises ``SeekError``.
 
         The batch is no longer auto-marked; an offset target is where a retry restarts.
         """
@@ -202,7 +201,8 @@ class Partition:
         if now < until:
             return until - now
         offset = self._pause_offset
-        if self._seek_due and offset is not None and not self._seek(offset):
+        if (self._seek_due and offset is not None
+                and not self._client.seek(self.topic, self.partition, offset)):
             self._paused_until = now + self._backoff.after(max(1, self._attempt))
             return self._paused_until - now
         self._client.resume(self.topic, self.partition)
@@ -230,13 +230,7 @@ class Partition:
         self._paused_until = self._clock() + timeout
         self._pause_manual = manual
         self._pause_offset = offset
-        self._seek_due = not self._seek(offset)
-
-    def _seek(self, offset: int) -> bool:
-        try:
-            return bool(self._client.seek(self.topic, self.partition, offset))
-        except SeekError:
-            return False
+        self._seek_due = not self._client.seek(self.topic, self.partition, offset)
 
     def __repr__(self) -> str:
         """Topic, partition, first unmarked offset and pause."""
