@@ -94,7 +94,7 @@ class Client:
         waiting to fill a batch. Waiting ends after ``max_wait_time``, on a rebalance or a stop.
         """
         with self._polling:
-            if self._consumer is None:
+            if self._consumer is None or self._closing:  # a closer may still be at work
                 raise RuntimeError(f"the client of {self.group.id} is closed")
             consume = self._consumer.consume
             batch: list[Any] = consume(max_messages, 0)

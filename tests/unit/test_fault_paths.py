@@ -445,6 +445,8 @@ def test_8_closing_the_client_is_bounded_while_the_coordinator_hangs() -> None:
     assert client.close(0.2) is False  # gave up while the commit still hangs
     assert not binding.release.is_set() and not binding.closed.is_set()
     assert client.close(0.2) is True  # a second close does not start another
+    with pytest.raises(RuntimeError, match="is closed"):  # no poll while the helper closes
+        client.poll_batch(10, 0.1, lambda: False)
     binding.release.set()
     assert binding.closed.wait(10)  # the helper finishes the close on its own
     assert not client.connected
