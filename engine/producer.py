@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.config.kafka import common_config
@@ -15,13 +15,29 @@ if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
     from engine.messages import Message
 
-class Producer:
-    """A lazily created ``confluent_kafka.Producer``; async sends report failures as events."""
+ClientFactory = Callable[[dict[str, Any]], Any]
+"""Builds the producer client from its librdkafka settings (``confluent_kafka.Producer``)."""
 
-    def __init__(self, kafka: Mapping[str, Any], client_id: str, monitor: Monitor) -> None:
+
+def kafka_producer(config: dict[str, Any]) -> Any:
+    """The real client (imported on first use: an app that never produces never loads it)."""
+    from confluent_kafka import Producer as KafkaProducer
+
+    return KafkaProducer(config)
+
+
+class Producer:
+    """A lazily created ``confluent_kafka.Producer``; async sends report failures as events.
+
+    ``client_factory`` builds the client (the testing kit passes an in-memory one).
+    """
+
+    def __init__(self, kafka: Mapping[str, Any], client_id: str, monitor: Monitor, *,
+                 client_factory: ClientFactory = kafka_producer) -> None:
         self._config = common_config(kafka)
         self._config.setdefault("client.id", client_id)
         self._monitor = monitor
+        self._client_factory = client_factory
         self._producer: Any = None
         self._lock = threading.Lock()
 
@@ -42,13 +58,13 @@ class Producer:
                                          error=error, topic=topic)
 
         options: dict[str, Any] = {
-            "key": _encode(key), "headers": headers, "on_delivery": delivered,
+            "key": encode(key), "headers": headers, "on_delivery": delivered,
         }
         if partition is not None:
             options["partition"] = partition
         producer = self._client()
         deadline = time.monotonic() + timeout
-        self._enqueue(producer, topic, _encode(value), options, deadline, timeout)
+        self._enqueue(producer, topic, encode(value), options, deadline, timeout)
         producer.poll(0)
         if done is not None:
             self._await(producer, done, deadline, timeout, topic)
@@ -107,9 +123,7 @@ class Producer:
     def _client(self) -> Any:
         with self._lock:
             if self._producer is None:
-                from confluent_kafka import Producer as KafkaProducer
-
-                self._producer = KafkaProducer(self._config)
+                self._producer = self._client_factory(self._config)
             return self._producer
 
     @staticmethod
@@ -125,7 +139,8 @@ class Producer:
             raise ProduceError(f"sending to {topic!r} was not acknowledged within {timeout}s")
 
 
-def _encode(value: Any) -> bytes | None:
+def encode(value: Any) -> bytes | None:
+    """Bytes as they are, text as UTF-8, anything else as JSON; None stays None."""
     if value is None or isinstance(value, bytes):
         return value
     if isinstance(value, str):

@@ -57,21 +57,8 @@ class Client:
         )
 
     def check_config(self) -> None:
-        """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo).
-
-        The probe never dials the broker: it has no ``bootstrap.servers``, and it is silenced
-        (its only complaint would be exactly that).
-        """
-        config = {key: value for key, value in self.group.kafka.items()
-                  if key not in ("bootstrap.servers", "metadata.broker.list")}
-        try:
-            probe = Consumer({**config, "log_level": 0})
-        except KafkaException as error:
-            raise ConfigError([
-                f"subscription group {self.group.id}: librdkafka refused the kafka settings:"
-                f" {error.args[0].str()}"
-            ]) from error
-        probe.close()
+        """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo)."""
+        check_config(self.group)
 
     def connect(self) -> None:
         """Create the consumer and subscribe to the group's topics."""
@@ -314,3 +301,21 @@ class Client:
         except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
             self.monitor.instrument("error.occurred", self, type="callbacks.statistics.error",
                                     error=error, subscription_group=self.group.id)
+
+
+def check_config(group: SubscriptionGroup) -> None:
+    """Raise ``ConfigError`` if librdkafka refuses a group's settings (e.g. a typo).
+
+    The probe never dials the broker: it has no ``bootstrap.servers``, and it is silenced
+    (its only complaint would be exactly that).
+    """
+    config = {key: value for key, value in group.kafka.items()
+              if key not in ("bootstrap.servers", "metadata.broker.list")}
+    try:
+        probe = Consumer({**config, "log_level": 0})
+    except KafkaException as error:
+        raise ConfigError([
+            f"subscription group {group.id}: librdkafka refused the kafka settings:"
+            f" {error.args[0].str()}"
+        ]) from error
+    probe.close()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaException
 
 from engine.connection.client import Client
+from engine.connection.listener_client import ListenerClient
 from engine.connection.poll_split import PollSplitter
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
@@ -27,11 +28,15 @@ if TYPE_CHECKING:
     from engine.processing.jobs_queue import ListenerQueue
     from engine.producer import Producer
     from engine.routing.subscription_group import SubscriptionGroup
+    from engine.routing.topic import Topic
 
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
-ClientFactory = Callable[["SubscriptionGroup", "Monitor", object], Client]
+ClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
 """Builds a listener's client: ``(group, monitor, listener)``."""
+
+ExecutorFactory = Callable[["Topic", int, Runtime, "Monitor", Callable[[], float]], Executor]
+"""Builds a partition's executor: ``(route, partition, runtime, monitor, clock)``."""
 
 
 class Listener:
@@ -40,6 +45,7 @@ class Listener:
     def __init__(self, group: SubscriptionGroup, jobs_queue: ListenerQueue, monitor: Monitor,
                  settings: Settings, producer: Producer, *,
                  client_factory: ClientFactory = Client,
+                 executor_factory: ExecutorFactory = Executor,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.group = group
         self.id = group.id
@@ -48,6 +54,7 @@ class Listener:
         self.settings = settings
         self.producer = producer
         self._client_factory = client_factory
+        self._executor_factory = executor_factory
         self._clock = clock
         self.client = client_factory(group, monitor, self)
         self.client.check_config()
@@ -91,9 +98,7 @@ class Listener:
 
     def _main(self) -> None:
         try:
-            self.status.request(ListenerState.STARTING)
-            self.client.connect()
-            self.status.request(ListenerState.RUNNING)
+            self.connect()
             self._fetch_loop()
             self.quiet_down()
             self.serve_while_quiet()
@@ -103,23 +108,40 @@ class Listener:
             self.shut_down()
 
     def _fetch_loop(self) -> None:
-        sender, group = self, self.id
-        self.monitor.instrument("connection.listener.before_fetch_loop", sender,
-                                subscription_group=group)
+        self.enter_fetch_loop()
         while self.status.is_running:
-            if self._looped.receivers:
-                self.monitor.instrument("connection.listener.fetch_loop", sender,
-                                        subscription_group=group)
             try:
-                self.fetch_once()
+                self.iterate()
             except Exception as error:  # noqa: BLE001 - one top-level except per loop
                 self._report(error)
                 self.reset_client()
-        self.monitor.instrument("connection.listener.after_fetch_loop", sender,
-                                subscription_group=group)
+        self.leave_fetch_loop()
 
     # The steps below run on the listener's thread, and each can be called without it: the
     # testing kit drives them on the calling thread against an in-memory client.
+
+    def connect(self) -> None:
+        """Starting: connect the client and subscribe; running once it is."""
+        self.status.request(ListenerState.STARTING)
+        self.client.connect()
+        self.status.request(ListenerState.RUNNING)
+
+    def enter_fetch_loop(self) -> None:
+        """Announce the fetch loop's start."""
+        self.monitor.instrument("connection.listener.before_fetch_loop", self,
+                                subscription_group=self.id)
+
+    def iterate(self) -> None:
+        """One turn of the fetch loop, announced."""
+        if self._looped.receivers:
+            self.monitor.instrument("connection.listener.fetch_loop", self,
+                                    subscription_group=self.id)
+        self.fetch_once()
+
+    def leave_fetch_loop(self) -> None:
+        """Announce the fetch loop's end."""
+        self.monitor.instrument("connection.listener.after_fetch_loop", self,
+                                subscription_group=self.id)
 
     def fetch_once(self) -> None:
         """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches."""
@@ -278,7 +300,8 @@ class Listener:
         topic, number = key
         partition = Partition(topic, number, self.client, self._backoff, self._clock)
         runtime = Runtime(partition, self.producer, self.monitor)
-        executor = Executor(self.group.topic(topic), number, runtime, self.monitor, self._clock)
+        executor = self._executor_factory(self.group.topic(topic), number, runtime, self.monitor,
+                                          self._clock)
         return Served(partition, executor, self._strategies[topic])
 
     def _report(self, error: Exception) -> None:

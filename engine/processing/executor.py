@@ -10,6 +10,7 @@ from engine.consumer import Consumer
 from engine.errors import DeserializationError
 from engine.messages import Messages, RawMessage
 from engine.messages.deserializers import Deserializers, json_payload, utf8_key
+from engine.processing.death import ProcessDeath
 from engine.processing.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ class Executor:
 
     It decides nothing about offsets: ``consume`` returns an ``Outcome`` for the strategy.
     Anything a hook raises, ``BaseException`` included (``SystemExit``, ``CancelledError``),
-    is that hook's failure: reported, never the worker's end.
+    is that hook's failure: reported, never the worker's end. A ``ProcessDeath`` (the testing
+    kit's SIGKILL) is the one exception that goes through untouched.
     """
 
     def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
@@ -138,6 +140,8 @@ class Executor:
         try:
             with consumer.wrap(action):
                 failure = self._guarded(action, consumer, call)
+        except ProcessDeath:
+            raise
         except BaseException as error:  # noqa: BLE001 - user hook; reported, never fatal
             self._report("consumer.wrap.error", consumer, error, action=action)
             return failure or error
@@ -147,6 +151,8 @@ class Executor:
                  ) -> BaseException | None:
         try:
             call()
+        except ProcessDeath:
+            raise
         except BaseException as error:  # noqa: BLE001 - user code; reported, never fatal
             if action != "consume":
                 self._report(_HOOK_ERRORS[action], consumer, error)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.processing.death import ProcessDeath
+
 if TYPE_CHECKING:
     from engine.messages import Messages
     from engine.processing.executor import Executor
@@ -68,6 +70,8 @@ class Consume(Job):
         outcome = self.executor.consume(self.messages)
         try:
             self.strategy.after_consume(self.partition, outcome, self.messages)
+        except ProcessDeath:
+            raise
         except BaseException:
             self.partition.fail()
             raise

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import Any
 
 from engine.instrumentation.monitor import Monitor
+from engine.processing.job_runner import JobRunner
 from engine.processing.jobs_queue import JobsQueue
 
 
@@ -61,36 +61,14 @@ class Worker:
 
     def __init__(self, jobs_queue: JobsQueue, monitor: Monitor) -> None:
         self._queue = jobs_queue
-        self._monitor = monitor
         self._wake = threading.Lock()
         self._wake.acquire()
-        self._process = monitor.signal("worker.process")
-        self._processed = monitor.signal("worker.processed")
-        self._completed = monitor.signal("worker.completed")
+        self._runner = JobRunner(monitor, self)
 
     def run(self) -> None:
         """The worker loop: each finished job is completed as the next one is taken."""
         job = self._queue.pop(self._wake)
+        run = self._runner.run
         while job is not None:
-            self._run(job)
+            run(job)
             job = self._queue.pop(self._wake, done=job)
-
-    def _run(self, job: Any) -> None:
-        """Run one job; whatever happens, it is then reported as completed."""
-        try:
-            if self._process.receivers:
-                self._monitor.instrument("worker.process", self, job=job.public)
-            started = time.perf_counter()
-            job.run()
-            if self._processed.receivers:
-                self._monitor.instrument(
-                    "worker.processed", self, job=job.public, time=time.perf_counter() - started
-                )
-        except BaseException as error:  # noqa: BLE001 - a worker survives anything a job does;
-            # only the queue ends it (a None from pop), so SystemExit from user code does not
-            self._monitor.instrument(
-                "error.occurred", self, type="worker.process.error", error=error, job=job.public
-            )
-        finally:
-            if self._completed.receivers:
-                self._monitor.instrument("worker.completed", self, job=job.public)

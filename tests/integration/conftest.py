@@ -51,8 +51,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def bootstrap() -> Iterator[str]:
-    """The broker under test: ENGINE_TEST_BOOTSTRAP, Apache Kafka, or the embedded Tansu."""
+def bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The broker under test: ENGINE_TEST_BOOTSTRAP, Apache Kafka, or the embedded Tansu.
+
+    Tansu is the engine's own ``kafka_broker`` fixture (its pytest plugin), as users get it.
+    """
     kind = broker_kind()
     if kind == "external":
         yield os.environ["ENGINE_TEST_BOOTSTRAP"]
@@ -62,8 +65,7 @@ def bootstrap() -> Iterator[str]:
         with KafkaBroker() as kafka:
             yield kafka.bootstrap
     else:
-        with EmbeddedBroker() as broker:
-            yield broker.bootstrap
+        yield request.getfixturevalue("kafka_broker")
 
 
 _names = itertools.count()

@@ -1,0 +1,130 @@
+"""How ``crash(after=k)`` kills the process inside a consume job, after k messages were taken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from engine.messages import Message, Messages, RawMessage
+from engine.messages.deserializers import DEFAULT, Deserializers
+from engine.processing.death import ProcessDeath
+from engine.processing.executor import Executor
+
+if TYPE_CHECKING:
+    from engine.consumer import Consumer
+    from engine.instrumentation.monitor import Monitor
+    from engine.processing.runtime import Runtime
+    from engine.routing.topic import Topic
+    from engine.testing.history import History
+
+
+class CrashPlan:
+    """A crash waiting for the next consume job (``after``: messages it may take first)."""
+
+    def __init__(self) -> None:
+        self._after: int | None = None
+
+    def arm(self, after: int) -> None:
+        """Crash the next consume job once its consumer took ``after`` messages."""
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ValueError(f"crash(after=...) takes an integer >= 0 (got {after!r})")
+        self._after = after
+
+    @property
+    def armed(self) -> bool:
+        """Whether a crash waits."""
+        return self._after is not None
+
+    def take(self) -> int | None:
+        """The armed limit, disarmed now (None when nothing waits)."""
+        after, self._after = self._after, None
+        return after
+
+
+class TakenMessages(Messages):
+    """A batch that knows which messages the consumer took (iterating, indexing, first, last).
+
+    While a crash is armed, taking one message more than allowed raises ``ProcessDeath``.
+    """
+
+    __slots__ = ("_limit", "_taken", "_watching")
+
+    def __init__(self, raws: Sequence[RawMessage], topic: str, partition: int,
+                 polled_at: float, deserializers: Deserializers = DEFAULT) -> None:
+        super().__init__(raws, topic, partition, polled_at, deserializers)
+        self._taken: set[int] = set()
+        self._watching = False
+        self._limit: int | None = None
+
+    @property
+    def taken_offsets(self) -> list[int]:
+        """Offsets of the messages taken while watched, in offset order."""
+        return [self._raws[index].offset() or 0 for index in sorted(self._taken)]
+
+    def watch(self, limit: int | None) -> None:
+        """Count what the consumer takes from now on; die past ``limit`` (None: never)."""
+        self._watching, self._limit = True, limit
+
+    def unwatch(self) -> None:
+        """Stop counting (the consume call ended)."""
+        self._watching, self._limit = False, None
+
+    def __iter__(self) -> Iterator[Message]:
+        """As ``Messages``, counting each message as it is taken."""
+        cache, origin, take = self._cache, self._origin, self._take
+        for index, raw in enumerate(self._raws):
+            take(index)
+            yield cache.get(index) or Message(raw, origin)
+
+    def __getitem__(self, index: int) -> Message:
+        """As ``Messages``, counting the message taken."""
+        if index < 0:
+            index += len(self._raws)
+        if 0 <= index < len(self._raws):
+            self._take(index)
+        return super().__getitem__(index)
+
+    def _take(self, index: int) -> None:
+        if not self._watching or index in self._taken:
+            return
+        if self._limit is not None and len(self._taken) >= self._limit:
+            raise ProcessDeath(f"crash after {self._limit} message(s) of {self!r}")
+        self._taken.add(index)
+
+
+class CrashingExecutor(Executor):
+    """The engine's executor, with its consume call recorded in the history and crashable."""
+
+    def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
+                 clock: Callable[[], float], *, consumer_group: str, plan: CrashPlan,
+                 history: History) -> None:
+        super().__init__(route, partition, runtime, monitor, clock)
+        self._group = consumer_group
+        self._plan = plan
+        self._history = history
+
+    def batch(self, raws: Sequence[RawMessage], polled_at: float) -> Messages:
+        """The batch, watched for what the consumer takes."""
+        return TakenMessages(raws, self.topic, self.partition, polled_at, self._deserializers)
+
+    def _consume(self, consumer: Consumer, messages: Messages) -> None:
+        assert isinstance(messages, TakenMessages)
+        job = self._history.begin(self._group, consumer, messages, self._runtime.attempt)
+        limit = self._plan.take()
+        messages.watch(limit)
+        try:
+            super()._consume(consumer, messages)
+        except ProcessDeath:
+            job.end("crashed")
+            raise
+        except BaseException as error:
+            job.end("failed" if limit is None else "crashed", error)
+            if limit is not None:
+                raise ProcessDeath("crash at the end of a failed consume") from None
+            raise
+        finally:
+            messages.unwatch()
+        if limit is not None:  # the batch ran out before the limit: dies as consume returns
+            job.end("crashed", returned=True)
+            raise ProcessDeath("crash as consume returned")
+        job.end("ok")

@@ -1,0 +1,212 @@
+"""What the harness delivered and committed, and the Jepsen-style checks over it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from engine.processing.partitions import PartitionKey
+from engine.testing.errors import HistoryError
+
+if TYPE_CHECKING:
+    from engine.consumer import Consumer
+    from engine.testing.crash import TakenMessages
+
+
+class Position(NamedTuple):
+    """One message's place: ``topic/partition@offset``."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        """``topic/partition@offset``."""
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message handed to one ``consume`` call, and how that call ended.
+
+    ``outcome``: ``"ok"`` (returned), ``"failed"`` (raised) or ``"crashed"`` (the process
+    died during it).
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    attempt: int
+    consumer: Any
+    outcome: str
+    consumer_group: str
+
+    @property
+    def position(self) -> Position:
+        """Where the message sits."""
+        return Position(self.topic, self.partition, self.offset)
+
+
+class ConsumeCall:
+    """One ``consume`` call while it runs (marks made meanwhile count what was taken)."""
+
+    def __init__(self, history: History, group: str, consumer: Consumer,
+                 messages: TakenMessages, attempt: int) -> None:
+        self.history, self.group, self.consumer = history, group, consumer
+        self.messages, self.attempt = messages, attempt
+        self.key: PartitionKey = (messages.topic, messages.partition)
+        self.sought = False
+
+    def end(self, outcome: str, error: BaseException | None = None, *,
+            returned: bool = False) -> None:
+        """The call ended: record each message's delivery; a return processes them all."""
+        self.history._ended(self, outcome, error, returned or outcome == "ok")
+
+
+class History:
+    """Every delivery, what counts as processed, and commits checked as they happen.
+
+    A message is processed when the ``consume`` call that received it returned, when the
+    consumer took it from its batch and then marked past it, or when it was dead-lettered.
+    """
+
+    def __init__(self, end_of: Callable[[str, int], int]) -> None:
+        self._end_of = end_of
+        self.deliveries: list[Delivery] = []
+        self._processed: dict[str, set[Position]] = {}
+        self._started: dict[str, dict[PartitionKey, int]] = {}
+        self._committed: dict[str, dict[PartitionKey, int]] = {}
+        self._beyond: list[Position] = []
+        self._reordered: list[Position] = []
+        self._last: dict[int, int] = {}      # consumer id -> last offset it processed
+        self._group_of: dict[int, str] = {}  # consumer id -> its consumer group
+        self._current: ConsumeCall | None = None
+        self.last_error: dict[PartitionKey, BaseException] = {}
+        self.crashes = 0
+
+    # -- recording (the harness's parts call these) --------------------------------------------
+
+    def started(self, group: str, key: PartitionKey, offset: int) -> None:
+        """The group first consumes a partition from ``offset`` (no commit yet)."""
+        self._started.setdefault(group, {}).setdefault(key, offset)
+
+    def begin(self, group: str, consumer: Consumer, messages: TakenMessages,
+              attempt: int) -> ConsumeCall:
+        """A consume call starts; a first attempt behind the instance's progress is a reorder."""
+        last = self._last.get(id(consumer))
+        first = messages.metadata.first_offset
+        if attempt == 1 and last is not None and first <= last:
+            self._reordered.append(Position(messages.topic, messages.partition, first))
+        self._group_of[id(consumer)] = group
+        self._current = ConsumeCall(self, group, consumer, messages, attempt)
+        return self._current
+
+    def stored(self, group: str, key: PartitionKey, offset: int) -> None:
+        """An offset was stored: inside a consume call, what was taken below it is processed."""
+        call = self._current
+        if call is not None and call.group == group and call.key == key:
+            self._process(group, call.consumer, key,
+                          (taken for taken in call.messages.taken_offsets if taken < offset))
+
+    def committed(self, group: str, key: PartitionKey, offset: int) -> None:
+        """A commit: everything from the previous one up to ``offset`` must be processed."""
+        low = self._committed.get(group, {}).get(key, self._started.get(group, {}).get(key, 0))
+        processed = self._processed.get(group, set())
+        self._beyond += [Position(*key, at) for at in range(low, offset)
+                         if Position(*key, at) not in processed]
+        self._committed.setdefault(group, {})[key] = offset
+
+    def dead_lettered(self, consumer: object, topic: str, partition: int, offset: int,
+                      groups: Iterable[str]) -> None:
+        """A message went to the dead-letter queue: processed (for the consumer's group)."""
+        group = self._group_of.get(id(consumer))
+        for name in [group] if group is not None else groups:
+            self._process(name, consumer, (topic, partition), [offset])
+
+    def sought(self, consumer: object) -> None:
+        """The consumer moved its position itself (seek, or a pause at an offset)."""
+        self._last.pop(id(consumer), None)
+        call = self._current
+        if call is not None and call.consumer is consumer:
+            call.sought = True  # what this call processes no longer sets the progress
+
+    def crashed(self) -> None:
+        """The process died."""
+        self.crashes += 1
+        self._current = None
+
+    def _ended(self, call: ConsumeCall, outcome: str, error: BaseException | None,
+               returned: bool) -> None:
+        topic, partition = call.key
+        self.deliveries += [
+            Delivery(topic, partition, raw.offset() or 0, call.attempt, call.consumer, outcome,
+                     call.group)
+            for raw in call.messages.raw
+        ]
+        if returned:
+            self._process(call.group, call.consumer, call.key,
+                          (raw.offset() or 0 for raw in call.messages.raw))
+        elif error is not None:
+            self.last_error[call.key] = error
+        self._current = None
+
+    def _process(self, group: str, consumer: object, key: PartitionKey,
+                 offsets: Iterable[int]) -> None:
+        processed = self._processed.setdefault(group, set())
+        call = self._current
+        moved = call is not None and call.consumer is consumer and call.sought
+        for offset in offsets:
+            processed.add(Position(*key, offset))
+            if not moved and offset > self._last.get(id(consumer), -1):
+                self._last[id(consumer)] = offset
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def processed(self, group: str | None = None) -> list[Position]:
+        """Positions processed (by ``group``, or by any group), in order."""
+        if group is not None:
+            return sorted(self._processed.get(group, ()))
+        return sorted(set().union(*self._processed.values()) if self._processed else ())
+
+    def lost(self) -> list[Position]:
+        """Produced at or after a group's starting point and never processed by that group."""
+        lost: set[Position] = set()
+        for group, starts in self._started.items():
+            processed = self._processed.get(group, set())
+            for key, start in starts.items():
+                lost.update(Position(*key, offset) for offset in range(start, self._end_of(*key))
+                            if Position(*key, offset) not in processed)
+        return sorted(lost)
+
+    def reordered(self) -> list[Position]:
+        """First-attempt batches that started at or below their instance's progress."""
+        return list(self._reordered)
+
+    def committed_beyond_processed(self) -> list[Position]:
+        """Positions a commit covered before they were processed."""
+        return sorted(set(self._beyond))
+
+    def duplicates(self) -> list[Position]:
+        """Positions delivered to ``consume`` more than once (retries included); informational."""
+        counts = Counter((d.consumer_group, d.position) for d in self.deliveries)
+        return sorted({position for (_, position), count in counts.items() if count > 1})
+
+    def violations(self, *, include_lost: bool = True) -> dict[str, list[Position]]:
+        """Each check's violations (``lost`` only with ``include_lost``)."""
+        found = {"reordered": self.reordered(),
+                 "committed_beyond_processed": self.committed_beyond_processed()}
+        if include_lost:
+            found = {"lost": self.lost(), **found}
+        return found
+
+    def check(self, *, include_lost: bool = True) -> None:
+        """Raise ``HistoryError`` listing every violation (``lost`` needs a run to idle)."""
+        found = self.violations(include_lost=include_lost)
+        if any(found.values()):
+            raise HistoryError({name: list(positions) for name, positions in found.items()})
+
+    def __len__(self) -> int:
+        """How many deliveries were recorded."""
+        return len(self.deliveries)

@@ -1,0 +1,156 @@
+"""``ConsumerMachine``: a hypothesis state machine users subclass to prove their consumers."""
+
+from __future__ import annotations
+
+import sys
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from engine.testing.harness import Harness
+from engine.testing.schedule import Step, render, step
+from engine.testing.strategies import json_values
+
+if TYPE_CHECKING:
+    from engine.app import App
+
+_REQUIRED = {
+    "app": "app = build_app  (an App, or a function returning a fresh App for each example)",
+    "topic": 'topic = "orders"  (the routed topic the machine produces to)',
+}
+
+
+class ScheduleError(AssertionError):
+    """A check failed; the message ends with the schedule that led there, as a test to paste."""
+
+
+class ConsumerMachine(RuleBasedStateMachine):
+    """Random schedules of produce, poll, run, crash, rebalance, clock and restart steps.
+
+    Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
+    ``keys``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX = XMachine.TestCase``
+    makes the test. Built-in invariants: no ``reordered()`` and no
+    ``committed_beyond_processed()`` after every step, nothing ``lost()`` once run to idle.
+    """
+
+    app: ClassVar[Any] = None
+    topic: ClassVar[str | None] = None
+    partitions: ClassVar[int] = 1
+    values: ClassVar[st.SearchStrategy[Any]] = json_values()
+    keys: ClassVar[st.SearchStrategy[Any]] = st.none() | st.sampled_from(["a", "b", "c"])
+    max_crash_after: ClassVar[int] = 5
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        """Check the subclass names what the machine needs (at class creation)."""
+        super().__init_subclass__(**options)
+        missing = [hint for name, hint in _REQUIRED.items() if getattr(cls, name, None) is None]
+        if missing:
+            raise TypeError(f"{cls.__name__} needs: " + "; ".join(missing))
+        app = cls.__dict__.get("app")
+        if isinstance(app, FunctionType):  # a plain function must not become a method
+            type.__setattr__(cls, "app", staticmethod(app))
+
+    def __init__(self) -> None:
+        """A fresh harness over a fresh app (when ``app`` is a factory)."""
+        super().__init__()
+        self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
+        self.schedule: list[Step] = []
+
+    # -- user hooks ----------------------------------------------------------------------------
+
+    def check(self, kafka: Harness) -> None:
+        """The user's invariant, after every step (default: none)."""
+
+    def check_at_end(self, kafka: Harness) -> None:
+        """The user's final check, once everything ran to idle (default: none)."""
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @rule(data=st.data())
+    def produce(self, data: st.DataObject) -> None:
+        """Produce a drawn value with a drawn key."""
+        value, key = data.draw(self.values, label="value"), data.draw(self.keys, label="key")
+        self._do(step("produce", self._topic, value, key=key))
+
+    @rule(data=st.data())
+    def poll(self, data: st.DataObject) -> None:
+        """One poll of a drawn fetch size (so batch boundaries move)."""
+        most = max(group.max_messages for group in self.kafka._groups)
+        self._do(step("poll", data.draw(st.integers(1, most), label="limit")))
+
+    @rule()
+    def run(self) -> None:
+        """Run to idle."""
+        self._do(step("run"))
+
+    @rule(data=st.data())
+    def crash(self, data: st.DataObject) -> None:
+        """SIGKILL now, or during the next consume after it took some messages."""
+        after = data.draw(st.none() | st.integers(0, self.max_crash_after), label="after")
+        self._do(step("crash", after=after))
+
+    @rule()
+    def rebalance(self) -> None:
+        """Every partition revoked and assigned again."""
+        self._do(step("rebalance"))
+
+    @rule(seconds=st.sampled_from([0.5, 1.0, 5.0, 30.0]))
+    def advance(self, seconds: float) -> None:
+        """Let virtual time pass (pauses end, auto-commit fires)."""
+        self._do(step("advance", seconds))
+
+    @rule()
+    def restart(self) -> None:
+        """A graceful stop, then a start with fresh consumers."""
+        self._do(step("restart"))
+
+    @invariant()
+    def history_holds(self) -> None:
+        """No reorder and no commit beyond what was processed; then the user's ``check``."""
+        self._checked(lambda: self.kafka.history.check(include_lost=False),
+                      "kafka.history.check(include_lost=False)")
+        self._checked(lambda: self.check(self.kafka), "# the machine's check(kafka) failed here")
+
+    def teardown(self) -> None:
+        """Run to idle, check nothing was lost and the user's ``check_at_end``; close."""
+        try:
+            if sys.exc_info()[1] is None:  # a step already failed: that is the error to see
+                self._checked(self.kafka.run, "kafka.run()")
+                self._checked(self.kafka.history.check, "kafka.run()", "kafka.history.check()")
+                self._checked(lambda: self.check_at_end(self.kafka), "kafka.run()",
+                              "# the machine's check_at_end(kafka) failed here")
+        finally:
+            self.kafka.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @property
+    def _topic(self) -> str:
+        assert self.topic is not None
+        return self.topic
+
+    def _fresh_app(self) -> App:
+        from engine.app import App
+
+        app = self.app
+        return app if isinstance(app, App) else app()
+
+    def _do(self, each: Step) -> None:
+        self.schedule.append(each)
+        self._checked(lambda: each.apply(self.kafka))
+
+    def _checked(self, call: Any, *end: str) -> None:
+        try:
+            call()
+        except Exception as error:
+            raise ScheduleError(self._explain(error, end)) from error
+
+    def _explain(self, error: BaseException, end: tuple[str, ...]) -> str:
+        app = self.app
+        source = ("app" if not callable(app) or hasattr(app, "settings")
+                  else f"{getattr(app, '__name__', 'build_app')}()")
+        test = render(self.schedule, source, {self._topic: self.partitions}, end=end)
+        return (f"{type(error).__name__}: {error}\n\n"
+                f"The schedule that led here, as a test to paste:\n\n{test}\n")

@@ -1,0 +1,123 @@
+"""One subscription group inside the harness: the engine's listener over an in-memory client."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, cast
+
+from engine.connection.listener import Listener
+from engine.consumer import Consumer
+from engine.processing.partitions import PartitionKey
+from engine.testing.crash import CrashingExecutor, CrashPlan
+from engine.testing.inline_queue import InlineQueue
+from engine.testing.memory_client import MemoryClient
+
+if TYPE_CHECKING:
+    from engine.config.settings import Settings
+    from engine.instrumentation.monitor import Monitor
+    from engine.messages import Messages
+    from engine.producer import Producer
+    from engine.routing.subscription_group import SubscriptionGroup
+    from engine.testing.clock import VirtualClock
+    from engine.testing.history import History
+    from engine.testing.log import Log
+
+
+class Member:
+    """A group member as one process runs it: the real ``Listener`` and its jobs, inline."""
+
+    def __init__(self, group: SubscriptionGroup, monitor: Monitor, settings: Settings,
+                 producer: Producer, *, log: Log, clock: VirtualClock, history: History,
+                 plan: CrashPlan) -> None:
+        self.group = group
+        self._log = log
+        self.queue = InlineQueue(monitor)
+
+        def client(group: SubscriptionGroup, monitor: Monitor, listener: object) -> MemoryClient:
+            return MemoryClient(group, monitor, listener, log, clock, history)
+
+        executor = functools.partial(CrashingExecutor, consumer_group=group.consumer_group,
+                                     plan=plan, history=history)
+        self.listener = Listener(group, self.queue, monitor, settings, producer,
+                                 client_factory=client, executor_factory=executor,
+                                 clock=clock.now)
+
+    @property
+    def client(self) -> MemoryClient:
+        """The listener's in-memory client."""
+        return cast(MemoryClient, self.listener.client)
+
+    @property
+    def all_partitions(self) -> list[PartitionKey]:
+        """Every partition of the group's topics."""
+        return [(name, number) for name in self.group.topic_names
+                for number in range(self._log.partition_count(name))]
+
+    def open(self) -> None:
+        """Start the listener, take every partition, enter the fetch loop."""
+        self.listener.connect()
+        self.client.assign(self.all_partitions)
+        self.listener.enter_fetch_loop()
+
+    def poll(self, limit: int | None) -> list[Messages]:
+        """One fetch-loop iteration; the batches it ran (a process death goes through)."""
+        self.client.fetch_limit = limit
+        try:
+            self.listener.iterate()
+        finally:
+            self.client.fetch_limit = None
+        return self.queue.take_batches()
+
+    def revoke(self, keys: list[PartitionKey], lost: bool) -> None:
+        """The group takes partitions away; their consumers hear ``revoked`` now."""
+        self.client.revoke(keys, lost)
+        self.listener.after_rebalance([])
+
+    def assign(self, keys: list[PartitionKey]) -> None:
+        """The group gives partitions (fetched from the next poll)."""
+        self.client.assign(keys)
+
+    def stop(self) -> None:
+        """The graceful stop: quiet (shutdown hooks), then flush, commit, leave and close."""
+        listener = self.listener
+        listener.quiet()
+        listener.leave_fetch_loop()
+        listener.quiet_down()
+        listener.shut_down()
+
+    def kill(self) -> None:
+        """SIGKILL: nothing more runs; what was stored but not committed is gone."""
+        self.client.kill()
+
+    def consumer_for(self, key: PartitionKey) -> Consumer | None:
+        """The live consumer instance of a partition, if one was built."""
+        if key not in self.listener.partitions:
+            return None
+        return self.listener.partitions.get(key).executor.consumer
+
+    def next_due(self, now: float) -> float | None:
+        """When this member next has work: ``now``, a pause's end, or None (idle)."""
+        due: float | None = None
+        for key in self.client.holding_work():
+            if key not in self.client.paused:
+                return now
+            if key in self.listener.partitions:
+                until = self.listener.partitions.get(key).partition.paused_until
+                if until is not None:
+                    due = until if due is None else min(due, until)
+        return due
+
+    def describe_work(self, history: History) -> list[str]:
+        """A line per partition that still holds work."""
+        lines = []
+        for key in self.client.holding_work():
+            position = self.client.positions[key]
+            line = (f"{key[0]}/{key[1]} ({self.group.consumer_group}): at offset {position},"
+                    f" {self._log.end(*key) - position} message(s) left")
+            if key in self.listener.partitions:
+                line += f", attempt {self.listener.partitions.get(key).partition.attempt}"
+            error = history.last_error.get(key)
+            if error is not None:
+                line += f", last error {error!r}"
+            lines.append(line)
+        return lines

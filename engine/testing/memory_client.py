@@ -1,0 +1,250 @@
+"""The in-memory stand-in for one listener's Kafka client: fetch positions over the log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
+
+from engine.connection.client import check_config
+from engine.connection.rebalance import RebalanceTracker
+from engine.errors import SeekError
+from engine.processing.partitions import PartitionKey
+from engine.testing.log import EndOfPartition
+
+if TYPE_CHECKING:
+    from engine.instrumentation.monitor import Monitor
+    from engine.routing.subscription_group import SubscriptionGroup
+    from engine.testing.clock import VirtualClock
+    from engine.testing.history import History
+    from engine.testing.log import Log
+
+_SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
+
+
+class MemoryClient:
+    """What librdkafka and the engine's ``Client`` do, over the harness's log, on one thread.
+
+    The harness drives the group side (``assign``, ``revoke``); the listener drives the rest
+    exactly as it drives the real client. Stored offsets are committed when librdkafka would
+    commit them: every ``auto.commit.interval.ms`` of virtual time (checked at each poll), on
+    revocation, on close and when asked.
+    """
+
+    def __init__(self, group: SubscriptionGroup, monitor: Monitor, listener: object,
+                 log: Log, clock: VirtualClock, history: History) -> None:
+        self.group = group
+        self.monitor = monitor
+        self._listener = listener
+        self._log = log
+        self._clock = clock
+        self._history = history
+        self.rebalance = RebalanceTracker()
+        self.fatal_error: Any = None
+        self.fetch_limit: int | None = None
+        self.positions: dict[PartitionKey, int] = {}
+        self.paused: set[PartitionKey] = set()
+        self._stored: dict[PartitionKey, int] = {}
+        self._eof_at: dict[PartitionKey, int] = {}
+        self._pause_assigned = False
+        self._connected = False
+        self._turn = 0
+        kafka = group.kafka
+        self._auto_commit = str(kafka.get("enable.auto.commit", True)).lower() == "true"
+        self._commit_every = float(kafka.get("auto.commit.interval.ms", 5000)) / 1000
+        self._next_commit = clock.now() + self._commit_every
+        self._eof = str(kafka.get("enable.partition.eof", False)).lower() == "true"
+
+    # -- the group's side (driven by the harness) ----------------------------------------------
+
+    def assign(self, keys: Iterable[PartitionKey]) -> None:
+        """Partitions join this member, from the group's commit (else the initial offset)."""
+        keys = [key for key in keys if key not in self.positions]
+        for key in keys:
+            committed = self._log.committed(self.group.consumer_group, key)
+            if committed is None:
+                committed = (0 if self.group.initial_offset == "earliest"
+                             else self._log.end(*key))
+                self._history.started(self.group.consumer_group, key, committed)
+            self.positions[key] = committed
+            if self._pause_assigned:
+                self.paused.add(key)
+            else:
+                self.paused.discard(key)
+        if keys:
+            self.rebalance.assigned(keys)
+            self._announce("rebalance.partitions_assigned", keys)
+
+    def revoke(self, keys: Iterable[PartitionKey], lost: bool) -> None:
+        """Partitions leave this member: committed first unless lost (the engine's on_revoke)."""
+        keys = [key for key in keys if key in self.positions]
+        if not keys:
+            return
+        if not lost:
+            self.commit(sync=True)
+        for key in keys:
+            del self.positions[key]
+            self._stored.pop(key, None)
+            self.paused.discard(key)
+        self.rebalance.revoked(keys, lost=lost)
+        self._announce("rebalance.partitions_lost" if lost else "rebalance.partitions_revoked",
+                       keys)
+
+    def holding_work(self) -> list[PartitionKey]:
+        """Assigned partitions whose fetch position is behind their end."""
+        return [key for key, position in self.positions.items()
+                if position < self._log.end(*key)]
+
+    # -- the listener's side -------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether connected and not closed."""
+        return self._connected
+
+    def check_config(self) -> None:
+        """librdkafka's own check of the settings, as the real client makes it."""
+        check_config(self.group)
+
+    def connect(self) -> None:
+        """Connected (the harness assigns the partitions)."""
+        self._connected = True
+
+    def poll_batch(self, max_messages: int, max_wait_time: float,
+                   stopping: Callable[[], bool]) -> list[Any]:
+        """What is available across unpaused partitions, at most ``max_messages``.
+
+        Also at most the harness's ``fetch_limit``; an empty poll waits out ``max_wait_time``
+        of virtual time.
+        """
+        if not self._connected:
+            raise RuntimeError(f"the client of {self.group.id} is closed")
+        now = self._clock.now()
+        if self._auto_commit and now >= self._next_commit:  # librdkafka's background commit
+            self.commit(sync=False)
+            self._next_commit = now + self._commit_every
+        limit = min(max_messages, self.fetch_limit or max_messages)
+        batch = self._fetch(limit)
+        if not any(raw.error() is None for raw in batch):
+            self._clock.advance(max_wait_time)
+        return batch
+
+    def _fetch(self, limit: int) -> list[Any]:
+        keys = [key for key in self.positions if key not in self.paused]
+        if not keys:
+            return []
+        start = self._turn % len(keys)
+        self._turn += 1
+        batch: list[Any] = []
+        for key in keys[start:] + keys[:start]:
+            records = self._log.records(*key)
+            position = self.positions[key]
+            taken = records[position:position + limit - len(batch)] if len(batch) < limit else []
+            batch += taken
+            position = self.positions[key] = position + len(taken)
+            if self._eof and position == len(records) and self._eof_at.get(key) != position:
+                self._eof_at[key] = position
+                batch.append(EndOfPartition(key[0], key[1], position))
+        return batch
+
+    def pause(self, topic: str, partition: int, offset: int | None = None,
+              timeout: float | None = None) -> bool:
+        """Stop fetching a partition."""
+        self.monitor.instrument("client.pause", self, subscription_group=self.group.id,
+                                topic=topic, partition=partition, offset=offset, timeout=timeout)
+        if (topic, partition) not in self.positions:
+            return False
+        self.paused.add((topic, partition))
+        return True
+
+    def resume(self, topic: str, partition: int) -> bool:
+        """Fetch a paused partition again."""
+        self.monitor.instrument("client.resume", self, subscription_group=self.group.id,
+                                topic=topic, partition=partition)
+        self.paused.discard((topic, partition))
+        return (topic, partition) in self.positions
+
+    def pause_all(self) -> None:
+        """Pause everything, and what is assigned from now on (quiet)."""
+        self._pause_assigned = True
+        self.paused.update(self.positions)
+
+    def seek(self, topic: str, partition: int, offset: int) -> bool:
+        """Fetch from ``offset`` next; False when the partition is not assigned."""
+        key = (topic, partition)
+        if key not in self.positions:
+            return False
+        end = self._log.end(topic, partition)
+        if offset == OFFSET_BEGINNING:
+            offset = 0
+        elif offset == OFFSET_END or offset > end:
+            offset = end
+        self.positions[key] = max(0, offset)
+        self._eof_at.pop(key, None)
+        return True
+
+    def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int:
+        """Seek to an offset, a time (the first record at or after it) or a word."""
+        if isinstance(target, datetime):
+            wanted = int(target.timestamp() * 1000)
+            records = self._log.records(topic, partition)
+            offset = next((record.offset() for record in records
+                           if record.timestamp()[1] >= wanted), len(records))
+        elif isinstance(target, str):
+            offset = _SEEK_WORDS[target]
+        else:
+            offset = target
+        if not self.seek(topic, partition, offset):
+            raise SeekError(f"cannot seek {topic}/{partition} to {target!r}: not assigned")
+        return offset
+
+    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
+        """Store ``offset`` for the next commit; False when the partition is not assigned."""
+        key = (topic, partition)
+        if key not in self.positions:
+            return False
+        self._stored[key] = offset
+        self._history.stored(self.group.consumer_group, key, offset)
+        return True
+
+    def commit(self, sync: bool) -> bool:
+        """Commit what was stored (True when there was nothing to commit)."""
+        stored, self._stored = self._stored, {}
+        for key, offset in stored.items():
+            if self._log.committed(self.group.consumer_group, key) != offset:
+                self._log.commit(self.group.consumer_group, key, offset)
+        return True
+
+    def assignment_lost(self) -> bool:
+        """Never: a lost assignment is the harness's explicit ``revoke(lost=True)``."""
+        return False
+
+    def high_watermark(self, topic: str, partition: int) -> int | None:
+        """The partition's end offset."""
+        return self._log.end(topic, partition)
+
+    def close(self, timeout: float) -> bool:
+        """Commit, leave the group (the partitions go without a revocation) and close."""
+        if self._connected:
+            self.commit(sync=True)
+        self._connected = False
+        self.positions.clear()
+        self.paused.clear()
+        return True
+
+    def close_if_idle(self, timeout: float) -> bool:
+        """Close (nothing is ever mid-poll here)."""
+        return self.close(timeout)
+
+    def kill(self) -> None:
+        """The process died: stored offsets are gone, nothing is committed."""
+        self._stored.clear()
+        self._connected = False
+        self.positions.clear()
+        self.paused.clear()
+
+    def _announce(self, event: str, keys: list[PartitionKey]) -> None:
+        self.monitor.instrument(event, self._listener, subscription_group=self.group.id,
+                                consumer_group=self.group.consumer_group, partitions=keys)

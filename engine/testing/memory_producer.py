@@ -1,0 +1,60 @@
+"""The in-memory stand-in for ``confluent_kafka.Producer``: what is produced lands in the log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.testing.log import Headers, Log, Record
+
+Delivery = Callable[[Any, Any], None]
+
+
+class MemoryProducer:
+    """Appends each message to the log at once; its delivery report comes with the next poll.
+
+    The engine's own ``Producer`` drives it (encoding, dead-letter headers, sync waits), so a
+    consumer's ``produce`` and the dead-letter queue behave as with a broker.
+    """
+
+    def __init__(self, log: Log) -> None:
+        self._log = log
+        self._reports: list[tuple[Delivery, Record]] = []
+
+    def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None,
+                headers: Any = None, on_delivery: Delivery | None = None,
+                partition: int | None = None) -> None:
+        """Store the message (an unknown topic or partition raises ``HarnessError``)."""
+        record = self._log.append(topic, value, key=key, headers=encode_headers(headers),
+                                  partition=partition)
+        if on_delivery is not None:
+            self._reports.append((on_delivery, record))
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve the delivery reports; how many."""
+        reports, self._reports = self._reports, []
+        for report, record in reports:
+            report(None, record)
+        return len(reports)
+
+    def flush(self, timeout: float = 0.0) -> int:
+        """Serve every report; nothing is ever left undelivered."""
+        self.poll()
+        return 0
+
+    def drop_reports(self) -> None:
+        """Forget the reports not served yet (the process that waited for them died)."""
+        self._reports.clear()
+
+    def __len__(self) -> int:
+        """Reports not served yet."""
+        return len(self._reports)
+
+
+def encode_headers(headers: Any) -> Headers | None:
+    """Headers as stored: confluent-kafka takes a dict or pairs, text values as UTF-8."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return [(str(name), value.encode() if isinstance(value, str) else value)
+            for name, value in pairs]

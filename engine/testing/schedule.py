@@ -1,0 +1,57 @@
+"""Harness operations as values: what a property-based run did, replayable and printable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from engine.testing.harness import Harness
+
+
+class Step(NamedTuple):
+    """One harness call: ``kafka.<name>(*args, **kwargs)`` (``advance`` is the clock's).
+
+    ``str(step)`` is that call as Python source, so a schedule pastes into a plain test.
+    """
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def apply(self, kafka: Harness) -> Any:
+        """Make the call on ``kafka``."""
+        if self.name == "restart":
+            kafka.stop()
+            return kafka.start()
+        target = kafka.clock if self.name == "advance" else kafka
+        return getattr(target, self.name)(*self.args, **dict(self.kwargs))
+
+    def __str__(self) -> str:
+        """The call as source, e.g. ``kafka.produce('orders', {'id': 1}, key='a')``."""
+        if self.name == "restart":
+            return "kafka.stop(); kafka.start()"
+        arguments = [repr(arg) for arg in self.args]
+        arguments += [f"{name}={value!r}" for name, value in self.kwargs]
+        target = "kafka.clock" if self.name == "advance" else "kafka"
+        return f"{target}.{self.name}({', '.join(arguments)})"
+
+
+def step(name: str, *args: Any, **kwargs: Any) -> Step:
+    """A ``Step`` from a call's arguments (keywords whose value is None are left out)."""
+    return Step(name, args, tuple((key, value) for key, value in kwargs.items()
+                                  if value is not None))
+
+
+def replay(kafka: Harness, steps: Iterable[Step]) -> None:
+    """Apply every step in order."""
+    for each in steps:
+        each.apply(kafka)
+
+
+def render(steps: Iterable[Step], app: str, partitions: Any, *, end: Iterable[str] = ()) -> str:
+    """A schedule as a test function a user can paste and run."""
+    lines = ["def test_replay():", f"    with Harness({app}, partitions={partitions!r}) as kafka:"]
+    body = [str(each) for each in steps] + list(end)
+    lines += [f"        {line}" for line in body] or ["        pass"]
+    return "\n".join(lines)
