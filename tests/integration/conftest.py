@@ -15,7 +15,7 @@ from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import Producer, TopicPartition
 
 from engine import App
-from engine.broker import EmbeddedBroker, create_topics
+from engine.broker import create_topics
 
 # Tansu answers a group join after about session.timeout.ms / 2: keep sessions short.
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}

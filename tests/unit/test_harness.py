@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -85,7 +86,7 @@ def test_a_failure_is_retried_with_growing_back_off_on_the_virtual_clock() -> No
         kafka.produce("orders", 1)
         kafka.run()
         assert [attempt for attempt, _ in attempts] == [1, 2, 3, 4]
-        gaps = [later - earlier for (_, earlier), (_, later) in zip(attempts, attempts[1:])]
+        gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(attempts)]
         assert gaps == [1.0, 2.0, 4.0]  # pause_timeout * 2**(attempt-1)
         retries = kafka.events.named("consumer.consuming.retry")
         assert [event.payload["timeout"] for event in retries] == [1.0, 2.0, 4.0]
@@ -294,7 +295,7 @@ def test_stop_then_start_runs_shutdown_hooks_and_fresh_consumers() -> None:
         kafka.stop()
         assert kafka.state == "stopped"
         assert "consumer.shutdown" in kafka.events.names()
-        with pytest.raises(HarnessError, match="call kafka.start"):
+        with pytest.raises(HarnessError, match=r"call kafka\.start"):
             kafka.poll()
         kafka.produce("orders", 2)  # producing works while stopped
         kafka.start()
@@ -448,5 +449,5 @@ def test_bad_settings_are_refused_by_librdkafka_as_in_a_real_run() -> None:
 
     app = App(kafka={**KAFKA, "fetch.min.bytes": "many"}, client_id="shop")
     app.topic("orders", type("O", (Consumer,), {"consume": lambda self, m: None}))
-    with pytest.raises(ConfigError, match="fetch.min.bytes"):
+    with pytest.raises(ConfigError, match=r"fetch\.min\.bytes"):
         Harness(app)
