@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 class BatchMetadata:
     """Topic, partition, offsets and timing of one batch; lags are in seconds."""
 
-    __slots__ = ("_raws", "partition", "polled_at", "processed_at", "topic")
+    __slots__ = ("_raws", "partition", "polled_at", "processed_at", "topic", "wall_offset")
 
     def __init__(
         self, raws: Sequence[RawMessage], topic: str, partition: int, polled_at: float
@@ -24,6 +24,9 @@ class BatchMetadata:
         self.partition = partition
         self.polled_at = polled_at
         self.processed_at: float | None = None
+        # wall time minus the engine's clock; None: the real clocks (the testing kit's
+        # virtual clock sets its own)
+        self.wall_offset: float | None = None
 
     @property
     def size(self) -> int:
@@ -54,8 +57,10 @@ class BatchMetadata:
         created = self.created_at
         if created is None or self.processed_at is None:
             return None
-        processed_wall = time.time() - (time.monotonic() - self.processed_at)
-        return max(0.0, processed_wall - created.timestamp())
+        offset = self.wall_offset
+        if offset is None:
+            offset = time.time() - time.monotonic()
+        return max(0.0, self.processed_at + offset - created.timestamp())
 
     @property
     def processing_lag(self) -> float | None:

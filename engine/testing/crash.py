@@ -97,15 +97,18 @@ class CrashingExecutor(Executor):
 
     def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
                  clock: Callable[[], float], *, consumer_group: str, plan: CrashPlan,
-                 history: History) -> None:
+                 history: History, wall_offset: float) -> None:
         super().__init__(route, partition, runtime, monitor, clock)
+        self._wall_offset = wall_offset
         self._group = consumer_group
         self._plan = plan
         self._history = history
 
     def batch(self, raws: Sequence[RawMessage], polled_at: float) -> Messages:
-        """The batch, watched for what the consumer takes."""
-        return TakenMessages(raws, self.topic, self.partition, polled_at, self._deserializers)
+        """The batch, watched for what the consumer takes (its lag on the virtual clock)."""
+        batch = TakenMessages(raws, self.topic, self.partition, polled_at, self._deserializers)
+        batch.metadata.wall_offset = self._wall_offset
+        return batch
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         assert isinstance(messages, TakenMessages)

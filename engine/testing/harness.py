@@ -233,6 +233,11 @@ class Harness:
             self.close()
 
     @property
+    def groups(self) -> tuple[SubscriptionGroup, ...]:
+        """The subscription groups the harness runs (one listener each)."""
+        return self._groups
+
+    @property
     def state(self) -> str:
         """``running``, ``stopped`` or ``closed``."""
         return self._state

@@ -85,7 +85,7 @@ class ConsumerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
         """One poll of a drawn fetch size (so batch boundaries move)."""
-        most = max(group.max_messages for group in self.kafka._groups)
+        most = max(group.max_messages for group in self.kafka.groups)
         self._do(step("poll", data.draw(st.integers(1, most), label="limit")))
 
     @rule()

@@ -37,7 +37,8 @@ class Member:
             return MemoryClient(group, monitor, listener, log, clock, history)
 
         executor = functools.partial(CrashingExecutor, consumer_group=group.consumer_group,
-                                     plan=plan, history=history)
+                                     plan=plan, history=history,
+                                     wall_offset=clock.wall() - clock.now())
         self.listener = Listener(group, self.queue, monitor, settings, producer,
                                  client_factory=client, executor_factory=executor,
                                  clock=clock.now)

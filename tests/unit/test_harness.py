@@ -444,6 +444,21 @@ def test_eof_runs_the_eofed_hook_after_the_batch() -> None:
         assert log == ["consume", "eofed"]
 
 
+def test_batch_lags_run_on_the_virtual_clock() -> None:
+    lags: list[tuple[float | None, float | None]] = []
+
+    def consume(consumer: Consumer, messages: Messages) -> None:
+        lags.append((messages.metadata.consumption_lag, messages.metadata.processing_lag))
+
+    with Harness(app_with(consume)) as kafka:
+        kafka.produce("orders", 1)
+        kafka.clock.advance(42.0)
+        kafka.run()
+    ((consumption, processing),) = lags
+    assert consumption == pytest.approx(42.0, abs=0.01)
+    assert processing == 0.0
+
+
 def test_bad_settings_are_refused_by_librdkafka_as_in_a_real_run() -> None:
     from engine import ConfigError
 
