@@ -1,14 +1,16 @@
 """Throughput of the engine against a plain confluent-kafka loop, on the same broker and data.
 
     python bench/throughput.py [--messages 1000000] [--runs 5] [--bootstrap HOST:PORT]
-                               [--baseline OTHER_CHECKOUT]
+                               [--baseline OTHER_CHECKOUT] [--plugin NAME]...
 
 Produces N messages of 100 bytes over 6 partitions once, then alternates runs of: the raw
 loop (``consume(1000)`` with the settings that make it fastest), the engine at concurrency 1
 and the engine at concurrency 4 (its own defaults otherwise). Each run is a fresh process and
 a fresh consumer group, timed from the first message to the last. ``--baseline`` adds the
 engine variants of another checkout (``git worktree add /tmp/base REV``), run by that
-checkout's own bench in the same alternation: an A/B on one machine state. Prints the median msgs/s,
+checkout's own bench in the same alternation: an A/B on one machine state. ``--plugin NAME``
+adds the engine at concurrency 1 with that first-party plugin installed (its HTTP server, if
+any, on a free port), reported as a ratio to the engine without it. Prints the median msgs/s,
 the ratio engine/raw, the engine's overhead in ns/message, and each variant's peak RSS; then
 the time from SIGTERM to exit of an idle ``engine server``.
 """
@@ -97,8 +99,10 @@ def run_engine(variant: str, bootstrap: str, count: int, group: str) -> float:
             if state["seen"] >= count:
                 state["last"] = time.perf_counter()
 
+    setup, _, plugin = variant.partition("+")
+    os.environ.update({"ENGINE_PROMETHEUS_PORT": "0", "ENGINE_HEALTH_PORT": "0"})
     app = App(kafka={"bootstrap.servers": bootstrap, **FAST_GROUP}, client_id=group,
-              concurrency=int(variant.rsplit("c", 1)[1]))
+              concurrency=int(setup.rsplit("c", 1)[1]), plugins=[plugin] if plugin else [])
     app.topic(TOPIC, Touch)
     app.start()
     while not state["last"]:
@@ -136,6 +140,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bootstrap")
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
+    parser.add_argument("--plugin", action="append", default=[],
+                        help="also run engine-c1 with this plugin (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -145,15 +151,16 @@ def main() -> None:
     broker = None if args.bootstrap else EmbeddedBroker().start()
     bootstrap = args.bootstrap or broker.bootstrap  # type: ignore[union-attr]
     try:
-        measure(bootstrap, args.messages, args.runs, args.baseline)
+        measure(bootstrap, args.messages, args.runs, args.baseline, args.plugin)
     finally:
         if broker is not None:
             broker.stop()
 
 
-def measure(bootstrap: str, count: int, runs: int, baseline: Path | None = None) -> None:
+def measure(bootstrap: str, count: int, runs: int, baseline: Path | None = None,
+            plugins: list[str] | None = None) -> None:
     produce(bootstrap, count)
-    variants = list(VARIANTS)
+    variants = list(VARIANTS) + [f"engine-c1+{name}" for name in plugins or ()]
     if baseline is not None:
         variants += [f"base-{variant}" for variant in VARIANTS[1:]]
     print(f"{count} messages of {SIZE} bytes over {PARTITIONS} partitions; {runs} runs each,"
@@ -172,7 +179,7 @@ def measure(bootstrap: str, count: int, runs: int, baseline: Path | None = None)
             ).stdout
             results[variant].append(json.loads(output.strip().splitlines()[-1]))
             rate = count / results[variant][-1]["seconds"]
-            print(f"  run {run + 1} {variant:10s} {rate:12,.0f} msg/s", flush=True)
+            print(f"  run {run + 1} {variant:24s} {rate:12,.0f} msg/s", flush=True)
     report(results, count)
     print(f"SIGTERM to exit, idle engine server: {stop_latency(bootstrap):.2f} s")
 
@@ -186,6 +193,10 @@ def report(results: dict[str, list[dict[str, float]]], count: int) -> None:
         ratio = rate[variant] / rate["raw"]
         print(f"{variant:25s}: {rate[variant]:12,.0f} msg/s   ratio {ratio:.2f}"
               f"   overhead {overhead:6.0f} ns/msg   peak RSS {rss[variant]:.0f} MiB")
+    for variant in [v for v in results if "+" in v]:
+        own = rate[variant.split("+", 1)[0]]
+        print(f"{variant:25s}: {rate[variant] / own:.2f} of the engine's own throughput"
+              " without the plugin")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,17 @@ class App(TopicDeclarations):
         """Run in background threads (no signal handlers); return once running."""
         self._new_server(selection).start_background()
 
+    def statistics(self) -> dict[str, int]:
+        """``jobs_queued`` (waiting for a worker) and ``workers_busy`` (jobs running) now.
+
+        Zeros before a start. Cheap enough for a metrics scrape: plugins read it when asked
+        instead of following every job.
+        """
+        if self._server is None:
+            return {"jobs_queued": 0, "workers_busy": 0}
+        figures = self._server.jobs_queue.statistics()
+        return {"jobs_queued": figures["enqueued"], "workers_busy": figures["busy"]}
+
     def quiet(self, timeout: float | None = None) -> bool:
         """Stop taking new work but keep the partitions; True once every listener is quiet."""
         server = self._running_server()

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from engine.config.kafka import logged
 from engine.errors import EngineError
 
 INSTALL_HINT = 'pip install "engine[broker]"  (or, in a checkout: pip install -e ".[broker]")'
@@ -96,7 +97,7 @@ class EmbeddedBroker:
 
         deadline = time.monotonic() + timeout
         self._wait_for_port(deadline)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(logged({"bootstrap.servers": self.bootstrap}))
         while time.monotonic() < deadline:
             self._check_alive()
             try:
@@ -173,7 +174,7 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(logged({"bootstrap.servers": bootstrap}))
     futures: dict[str, Any] = admin.create_topics(
         [NewTopic(name, partitions, 1) for name, partitions in topics.items()],
         operation_timeout=timeout, request_timeout=timeout,

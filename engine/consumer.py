@@ -42,6 +42,7 @@ class Consumer:
 
     topic: str
     partition: int
+    consumer_group: str
     messages: Messages
     _runtime: ConsumerRuntime | None = None
 

@@ -40,10 +40,21 @@ def load(name: str) -> Plugin:
         )
     try:
         target: Any = point.load()
-        plugin = target() if isinstance(target, type) else target
+        plugin = _instantiate(target) if isinstance(target, type) else target
+    except PluginError:
+        raise
     except Exception as error:
         raise PluginError(f"plugin {name!r} ({point.value}) failed to load: {error!r}") from error
     return checked(plugin)
+
+
+def _instantiate(target: type) -> Any:
+    """A plugin class's instance, built with no arguments.
+
+    A class with a ``from_environment()`` class method reads ``ENGINE_<PLUGIN>_<OPTION>``.
+    """
+    build = getattr(target, "from_environment", None)
+    return build() if callable(build) else target()
 
 
 def checked(plugin: object) -> Plugin:

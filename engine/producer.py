@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.config.kafka import common_config
+from engine.config.kafka import common_config, logged
 from engine.errors import ProduceError
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
     from engine.messages import Message
+
+HeaderSource = Callable[[], "list[tuple[str, bytes]]"]
+"""Headers to add to every message sent (a tracing plugin's ``traceparent``, say)."""
 
 ClientFactory = Callable[[dict[str, Any]], Any]
 """Builds the producer client from its librdkafka settings (``confluent_kafka.Producer``)."""
@@ -23,7 +26,7 @@ def kafka_producer(config: dict[str, Any]) -> Any:
     """The real client (imported on first use: an app that never produces never loads it)."""
     from confluent_kafka import Producer as KafkaProducer
 
-    return KafkaProducer(config)
+    return KafkaProducer(logged(config))
 
 
 class Producer:
@@ -40,6 +43,22 @@ class Producer:
         self._client_factory = client_factory
         self._producer: Any = None
         self._lock = threading.Lock()
+        self._header_sources: list[HeaderSource] = []
+
+    def rebuilt(self, *, client_factory: ClientFactory) -> Producer:
+        """A producer with these settings and header sources over another client."""
+        twin = Producer({}, "", self._monitor, client_factory=client_factory)
+        twin._config = dict(self._config)
+        twin._header_sources = self._header_sources  # shared: a source added later counts
+        return twin
+
+    def add_header_source(self, source: HeaderSource) -> None:
+        """Add ``source()``'s headers to every message sent from now on.
+
+        A header the message already carries is kept as it is (a dead-letter copy keeps the
+        original's ``traceparent``).
+        """
+        self._header_sources.append(source)
 
     def produce(
         self, topic: str, value: Any, *, key: Any = None, headers: Any = None,
@@ -57,6 +76,8 @@ class Producer:
                 self._monitor.instrument("error.occurred", self, type="producer.delivery.error",
                                          error=error, topic=topic)
 
+        if self._header_sources:
+            headers = self._added_headers(headers)
         options: dict[str, Any] = {
             "key": encode(key), "headers": headers, "on_delivery": delivered,
         }
@@ -70,6 +91,13 @@ class Producer:
             self._await(producer, done, deadline, timeout, topic)
             if outcome and outcome[0] is not None:
                 raise ProduceError(f"sending to {topic!r} failed: {outcome[0]}")
+
+    def _added_headers(self, headers: Any) -> list[tuple[str, Any]]:
+        pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        present = {name for name, _ in pairs}
+        for source in self._header_sources:
+            pairs += [(name, value) for name, value in source() if name not in present]
+        return pairs
 
     @staticmethod
     def _enqueue(producer: Any, topic: str, value: bytes | None, options: dict[str, Any],

@@ -1,4 +1,8 @@
-"""Logs lifecycle changes, listener states, errors and (at debug) every processed batch."""
+"""Logs lifecycle changes, listener states, errors and (at debug) every processed batch.
+
+It also keeps an outage from flooding the log: librdkafka's own lines (logger
+``engine.librdkafka``) and repeated errors are logged once per window, then summarised.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,30 @@ from functools import partial
 from typing import Any
 
 from engine.app import App
+from engine.config.kafka import LIBRDKAFKA_LOGGER
 from engine.lifecycle import AppState, ListenerState
+from engine.plugin_options import Configurable, Option, positive
+from plugins.repeats import RepeatFilter, Repeats, same_text
 
 
-class LoggerPlugin:
-    """Writes the engine's story to stdlib ``logging`` (logger ``engine`` by default)."""
+class LoggerPlugin(Configurable):
+    """Writes the engine's story to stdlib ``logging`` (logger ``engine`` by default).
+
+    Options: ``logger_name`` (``engine``), ``repeat_window`` (seconds, 10): an error of the
+    same type and text within the window is counted instead of logged, and the next one after
+    it says how many there were (``... repeated 40 times in 10 s``).
+    """
 
     name = "logger"
+    OPTIONS = (
+        Option("logger_name", str, "engine", help="the stdlib logger to write to"),
+        Option("repeat_window", float, 10.0, positive, "seconds a repeated error stays quiet"),
+    )
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.log = logger or logging.getLogger("engine")
+    def __init__(self, logger: logging.Logger | None = None, **options: Any) -> None:
+        values = self.configure(options)
+        self.log = logger or logging.getLogger(values["logger_name"])
+        self._repeats = Repeats(values["repeat_window"])
 
     def install(self, app: App) -> None:
         """Subscribe this plugin's receivers to ``app``'s monitor."""
@@ -33,21 +51,29 @@ class LoggerPlugin:
         monitor.subscribe("process.notice_signal", self.on_process_notice_signal)
         for change in ("assigned", "revoked", "lost"):
             monitor.subscribe(f"rebalance.partitions_{change}", partial(self.on_rebalance, change))
+        _quiet_librdkafka(self._repeats.window)
 
     def on_app_state(self, sender: Any, **event: Any) -> None:
-        """An app state change."""
+        """An app state change (a stop also summarises the repeats still held back)."""
         self.log.info("app %s (was %s)", event["state"], event["previous"])
+        if event["state"] in (AppState.STOPPED, AppState.TERMINATED):
+            for key, count in self._repeats.drain():
+                self.log.error("%s: %s %s", *key, self._repeats.summary(count))
 
     def on_listener_state(self, sender: Any, **event: Any) -> None:
         """A listener state change."""
         self.log.info("listener %s %s", event["subscription_group"], event["state"])
 
     def on_error_occurred(self, sender: Any, **event: Any) -> None:
-        """Any error the engine caught, with its traceback."""
+        """Any error the engine caught, with its traceback (repeats summarised)."""
         error = event.get("error")
+        admitted, held = self._repeats.admit((event.get("type"), same_text(repr(error))))
+        if not admitted:
+            return
         context = {k: v for k, v in event.items() if k not in ("type", "error") and _short(v)}
+        summary = f" {self._repeats.summary(held)}" if held else ""
         self.log.error(
-            "%s: %r %s", event.get("type"), error, context,
+            "%s: %r %s%s", event.get("type"), error, context, summary,
             exc_info=(type(error), error, error.__traceback__)
             if isinstance(error, BaseException) else None,
         )
@@ -68,6 +94,13 @@ class LoggerPlugin:
         """Partitions assigned, revoked or lost."""
         self.log.info("%s: partitions %s %s", event["subscription_group"], change,
                       event["partitions"])
+
+
+def _quiet_librdkafka(window: float) -> None:
+    """One repeat filter on librdkafka's logger (process-wide, as that logger is)."""
+    logger = logging.getLogger(LIBRDKAFKA_LOGGER)
+    if not any(isinstance(existing, RepeatFilter) for existing in logger.filters):
+        logger.addFilter(RepeatFilter(window))
 
 
 def _short(value: Any) -> bool:

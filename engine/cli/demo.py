@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 
 from engine.app import App
 from engine.broker import EmbeddedBroker
+from engine.config.kafka import logged
 from engine.consumer import Consumer
 from engine.messages import Messages
 
@@ -66,7 +67,7 @@ def run_demo(messages: int, partitions: int, concurrency: int) -> int:
 
 
 def _produce(bootstrap: str, count: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer(logged({"bootstrap.servers": bootstrap, "linger.ms": 5}))
     for index in range(count):
         value = b'{"order": %d, "amount": %d}' % (index, index % 100)
         producer.produce(TOPIC, value=value, key=str(index % 97).encode())

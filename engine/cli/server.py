@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from engine.app import App
 from engine.broker import BrokerUnreachableError
-from engine.config.kafka import common_config
+from engine.config.kafka import common_config, logged
 from engine.routing.selection import Selection
 
 PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
@@ -41,7 +41,7 @@ def check_broker(kafka: dict[str, object], timeout: float | None = None) -> None
 
     timeout = PREFLIGHT_TIMEOUT if timeout is None else timeout
     try:
-        AdminClient(cast(Any, common_config(kafka))).list_topics(timeout=timeout)
+        AdminClient(cast(Any, logged(common_config(kafka)))).list_topics(timeout=timeout)
     except Exception as error:
         servers = kafka.get("bootstrap.servers")
         raise BrokerUnreachableError(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+LIBRDKAFKA_LOGGER = "engine.librdkafka"
+"""The stdlib logger that librdkafka's own log lines go to, for every client the engine makes."""
 
 INJECTED_DEFAULTS: dict[str, tuple[Any, str]] = {
     "fetch.queue.backoff.ms": (
@@ -111,6 +115,15 @@ def common_config(kafka: Mapping[str, Any]) -> dict[str, Any]:
     librdkafka warns about every consumer property a producer is given.
     """
     return {key: value for key, value in kafka.items() if not key.startswith(_CONSUMER_ONLY)}
+
+
+def logged(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with librdkafka's log lines routed to stdlib logging (never raw stderr).
+
+    confluent-kafka maps librdkafka's syslog levels to logging's (3 ERROR, 4 WARNING, 6 INFO,
+    7 DEBUG). A ``logger`` the user set wins.
+    """
+    return {"logger": logging.getLogger(LIBRDKAFKA_LOGGER), **config}
 
 
 def masked(config: Mapping[str, Any]) -> dict[str, Any]:

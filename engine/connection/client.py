@@ -13,6 +13,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
 
+from engine.config.kafka import logged
 from engine.connection.rebalance import RebalanceTracker
 from engine.errors import ConfigError, SeekError
 from engine.instrumentation.monitor import Monitor
@@ -64,10 +65,9 @@ class Client:
         """Create the consumer and subscribe to the group's topics."""
         config = dict(self.group.kafka)
         config["error_cb"] = self._on_error
-        config["logger"] = logging.getLogger("engine.librdkafka")
         if int(config.get("statistics.interval.ms", 0) or 0) > 0:
             config["stats_cb"] = self._on_statistics
-        self._consumer = Consumer(config)
+        self._consumer = Consumer(logged(config))
         self._consumer.subscribe(
             list(self.group.topic_names), on_assign=self._on_assign,
             on_revoke=self._on_revoke, on_lost=self._on_lost,

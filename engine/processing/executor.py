@@ -111,6 +111,7 @@ class Executor:
                          offset=self._runtime.partition.first_unmarked)
             return None, error
         consumer.topic, consumer.partition = self.topic, self.partition
+        consumer.consumer_group = self.route.consumer_group
         consumer._runtime = self._runtime
         self._runtime.consumer = self.consumer = consumer
         try:

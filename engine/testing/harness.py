@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from engine.messages import Message
 from engine.messages.deserializers import DEFAULT, Deserializers, json_payload, utf8_key
 from engine.processing.death import ProcessDeath
-from engine.producer import Producer, encode
+from engine.producer import encode
 from engine.routing.selection import Selection
 from engine.testing.clock import VirtualClock
 from engine.testing.crash import CrashPlan
@@ -55,8 +55,7 @@ class Harness:
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
         self._create_topics(partitions)
         self._transport = MemoryProducer(self._log)
-        self.producer = Producer(app.settings.kafka, app.settings.client_id, app.monitor,
-                                 client_factory=lambda config: self._transport)
+        self.producer = app.producer.rebuilt(client_factory=lambda config: self._transport)
         self._plan = CrashPlan()
         self._recorder = EventRecorder(app.monitor, self.events)
         self._recorder.start()

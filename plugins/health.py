@@ -1,0 +1,163 @@
+"""Kubernetes probes: ``/live`` (polling and jobs on time) and ``/ready`` (running), as JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from engine.lifecycle import AppState, ListenerState
+from engine.plugin_options import Configurable, Option, port, positive
+
+if TYPE_CHECKING:
+    from engine.app import App
+
+log = logging.getLogger("engine.health")
+
+
+class HealthPlugin(Configurable):
+    """Answers ``GET /live`` and ``GET /ready`` on its own thread (``engine.health``).
+
+    ``/live`` is 200 while every running listener polled within ``polling_ttl`` seconds and no
+    job has run longer than ``consuming_ttl``, else 500; ``/ready`` is 200 while the app is
+    running and every listener runs, else 503. Bodies name the reasons. Options: ``port``
+    (9395; 0 picks a free one, read back from ``plugin.port``), ``addr``, ``polling_ttl`` and
+    ``consuming_ttl`` (300 s each). The server runs from the app's start to its stop.
+    """
+
+    name = "health"
+    OPTIONS = (
+        Option("port", int, 9395, port, "the TCP port of /live and /ready"),
+        Option("addr", str, "0.0.0.0", help="the address the probes listen on"),
+        Option("polling_ttl", float, 300.0, positive, "seconds a listener may go without polling"),
+        Option("consuming_ttl", float, 300.0, positive, "seconds a job may run"),
+    )
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, **options: Any) -> None:
+        values = self.configure(options)
+        self.port: int = values["port"]
+        self.addr: str = values["addr"]
+        self._polling_ttl: float = values["polling_ttl"]
+        self._consuming_ttl: float = values["consuming_ttl"]
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._app_state = AppState.INITIALIZING.value
+        self._listeners: dict[str, dict[str, Any]] = {}
+        self._jobs: dict[int, tuple[Any, float]] = {}
+        self._server: ThreadingHTTPServer | None = None
+
+    def install(self, app: App) -> None:
+        """Follow the app, its listeners and its jobs."""
+        monitor = app.monitor
+        self._app_state = AppState(app.state).value
+        for state in list(AppState)[1:]:  # initializing is never announced
+            monitor.subscribe(f"app.{state.value}", self._on_app_state)
+        for listener_state in ListenerState:
+            monitor.subscribe(f"connection.listener.{listener_state.value}", self._on_listener)
+        monitor.subscribe("connection.listener.fetch_loop", self._on_poll)
+        monitor.subscribe("worker.process", self._on_job_start)
+        monitor.subscribe("worker.completed", self._on_job_end)
+
+    # -- the probes ----------------------------------------------------------------------------
+
+    def live(self) -> tuple[int, dict[str, Any]]:
+        """``(status, body)`` of ``/live``."""
+        now = self._clock()
+        with self._lock:
+            problems = [
+                {"reason": "listener stopped polling", "subscription_group": group,
+                 "seconds": round(now - seen["polled"], 3)}
+                for group, seen in self._listeners.items()
+                if seen["state"] == ListenerState.RUNNING.value
+                and now - seen["polled"] > self._polling_ttl
+            ] + [
+                {"reason": "job overran consuming_ttl", "job": job.kind, "topic": job.topic,
+                 "partition": job.partition, "seconds": round(now - started, 3)}
+                for job, started in self._jobs.values() if now - started > self._consuming_ttl
+            ]
+            state = self._app_state
+        return (500 if problems else 200), {"status": "failing" if problems else "ok",
+                                            "app": state, "problems": problems}
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        """``(status, body)`` of ``/ready``."""
+        with self._lock:
+            state = self._app_state
+            problems = [{"reason": "listener not running", "subscription_group": group,
+                         "state": seen["state"]}
+                        for group, seen in self._listeners.items()
+                        if seen["state"] != ListenerState.RUNNING.value]
+        if state != AppState.RUNNING.value:
+            problems.insert(0, {"reason": "app not running", "state": state})
+        return (503 if problems else 200), {"status": "not ready" if problems else "ready",
+                                            "app": state, "problems": problems}
+
+    # -- the server ----------------------------------------------------------------------------
+
+    def start_server(self) -> None:
+        """Serve the probes on thread ``engine.health`` (once)."""
+        if self._server is not None:
+            return
+        server = ThreadingHTTPServer((self.addr, self.port), _handler(self))
+        server.daemon_threads = True
+        self._server, self.port = server, int(server.server_address[1])
+        threading.Thread(target=server.serve_forever, name="engine.health", daemon=True).start()
+
+    def stop_server(self) -> None:
+        """Stop serving (the app stopped)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    # -- receivers -----------------------------------------------------------------------------
+
+    def _on_app_state(self, sender: Any, **event: Any) -> None:
+        with self._lock:
+            self._app_state = event["state"]
+        if event["state"] == AppState.RUNNING.value:
+            self.start_server()
+        elif event["state"] in (AppState.STOPPED.value, AppState.TERMINATED.value):
+            self.stop_server()
+
+    def _on_listener(self, sender: Any, **event: Any) -> None:
+        with self._lock:
+            seen = self._listeners.setdefault(event["subscription_group"], {})
+            seen["state"], seen["polled"] = event["state"], self._clock()
+
+    def _on_poll(self, sender: Any, **event: Any) -> None:
+        with self._lock:
+            self._listeners.setdefault(event["subscription_group"], {
+                "state": ListenerState.RUNNING.value})["polled"] = self._clock()
+
+    def _on_job_start(self, sender: Any, **event: Any) -> None:
+        with self._lock:
+            self._jobs[id(sender)] = (event["job"], self._clock())
+
+    def _on_job_end(self, sender: Any, **event: Any) -> None:
+        with self._lock:
+            self._jobs.pop(id(sender), None)
+
+
+def _handler(plugin: HealthPlugin) -> type[BaseHTTPRequestHandler]:
+    probes = {"/live": plugin.live, "/ready": plugin.ready}
+
+    class Probe(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the name http.server calls
+            probe = probes.get(self.path.split("?", 1)[0])
+            status, body = probe() if probe else (404, {"error": "try /live or /ready"})
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
+            log.debug("%s " + format, self.address_string(), *args)
+
+    return Probe

@@ -1,0 +1,253 @@
+"""The first-party plugins on the harness: options, metrics, probes, spans, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from engine import App, Consumer, DeadLetterQueue, Messages, PluginError
+from engine.testing import Harness
+from plugins.health import HealthPlugin
+from plugins.logger import LoggerPlugin
+from plugins.opentelemetry import OpenTelemetryPlugin
+from plugins.prometheus import PrometheusPlugin
+from plugins.repeats import RepeatFilter, Repeats
+
+KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
+
+
+class Orders(Consumer):
+    """Fails the first try of a batch holding a "poison" order; the DLQ takes it later."""
+
+    def consume(self, messages: Messages) -> None:
+        for message in messages:
+            if message.payload.get("poison"):
+                raise ValueError("poison")
+            if message.payload.get("reply"):
+                self.produce("replies", {"for": message.offset})
+            self.mark_as_consumed(message)
+
+
+def shop(**options: Any) -> App:
+    app = App(kafka=KAFKA, client_id="shop", **options)
+    app.topic("orders", Orders, dead_letter_queue=DeadLetterQueue("orders.dlq", max_retries=1))
+    return app
+
+
+# -- options ---------------------------------------------------------------------------------
+
+def test_options_come_from_the_environment_when_loaded_by_name(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_HEALTH_PORT", "9500")
+    monkeypatch.setenv("ENGINE_HEALTH_CONSUMING_TTL", "2.5")
+    app = App(kafka=KAFKA, plugins=["health"])
+    health = app.plugins["health"]
+    assert isinstance(health, HealthPlugin)
+    assert (health.port, health.options["consuming_ttl"]) == (9500, 2.5)
+
+
+def test_every_bad_option_is_listed_in_one_plugin_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_PROMETHEUS_PORT", "nine")
+    with pytest.raises(PluginError, match=r"prometheus: port must be an integer \(got 'nine'"
+                                          r" from ENGINE_PROMETHEUS_PORT\)"):
+        App(kafka=KAFKA, plugins=["prometheus"])
+    with pytest.raises(PluginError) as error:
+        HealthPlugin(port=70000, polling_ttl=0, colour="blue")
+    text = str(error.value)
+    assert "unknown option 'colour'" in text
+    assert "port must be a port 0..65535 (got 70000)" in text
+    assert "polling_ttl must be a number > 0 (got 0)" in text
+
+
+@pytest.mark.parametrize(("plugin", "module", "extra"), [
+    ("prometheus", "prometheus_client", "prometheus"),
+    ("opentelemetry", "opentelemetry.trace", "opentelemetry"),
+])
+def test_a_missing_extra_is_a_plugin_error_naming_it(plugin: str, module: str,
+                                                     extra: str) -> None:
+    top = module.split(".", maxsplit=1)[0]
+    script = (f"import sys; sys.modules[{top!r}] = None\n"
+              "from engine import App, PluginError\n"
+              "try:\n"
+              f"    App(kafka={{'bootstrap.servers': 'x:1'}}, plugins=[{plugin!r}])\n"
+              "except PluginError as error:\n"
+              "    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert f"plugin {plugin!r} needs {module}: pip install 'engine[{extra}]'" in result.stdout
+
+
+# -- prometheus ------------------------------------------------------------------------------
+
+def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    value = registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def test_prometheus_counts_batches_failures_dead_letters_and_states() -> None:
+    registry = CollectorRegistry()
+    app = shop()
+    app.use(PrometheusPlugin(registry=registry))
+    with Harness(app) as kafka:
+        kafka.produce("orders", {"id": 1})
+        kafka.produce("orders", {"id": 2, "poison": True})
+        kafka.produce("orders", {"id": 3})
+        kafka.run()
+        labels = {"consumer_group": "shop", "topic": "orders"}
+        assert sample(registry, "engine_batches_total", **labels, outcome="failed") == 2
+        # 1 was processed in the batch that failed at 2: only the batch of 3 returned
+        assert sample(registry, "engine_messages_consumed_total", **labels) == 1
+        assert sample(registry, "engine_batches_total", **labels, outcome="ok") == 1
+        assert sample(registry, "engine_batch_processing_seconds_count", **labels) == 1
+        assert sample(registry, "engine_errors_total", type="consumer.consume.error") == 2
+        assert sample(registry, "engine_retries_total") == 1
+        assert sample(registry, "engine_dead_letters_total") == 1
+        assert sample(registry, "engine_consumer_lag", **labels, partition="0") == 0
+        assert sample(registry, "engine_rebalances_total", kind="assigned") == 1
+        assert sample(registry, "engine_listener_state", subscription_group="shop/default",
+                      state="running") == 1
+        assert sample(registry, "engine_workers_busy") == 0
+        assert sample(registry, "engine_app_state", state="initialized") == 1
+        kafka.stop()
+        assert sample(registry, "engine_listener_state", subscription_group="shop/default",
+                      state="stopped") == 1
+
+
+def test_prometheus_reads_the_lag_from_statistics() -> None:
+    registry = CollectorRegistry()
+    app = shop()
+    app.use(PrometheusPlugin(registry=registry))
+    statistics = {"topics": {"orders": {"partitions": {
+        "0": {"consumer_lag_stored": 12}, "-1": {"consumer_lag_stored": -1}}}}}
+    app.monitor.instrument("statistics.emitted", None, subscription_group="shop/default",
+                           consumer_group="shop", statistics=statistics)
+    assert sample(registry, "engine_consumer_lag", consumer_group="shop", topic="orders",
+                  partition="0") == 12
+
+
+# -- health ----------------------------------------------------------------------------------
+
+def test_health_names_the_job_that_overran_and_recovers() -> None:
+    now = [0.0]
+    health = HealthPlugin(consuming_ttl=5.0, polling_ttl=60.0, clock=lambda: now[0])
+
+    class Slow(Consumer):
+        def consume(self, messages: Messages) -> None:
+            now[0] += 10.0  # the job takes 10 s of the probe's clock
+            status, body = health.live()
+            assert status == 500, body
+            (problem,) = body["problems"]
+            assert problem["reason"] == "job overran consuming_ttl"
+            assert (problem["topic"], problem["partition"]) == ("orders", 0)
+
+    app = App(kafka=KAFKA, client_id="shop")
+    app.topic("orders", Slow)
+    app.use(health)
+    with Harness(app) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        assert kafka.events.named("error.occurred") == []  # the asserts inside held
+        assert health.live()[0] == 200
+        status, body = health.ready()
+        assert status == 503 and body["problems"][0] == {"reason": "app not running",
+                                                         "state": "initialized"}
+        now[0] += 100.0  # no poll for longer than polling_ttl
+        status, body = health.live()
+        assert status == 500 and body["problems"][0]["reason"] == "listener stopped polling"
+
+
+# -- opentelemetry ---------------------------------------------------------------------------
+
+def tracing() -> tuple[Any, Any]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def test_opentelemetry_spans_a_batch_links_its_parents_and_injects_into_sends() -> None:
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    provider, exporter = tracing()
+    app = shop()
+    app.use(OpenTelemetryPlugin(tracer_provider=provider))
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with Harness(app, partitions={"replies": 1}) as kafka:
+        kafka.produce("orders", {"id": 1, "reply": True}, headers={"traceparent": parent})
+        kafka.run()
+        (reply,) = kafka.topic("replies")
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "process orders" and span.kind is SpanKind.CONSUMER
+    assert dict(span.attributes) == {
+        "messaging.system": "kafka", "messaging.operation.type": "process",
+        "messaging.operation.name": "process", "messaging.destination.name": "orders",
+        "messaging.destination.partition.id": "0", "messaging.consumer.group.name": "shop",
+        "messaging.batch.message_count": 1}
+    assert [f"{link.context.trace_id:032x}" for link in span.links] == [
+        "0af7651916cd43dd8448eb211c80319c"]
+    injected = reply.headers["traceparent"].decode()  # type: ignore[union-attr]
+    assert injected.split("-")[1:3] == [f"{span.context.trace_id:032x}",
+                                        f"{span.context.span_id:016x}"]
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_opentelemetry_records_a_failure_with_status_error() -> None:
+    from opentelemetry.trace import StatusCode
+
+    provider, exporter = tracing()
+    app = shop()
+    app.use(OpenTelemetryPlugin(tracer_provider=provider))
+    with Harness(app) as kafka:
+        kafka.produce("orders", {"id": 2, "poison": True})
+        kafka.run()
+        (dead,) = kafka.topic("orders.dlq")
+    failed = [s for s in exporter.get_finished_spans() if s.status.status_code is StatusCode.ERROR]
+    assert len(failed) == 2  # the first try and the retry; then the DLQ took it
+    assert failed[0].events[0].name == "exception"
+    assert "traceparent" not in dead.headers  # dispatched outside any span: nothing invented
+
+
+# -- logger ----------------------------------------------------------------------------------
+
+def test_repeats_are_counted_and_summarised_with_the_next_window() -> None:
+    now = [0.0]
+    repeats = Repeats(10.0, clock=lambda: now[0])
+    assert repeats.admit(("x",)) == (True, 0)
+    assert [repeats.admit(("x",)) for _ in range(3)] == [(False, 0)] * 3
+    assert repeats.admit(("y",)) == (True, 0)
+    now[0] = 10.0
+    assert repeats.admit(("x",)) == (True, 3)
+    assert repeats.summary(3) == "... repeated 3 times in 10 s"
+
+
+def test_the_librdkafka_filter_holds_back_lines_differing_only_in_numbers() -> None:
+    log_filter = RepeatFilter(10.0)
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("engine.librdkafka", logging.ERROR, "", 0, text, None, None)
+
+    assert log_filter.filter(record("Connect failed (after 0ms in state CONNECT)"))
+    assert not log_filter.filter(record("Connect failed (after 12ms in state CONNECT)"))
+    assert log_filter.filter(record("another line"))
+
+
+def test_the_logger_summarises_a_repeated_error(caplog: pytest.LogCaptureFixture) -> None:
+    app = App(kafka=KAFKA, client_id="shop")
+    app.use(LoggerPlugin(logging.getLogger("engine.test.repeats")))
+    caplog.set_level(logging.ERROR, logger="engine.test.repeats")
+    for _ in range(5):
+        app.monitor.instrument("error.occurred", None, type="librdkafka.error",
+                               error=RuntimeError("1/1 brokers are down"))
+    app.monitor.instrument("app.stopped", None, state="stopped", previous="stopping")
+    lines = [r.getMessage() for r in caplog.records if r.name == "engine.test.repeats"]
+    assert len(lines) == 2
+    assert lines[1].endswith("... repeated 4 times in 10 s")
