@@ -76,6 +76,18 @@ class App(TopicDeclarations):
 
         ProcessMode(self._new_server(selection)).run()
 
+    def run_swarm(self, nodes: int, selection: Selection | None = None) -> None:
+        """Run ``nodes`` supervised copies of this app, one process each (POSIX: fork).
+
+        Returns once every node stopped gracefully; exits the process with code 2 when one
+        had to be forced, 1 when the app cannot run as configured (see ``engine.swarm``).
+        """
+        from engine.swarm import Supervisor
+
+        code = Supervisor(self, nodes, selection).run()
+        if code:
+            raise SystemExit(code)
+
     def start(self, selection: Selection | None = None) -> None:
         """Run in background threads (no signal handlers); return once running."""
         self._new_server(selection).start_background()

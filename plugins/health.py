@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, port, positive
+from engine.swarm import node_port
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -102,7 +103,7 @@ class HealthPlugin(Configurable):
         """Serve the probes on thread ``engine.health`` (once)."""
         if self._server is not None:
             return
-        server = ThreadingHTTPServer((self.addr, self.port), _handler(self))
+        server = ThreadingHTTPServer((self.addr, node_port(self.port)), _handler(self))
         server.daemon_threads = True
         self._server, self.port = server, int(server.server_address[1])
         threading.Thread(target=server.serve_forever, name="engine.health", daemon=True).start()

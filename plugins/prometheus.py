@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, needs, port
+from engine.swarm import node_port
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -68,7 +69,8 @@ class PrometheusPlugin(Configurable):
             return
         from prometheus_client import start_http_server
 
-        self._server, thread = start_http_server(self.port, self.addr, self.registry)
+        self._server, thread = start_http_server(node_port(self.port), self.addr,
+                                                 self.registry)
         thread.name = "engine.prometheus"
         self.port = int(self._server.server_port)
 

@@ -34,6 +34,13 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument("--plugin", dest="plugins", action="append", default=[],
                         metavar="NAME", help="install a plugin by name (repeatable)")
     _filters(server)
+    swarm = commands.add_parser("swarm", help="run N supervised copies of an app, one process"
+                                " each (past the GIL)")
+    swarm.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
+    swarm.add_argument("--nodes", type=int, required=True, metavar="N", help="processes to run")
+    swarm.add_argument("--plugin", dest="plugins", action="append", default=[],
+                       metavar="NAME", help="install a plugin by name (repeatable)")
+    _filters(swarm)
     show = commands.add_parser("info", help="routes, subscription groups, settings, lifecycle")
     show.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     _filters(show)
@@ -91,6 +98,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "info":
         sys.stdout.write(info.render(app, selection(args)) + "\n")
         return EXIT_OK
+    if args.command == "swarm":
+        from engine.cli.server import swarm
+
+        return swarm(app, args, selection(args))
     from engine.cli.server import serve
 
     return serve(app, args, selection(args))

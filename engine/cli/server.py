@@ -16,15 +16,26 @@ PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server g
 
 def serve(app: App, args: argparse.Namespace, selection: Selection) -> int:
     """Install the requested plugins, check the broker, run; the exit code."""
-    configure_logging()
-    for name in args.plugins:
-        if name not in app.plugins:
-            app.use(name)
-    if "logger" not in app.plugins:
-        app.use("logger")
+    prepare(app, args.plugins)
     check_broker(dict(app.settings.kafka))
     app.run(selection)
     return 0
+
+
+def swarm(app: App, args: argparse.Namespace, selection: Selection) -> int:
+    """Install the plugins, then supervise ``--nodes`` nodes (each checks the broker itself)."""
+    from engine.swarm import Supervisor
+
+    prepare(app, args.plugins)
+    return Supervisor(app, args.nodes, selection).run()
+
+
+def prepare(app: App, plugins: list[str]) -> None:
+    """Logging to stderr (unless configured), the requested plugins and the logger plugin."""
+    configure_logging()
+    for name in [*plugins, "logger"]:
+        if name not in app.plugins:
+            app.use(name)
 
 
 def configure_logging() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from engine.instrumentation.events import BEYOND_DESIGN, ERROR_TYPES, EVENT_NAMES
 from engine.instrumentation.monitor import Monitor
+from engine.swarm.events import SWARM_ERROR_TYPES, SWARM_EVENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT.parent / "shared" / "design" / "EVENTS.md"
@@ -69,8 +70,18 @@ def test_every_emit_site_uses_a_catalogued_event_and_error_type() -> None:
         emitted |= set(re.findall(r"(?:instrument|measure)\(\s*\"([a-z_.]+)\"", source))
         types |= set(re.findall(r"\btype=\"([a-z_.]+)\"", source))
         types |= set(re.findall(r"\"(consumer\.[a-z_]+\.error)\"", source))
-    assert emitted <= set(EVENT_NAMES), emitted - set(EVENT_NAMES)
-    assert types <= set(ERROR_TYPES), types - set(ERROR_TYPES)
+    known_events, known_types = {*EVENT_NAMES, *SWARM_EVENTS}, {*ERROR_TYPES, *SWARM_ERROR_TYPES}
+    assert emitted <= known_events, emitted - known_events
+    assert types <= known_types, types - known_types
+
+
+def test_the_supervisors_events_match_the_design_catalogue() -> None:
+    text = design_catalogue()
+    section = text.split("## Swarm", 1)[1].split("\n## ", 1)[0]
+    assert sorted([*first_column_names(text, "## Swarm"), "error.occurred"]) == sorted(
+        SWARM_EVENTS)
+    assert [f"`{kind}`" for kind in SWARM_ERROR_TYPES] == re.findall(r"`swarm\.[a-z.]+\.error`",
+                                                                    section)
 
 
 def test_a_fresh_monitor_knows_exactly_the_catalogue() -> None:

@@ -1,0 +1,35 @@
+"""An app for the swarm tests: records what each node processed; can hang once on demand.
+
+Environment: BOOTSTRAP, TOPIC, GROUP, OUT (a file each processed message is appended to as
+"pid partition offset"), NODE_REPORT_TIMEOUT, HANG_MARKER (if set and the file is missing, the
+first consume creates it and hangs; later nodes see it and work normally), BAD_KAFKA (a
+setting librdkafka refuses).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from engine import App, Consumer, Messages
+
+OUT = os.environ["OUT"]
+HANG = os.environ.get("HANG_MARKER")
+
+
+class Recording(Consumer):
+    def consume(self, messages: Messages) -> None:
+        if HANG and not os.path.exists(HANG):
+            open(HANG, "w").close()
+            time.sleep(3600)  # the hung consumer: only the supervisor's kill ends this node
+        with open(OUT, "a") as out:
+            out.write("".join(f"{os.getpid()} {m.partition} {m.offset}\n" for m in messages))
+
+
+kafka = {"bootstrap.servers": os.environ["BOOTSTRAP"], "session.timeout.ms": 6000,
+         "heartbeat.interval.ms": 1000}
+if os.environ.get("BAD_KAFKA"):
+    kafka["fetch.min.bytes"] = "many"
+app = App(kafka=kafka, client_id=os.environ["GROUP"], shutdown_timeout=20,
+          node_report_timeout=float(os.environ.get("NODE_REPORT_TIMEOUT", "60")))
+app.topic(os.environ["TOPIC"], Recording)
