@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaException
 
 from engine.connection.client import Client
+from engine.connection.handle_calls import HandleCalls, RoutedClient
 from engine.connection.listener_client import ListenerClient
 from engine.connection.poll_split import PollSplitter
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
 from engine.processing.backoff import Backoff
 from engine.processing.executor import Executor
-from engine.processing.jobs import Consume, Eofed, Job, Revoked, Shutdown
+from engine.processing.jobs import Consume, Eofed, Job, LongConsume, Revoked, Shutdown
 from engine.processing.partition import Partition
 from engine.processing.partitions import PartitionKey, Partitions, Served
 from engine.processing.runtime import Runtime
@@ -58,6 +59,9 @@ class Listener:
         self._clock = clock
         self.client = client_factory(group, monitor, self)
         self.client.check_config()
+        self._calls = HandleCalls()
+        self._long = {topic.name for topic in group.topics if topic.long_running_job}
+        self._revoked_while_held: list[Served] = []
         self.partitions = Partitions(self._serve)
         self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
                                 settings.pause_with_exponential_backoff)
@@ -123,6 +127,7 @@ class Listener:
     def connect(self) -> None:
         """Starting: connect the client and subscribe; running once it is."""
         self.status.request(ListenerState.STARTING)
+        self._calls.bind()  # this thread alone calls the handle; others queue their calls
         self.client.connect()
         self.status.request(ListenerState.RUNNING)
 
@@ -145,6 +150,7 @@ class Listener:
 
     def fetch_once(self) -> None:
         """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches."""
+        self._calls.run_pending()
         budget = self.partitions.resume_due(self._clock(), self.group.max_wait_time)
         raws = self._poll(self.group.max_messages, budget)
         polled_at = self._clock()
@@ -158,11 +164,41 @@ class Listener:
             messages = served.executor.batch(batch, polled_at)
             # a paused partition refuses what was fetched before its pause (sought again)
             if served.partition.start(messages.metadata.first_offset):
-                jobs.append(Consume(served.executor, self.id, served.partition, served.strategy,
-                                    messages))
+                jobs.append(self._consume_job(key, served, messages))
         self._run_jobs(jobs)
         # after the batches: eofed never runs before, or beside, its partition's consume
         self._run_jobs(Eofed(self.partitions.get(key).executor, self.id) for key in ended)
+
+    def _consume_job(self, key: PartitionKey, served: Served, messages: Any) -> Job:
+        """The job of one batch; a long-running topic's holds its partition while it runs."""
+        if key[0] not in self._long:
+            return Consume(served.executor, self.id, served.partition, served.strategy,
+                           messages)
+        served.partition.hold()
+        return LongConsume(served.executor, self.id, served.partition, served.strategy,
+                           messages, lambda: self._calls.submit(self._long_job_ended, served))
+
+    def _long_job_ended(self, served: Served) -> None:
+        """(Listener thread) fetch the partition again, or, if it went meanwhile, say so."""
+        if served in self._revoked_while_held:
+            self._revoked_while_held.remove(served)
+            served.partition.release()
+            if served.executor.consumer:
+                self._run_jobs([Revoked(served.executor, self.id)])
+        else:
+            served.partition.release()
+
+    def _wait_for_long_jobs(self, timeout: float) -> None:
+        """Make the running long jobs' calls until they all ended (at most ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while self._long_jobs_running() and time.monotonic() < deadline:
+            self._calls.run_pending()
+            self._calls.wait_for_calls(min(0.1, max(0.0, deadline - time.monotonic())))
+        self._calls.run_pending()
+
+    def _long_jobs_running(self) -> bool:
+        return bool(self._revoked_while_held) or any(
+            served.partition.is_held for served in self.partitions)
 
     def _run_jobs(self, jobs: Iterable[Job]) -> None:
         """Schedule jobs and wait until every job of this group is done."""
@@ -184,6 +220,8 @@ class Listener:
         return raws
 
     def _interrupted(self) -> bool:
+        """Between two poll slices: make the calls long jobs queued; True to end the poll."""
+        self._calls.run_pending()
         return not self.status.is_running
 
     def after_rebalance(self, raws: list[Any]) -> list[Any]:
@@ -227,12 +265,15 @@ class Listener:
                 served.partition.lose()
             else:
                 served.partition.revoke()
+        held = [served for served in gone if served.partition.is_held]
+        self._revoked_while_held += held  # their revoked hook runs once their job ended
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
-                       if served.executor.consumer)
+                       if served.executor.consumer and served not in held)
 
     def quiet_down(self) -> None:
-        """Finish, run every consumer's shutdown hook once, then pause everything."""
+        """Finish (long jobs too), run every shutdown hook once, then pause everything."""
         self._queue.wait(self.id)
+        self._wait_for_long_jobs(self.settings.shutdown_timeout / 2)
         self._run_jobs(Shutdown(served.executor, self.id) for served in self.partitions
                        if served.executor.consumer)
         self.client.pause_all()
@@ -263,6 +304,7 @@ class Listener:
         try:
             self.status.stop()
             self._queue.wait(self.id)
+            self._wait_for_long_jobs(self.settings.shutdown_timeout / 4)
             self.producer.flush(self.settings.shutdown_timeout / 4, report=False)  # close reports
             self.client.close(timeout=self.settings.shutdown_timeout / 4)
         except Exception as error:  # noqa: BLE001 - closing must not raise out of the thread
@@ -278,6 +320,7 @@ class Listener:
         before the new client gets its assignment.
         """
         self._queue.wait(self.id)
+        self._wait_for_long_jobs(self.settings.shutdown_timeout / 4)
         self._queue.clear(self.id)
         try:
             self.client.close(timeout=1.0)
@@ -298,7 +341,8 @@ class Listener:
     def _serve(self, key: PartitionKey) -> Served:
         """Everything one newly served partition needs, bound to the current client."""
         topic, number = key
-        partition = Partition(topic, number, self.client, self._backoff, self._clock)
+        client = RoutedClient(self.client, self._calls) if topic in self._long else self.client
+        partition = Partition(topic, number, client, self._backoff, self._clock)
         runtime = Runtime(partition, self.producer, self.monitor)
         executor = self._executor_factory(self.group.topic(topic), number, runtime, self.monitor,
                                           self._clock)

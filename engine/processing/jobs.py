@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,31 @@ class Consume(Job):
             f"Consume({self.executor.topic}/{self.executor.partition}"
             f" @{meta.first_offset}..{meta.last_offset})"
         )
+
+
+class LongConsume(Consume):
+    """A batch of a ``long_running_job`` topic: the listener keeps polling while it runs.
+
+    The partition is held (paused) meanwhile; ``finished`` tells the listener the job ended,
+    whatever happened in it.
+    """
+
+    __slots__ = ("finished",)
+    kind = "consume"
+    non_blocking = True
+
+    def __init__(self, executor: Executor, group_id: str, partition: Partition,
+                 strategy: DefaultStrategy, messages: Messages,
+                 finished: Callable[[], None]) -> None:
+        super().__init__(executor, group_id, partition, strategy, messages)
+        self.finished = finished
+
+    def run(self) -> None:
+        """Consume and apply the strategy as any batch; then let the listener know."""
+        try:
+            super().run()
+        finally:
+            self.finished()
 
 
 class Revoked(Job):

@@ -38,7 +38,8 @@ class Partition:
     """
 
     __slots__ = (
-        "_attempt", "_backoff", "_client", "_clock", "_first_unmarked", "_lost", "_manual",
+        "_attempt", "_backoff", "_client", "_clock", "_first_unmarked", "_held", "_lost",
+        "_manual",
         "_pause_manual", "_pause_offset", "_paused_until", "_revoked", "_seek_due", "partition",
         "topic",
     )
@@ -58,6 +59,7 @@ class Partition:
         self._pause_manual = False
         self._pause_offset: int | None = None
         self._seek_due = False
+        self._held = False
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -85,6 +87,11 @@ class Partition:
     def is_lost(self) -> bool:
         """Whether the partition was lost (taken without a chance to commit)."""
         return self._lost
+
+    @property
+    def is_held(self) -> bool:
+        """Whether a long-running job holds the partition (paused while it runs)."""
+        return self._held
 
     @property
     def manual(self) -> bool:
@@ -120,7 +127,7 @@ class Partition:
         unmarked offset is the batch's first one, so an offset gap before it (a transaction
         marker, a compacted record) is never waited for.
         """
-        if self._paused_until is not None:
+        if self._paused_until is not None or self._held:
             self._seek_due = True
             return False
         self._first_unmarked = first_offset
@@ -209,6 +216,25 @@ class Partition:
         self._paused_until = None
         self._pause_manual = self._seek_due = False
         return None
+
+    def hold(self) -> None:
+        """A long-running job starts: stop fetching until ``release`` (no time limit)."""
+        self._held = True
+        self._client.pause(self.topic, self.partition)
+
+    def release(self) -> None:
+        """The long-running job ended: fetch again from the first unmarked offset.
+
+        A back-off the job's failure started keeps the partition paused until it is due;
+        a partition no longer ours is left alone.
+        """
+        self._held = False
+        if self._revoked or self._paused_until is not None:
+            return
+        if self._first_unmarked is not None:
+            self._client.seek(self.topic, self.partition, self._first_unmarked)
+        self._seek_due = False
+        self._client.resume(self.topic, self.partition)
 
     def revoke(self) -> None:
         """The partition was taken away: nothing more is marked or committed for it."""

@@ -26,6 +26,7 @@ class TopicDeclarations:
         key_deserializer: Callable[..., Any] | None = None,
         manual_offset_management: bool = False,
         dead_letter_queue: DeadLetterQueue | None = None,
+        long_running_job: bool = False,
         active: bool = True,
     ) -> Topic:
         """Route ``name`` to ``consumer_class``; None settings inherit the app's."""
@@ -34,7 +35,8 @@ class TopicDeclarations:
             "max_wait_time": max_wait_time, "kafka": kafka, "deserializer": deserializer,
             "key_deserializer": key_deserializer,
             "manual_offset_management": manual_offset_management,
-            "dead_letter_queue": dead_letter_queue, "active": active,
+            "dead_letter_queue": dead_letter_queue, "long_running_job": long_running_job,
+            "active": active,
         }
         return self._declare(name, consumer_class, options)
 

@@ -32,6 +32,7 @@ class Topic:
     key_deserializer: Callable[..., Any] | None = None
     manual_offset_management: bool = False
     dead_letter_queue: DeadLetterQueue | None = None
+    long_running_job: bool = False
     active: bool = True
 
     @classmethod
@@ -71,7 +72,7 @@ def _limit_problems(options: dict[str, Any]) -> list[str]:
         isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait <= 0
     ):
         problems.append(f"max_wait_time must be a number of seconds > 0 (got {wait!r})")
-    for flag in ("manual_offset_management", "active"):
+    for flag in ("manual_offset_management", "long_running_job", "active"):
         if flag in options and not isinstance(options[flag], bool):
             problems.append(f"{flag} must be True or False (got {options[flag]!r})")
     return problems

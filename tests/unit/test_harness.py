@@ -466,3 +466,23 @@ def test_bad_settings_are_refused_by_librdkafka_as_in_a_real_run() -> None:
     app.topic("orders", type("O", (Consumer,), {"consume": lambda self, m: None}))
     with pytest.raises(ConfigError, match=r"fetch\.min\.bytes"):
         Harness(app)
+
+
+def test_a_long_running_job_holds_its_partition_and_resumes_after_it() -> None:
+    seen: list[tuple[int, int]] = []
+
+    def consume(consumer: Consumer, messages: Messages) -> None:
+        seen.extend((m.offset, consumer.attempt) for m in messages)
+        if consumer.attempt == 1 and messages.first().offset == 0:  # type: ignore[union-attr]
+            raise ValueError("first try fails")
+
+    with Harness(app_with(consume, long_running_job=True)) as kafka:
+        for i in range(3):
+            kafka.produce("orders", i)
+        kafka.run()
+        kafka.stop()
+        assert seen == [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (2, 2)]
+        assert kafka.committed("orders", 0) == 3
+        assert [e.payload["job"].kind for e in kafka.events.named("worker.process")] == [
+            "consume", "consume", "shutdown"]
+        kafka.history.check()
