@@ -72,13 +72,14 @@ class HealthPlugin(Configurable):
             problems = [
                 {"reason": "listener stopped polling", "subscription_group": group,
                  "seconds": round(now - seen["polled"], 3)}
-                for group, seen in self._listeners.items()
+                for group, seen in list(self._listeners.items())
                 if seen["state"] == ListenerState.RUNNING.value
                 and now - seen["polled"] > self._polling_ttl
             ] + [
                 {"reason": "job overran consuming_ttl", "job": job.kind, "topic": job.topic,
                  "partition": job.partition, "seconds": round(now - started, 3)}
-                for job, started in self._jobs.values() if now - started > self._consuming_ttl
+                for job, started in list(self._jobs.values())
+                if now - started > self._consuming_ttl
             ]
             state = self._app_state
         return (500 if problems else 200), {"status": "failing" if problems else "ok",
@@ -127,21 +128,22 @@ class HealthPlugin(Configurable):
 
     def _on_listener(self, sender: Any, **event: Any) -> None:
         with self._lock:
-            seen = self._listeners.setdefault(event["subscription_group"], {})
-            seen["state"], seen["polled"] = event["state"], self._clock()
+            self._listeners[event["subscription_group"]] = {"state": event["state"],
+                                                            "polled": self._clock()}
+
+    # The three receivers below run per poll and per job: one dict store each, no lock (a
+    # single store is atomic; the probes copy the dicts before reading them).
 
     def _on_poll(self, sender: Any, **event: Any) -> None:
-        with self._lock:
-            self._listeners.setdefault(event["subscription_group"], {
-                "state": ListenerState.RUNNING.value})["polled"] = self._clock()
+        seen = self._listeners.get(event["subscription_group"])
+        if seen is not None:
+            seen["polled"] = self._clock()
 
     def _on_job_start(self, sender: Any, **event: Any) -> None:
-        with self._lock:
-            self._jobs[id(sender)] = (event["job"], self._clock())
+        self._jobs[id(sender)] = (event["job"], self._clock())
 
     def _on_job_end(self, sender: Any, **event: Any) -> None:
-        with self._lock:
-            self._jobs.pop(id(sender), None)
+        self._jobs.pop(id(sender), None)
 
 
 def _handler(plugin: HealthPlugin) -> type[BaseHTTPRequestHandler]:

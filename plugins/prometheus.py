@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, needs, port
 from engine.swarm import node_port
+from plugins.batch_tally import BatchTally
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -89,13 +90,8 @@ class _Metrics:
         counter = partial(client.Counter, registry=registry)
         gauge = partial(client.Gauge, registry=registry)
         batch = ("consumer_group", "topic")
-        self.consumed = counter("engine_messages_consumed", "Messages of batches whose consume"
-                                " returned (failed attempts not counted)", batch)
-        self.batches = counter("engine_batches", "Consume calls by outcome (ok, failed)",
-                               (*batch, "outcome"))
-        self.processing = client.Histogram(
-            "engine_batch_processing_seconds", "Time of consume calls that returned", batch,
-            registry=registry)
+        self.tally = BatchTally()  # the per-batch families, summed at scrape time
+        registry.register(self.tally)
         self.lag = gauge("engine_consumer_lag", "Messages behind the partition's end",
                          (*batch, "partition"))
         self.errors = counter("engine_errors", "error.occurred events by type", ("type",))
@@ -107,21 +103,11 @@ class _Metrics:
                               ("subscription_group", "state"))
         self.busy = gauge("engine_workers_busy", "Workers running a job")
         self.queued = gauge("engine_jobs_queued", "Jobs waiting for a worker")
-        self._batches: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     def follow(self, app: App) -> None:
         """Read the busy workers and queued jobs from the app at each scrape."""
         self.busy.set_function(lambda: app.statistics()["workers_busy"])
         self.queued.set_function(lambda: app.statistics()["jobs_queued"])
-
-    def batch(self, group: str, topic: str) -> tuple[Any, Any, Any]:
-        """(consumed, ok batches, processing time) of one topic: looked up once, kept."""
-        children = self._batches.get((group, topic))
-        if children is None:
-            children = self._batches[(group, topic)] = (
-                self.consumed.labels(group, topic), self.batches.labels(group, topic, "ok"),
-                self.processing.labels(group, topic))
-        return children
 
     def app_state(self, current: AppState) -> None:
         """Set the app-state gauge to ``current``."""
@@ -158,10 +144,7 @@ class _Receivers:
     def consumed(self, sender: Any, **event: Any) -> None:
         """A batch was consumed: messages, outcome, time; the lag after it, once a second."""
         group, topic = getattr(sender, "consumer_group", ""), event["topic"]
-        consumed, ok, processing = self.m.batch(group, topic)
-        consumed.inc(len(event["messages"]))
-        ok.inc()
-        processing.observe(event["time"])
+        self.m.tally.consumed(group, topic, len(event["messages"]), event["time"])
         key, now = (group, topic, event["partition"]), time.monotonic()
         if now - self._lag_read.get(key, -LAG_EVERY) >= LAG_EVERY:
             self._lag_read[key] = now
@@ -174,8 +157,7 @@ class _Receivers:
         kind = str(event.get("type"))
         self.m.errors.labels(kind).inc()
         if kind in _FAILED_BATCH:
-            self.m.batches.labels(getattr(sender, "consumer_group", ""), event.get("topic", ""),
-                                  "failed").inc()
+            self.m.tally.failed(getattr(sender, "consumer_group", ""), event.get("topic", ""))
 
     def retry(self, sender: Any, **event: Any) -> None:
         """A retry was scheduled."""

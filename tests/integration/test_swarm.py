@@ -142,3 +142,20 @@ def test_swarm_needs_a_node_count(tmp_path: Any) -> None:
     result = subprocess.run([sys.executable, "-m", "engine", "swarm", str(APP)],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "--nodes" in result.stderr
+
+
+def test_quiet_and_dump_signals_reach_every_node(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topic, group = make_topic(2), unique("g")
+    with swarm(tmp_path, bootstrap, topic, group, 2) as running:
+        wait_until(lambda: sum("partitions assigned" in line for line in running.lines()) >= 2,
+                   message="both nodes consuming")
+        running.process.send_signal(signal.SIGTTIN)
+        wait_until(lambda: sum("thread engine.reporter" in line for line in running.lines()) >= 2,
+                   message="each node's thread dump")
+        running.process.send_signal(signal.SIGTSTP)
+        wait_until(lambda: sum(line.endswith(" quiet") and "listener" in line
+                               for line in running.lines()) >= 2, message="both nodes quiet")
+        assert running.stop() == 0

@@ -251,3 +251,59 @@ def test_the_logger_summarises_a_repeated_error(caplog: pytest.LogCaptureFixture
     lines = [r.getMessage() for r in caplog.records if r.name == "engine.test.repeats"]
     assert len(lines) == 2
     assert lines[1].endswith("... repeated 4 times in 10 s")
+
+
+def test_every_client_the_engine_creates_logs_through_stdlib_logging(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import confluent_kafka
+    import confluent_kafka.admin
+
+    from engine.broker import create_topics
+    from engine.cli.server import check_broker
+    from engine.config.kafka import LIBRDKAFKA_LOGGER
+
+    configs: list[dict[str, Any]] = []
+
+    class Refuses:
+        def __init__(self, config: dict[str, Any]) -> None:
+            configs.append(config)
+            raise RuntimeError("no broker in this test")
+
+    monkeypatch.setattr(confluent_kafka, "Producer", Refuses)
+    monkeypatch.setattr(confluent_kafka.admin, "AdminClient", Refuses)
+    app = App(kafka=KAFKA, client_id="shop")
+    for attempt in (lambda: app.producer.produce("t", b"1"), lambda: check_broker(dict(KAFKA)),
+                    lambda: create_topics("127.0.0.1:1", {"t": 1})):
+        with pytest.raises(Exception):  # noqa: B017 - each refuses after recording its config
+            attempt()
+    assert len(configs) == 3
+    assert all(config["logger"].name == LIBRDKAFKA_LOGGER for config in configs)
+
+
+def test_the_batch_tally_adds_up_every_threads_rows_at_scrape_time() -> None:
+    import threading
+
+    from plugins.batch_tally import BatchTally
+
+    tally = BatchTally()
+
+    def work() -> None:
+        for _ in range(1000):
+            tally.consumed("g", "t", 3, 0.02)
+        tally.failed("g", "t")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    registry = CollectorRegistry()
+    registry.register(tally)
+    labels = {"consumer_group": "g", "topic": "t"}
+    assert sample(registry, "engine_messages_consumed_total", **labels) == 12000
+    assert sample(registry, "engine_batches_total", **labels, outcome="ok") == 4000
+    assert sample(registry, "engine_batches_total", **labels, outcome="failed") == 4
+    assert sample(registry, "engine_batch_processing_seconds_bucket", **labels, le="0.01") == 0
+    assert sample(registry, "engine_batch_processing_seconds_bucket", **labels,
+                  le="0.025") == 4000
+    assert sample(registry, "engine_batch_processing_seconds_sum", **labels) == pytest.approx(80)
