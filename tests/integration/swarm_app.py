@@ -3,7 +3,7 @@
 Environment: BOOTSTRAP, TOPIC, GROUP, OUT (a file each processed message is appended to as
 "pid partition offset"), NODE_REPORT_TIMEOUT, HANG_MARKER (if set and the file is missing, the
 first consume creates it and hangs; later nodes see it and work normally), BAD_KAFKA (a
-setting librdkafka refuses).
+setting librdkafka refuses), SHUTDOWN_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ kafka = {"bootstrap.servers": os.environ["BOOTSTRAP"], "session.timeout.ms": 600
          "heartbeat.interval.ms": 1000}
 if os.environ.get("BAD_KAFKA"):
     kafka["fetch.min.bytes"] = "many"
-app = App(kafka=kafka, client_id=os.environ["GROUP"], shutdown_timeout=20,
+app = App(kafka=kafka, client_id=os.environ["GROUP"],
+          shutdown_timeout=float(os.environ.get("SHUTDOWN_TIMEOUT", "20")),
           node_report_timeout=float(os.environ.get("NODE_REPORT_TIMEOUT", "60")))
 app.topic(os.environ["TOPIC"], Recording)

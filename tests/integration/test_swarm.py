@@ -159,3 +159,19 @@ def test_quiet_and_dump_signals_reach_every_node(
         wait_until(lambda: sum(line.endswith(" quiet") and "listener" in line
                                for line in running.lines()) >= 2, message="both nodes quiet")
         assert running.stop() == 0
+
+
+def test_a_node_that_cannot_stop_in_time_makes_the_swarm_exit_2(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"], partition=0)
+    marker = tmp_path / "hung"
+    with swarm(tmp_path, bootstrap, topic, group, 1, HANG_MARKER=str(marker),
+               SHUTDOWN_TIMEOUT="3") as running:
+        wait_until(marker.exists, message="the consumer hanging")
+        assert running.stop() == 2  # the node's own stop was forced after 3 s: exit code 2
+        log = "\n".join(running.lines())
+        assert re.search(r"swarm\.node\.stopped node=0 pid=\d+ exit_code=2 graceful=False", log)
+        assert not [pid for pid in running.node_pids() if alive(pid)]
