@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaException
 
 from engine.connection.client import Client
-from engine.connection.handle_calls import HandleCalls, RoutedClient
 from engine.connection.listener_client import ListenerClient
+from engine.connection.long_jobs import LongJobs
 from engine.connection.poll_split import PollSplitter
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
 from engine.processing.backoff import Backoff
 from engine.processing.executor import Executor
-from engine.processing.jobs import Consume, Eofed, Job, LongConsume, Revoked, Shutdown
+from engine.processing.jobs import Consume, Eofed, Job, Revoked, Shutdown
 from engine.processing.partition import Partition
 from engine.processing.partitions import PartitionKey, Partitions, Served
 from engine.processing.runtime import Runtime
@@ -59,9 +59,7 @@ class Listener:
         self._clock = clock
         self.client = client_factory(group, monitor, self)
         self.client.check_config()
-        self._calls = HandleCalls()
-        self._long = {topic.name for topic in group.topics if topic.long_running_job}
-        self._revoked_while_held: list[Served] = []
+        self._long = LongJobs(group)
         self.partitions = Partitions(self._serve)
         self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
                                 settings.pause_with_exponential_backoff)
@@ -127,7 +125,7 @@ class Listener:
     def connect(self) -> None:
         """Starting: connect the client and subscribe; running once it is."""
         self.status.request(ListenerState.STARTING)
-        self._calls.bind()  # this thread alone calls the handle; others queue their calls
+        self._long.calls.bind()  # this thread alone polls the handle; long jobs queue calls
         self.client.connect()
         self.status.request(ListenerState.RUNNING)
 
@@ -150,7 +148,7 @@ class Listener:
 
     def fetch_once(self) -> None:
         """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches."""
-        self._calls.run_pending()
+        self._long.calls.run_pending()
         budget = self.partitions.resume_due(self._clock(), self.group.max_wait_time)
         raws = self._poll(self.group.max_messages, budget)
         polled_at = self._clock()
@@ -171,34 +169,17 @@ class Listener:
 
     def _consume_job(self, key: PartitionKey, served: Served, messages: Any) -> Job:
         """The job of one batch; a long-running topic's holds its partition while it runs."""
-        if key[0] not in self._long:
-            return Consume(served.executor, self.id, served.partition, served.strategy,
-                           messages)
-        served.partition.hold()
-        return LongConsume(served.executor, self.id, served.partition, served.strategy,
-                           messages, lambda: self._calls.submit(self._long_job_ended, served))
+        if self._long.owns(key[0]):
+            return self._long.job(self.id, served, messages, self._long_job_ended)
+        return Consume(served.executor, self.id, served.partition, served.strategy, messages)
 
     def _long_job_ended(self, served: Served) -> None:
-        """(Listener thread) fetch the partition again, or, if it went meanwhile, say so."""
-        if served in self._revoked_while_held:
-            self._revoked_while_held.remove(served)
-            served.partition.release()
-            if served.executor.consumer:
-                self._run_jobs([Revoked(served.executor, self.id)])
-        else:
-            served.partition.release()
+        """(Listener thread) a long job ended; a partition revoked meanwhile hears it now."""
+        if self._long.ended(served) and served.executor.consumer:
+            self._run_jobs([Revoked(served.executor, self.id)])
 
     def _wait_for_long_jobs(self, timeout: float) -> None:
-        """Make the running long jobs' calls until they all ended (at most ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        while self._long_jobs_running() and time.monotonic() < deadline:
-            self._calls.run_pending()
-            self._calls.wait_for_calls(min(0.1, max(0.0, deadline - time.monotonic())))
-        self._calls.run_pending()
-
-    def _long_jobs_running(self) -> bool:
-        return bool(self._revoked_while_held) or any(
-            served.partition.is_held for served in self.partitions)
+        self._long.wait(lambda: self.partitions, timeout)
 
     def _run_jobs(self, jobs: Iterable[Job]) -> None:
         """Schedule jobs and wait until every job of this group is done."""
@@ -221,7 +202,7 @@ class Listener:
 
     def _interrupted(self) -> bool:
         """Between two poll slices: make the calls long jobs queued; True to end the poll."""
-        self._calls.run_pending()
+        self._long.calls.run_pending()
         return not self.status.is_running
 
     def after_rebalance(self, raws: list[Any]) -> list[Any]:
@@ -265,8 +246,7 @@ class Listener:
                 served.partition.lose()
             else:
                 served.partition.revoke()
-        held = [served for served in gone if served.partition.is_held]
-        self._revoked_while_held += held  # their revoked hook runs once their job ended
+        held = self._long.let_go(gone)  # their revoked hook runs once their job ended
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
                        if served.executor.consumer and served not in held)
 
@@ -341,7 +321,7 @@ class Listener:
     def _serve(self, key: PartitionKey) -> Served:
         """Everything one newly served partition needs, bound to the current client."""
         topic, number = key
-        client = RoutedClient(self.client, self._calls) if topic in self._long else self.client
+        client = self._long.client_for(topic, self.client)
         partition = Partition(topic, number, client, self._backoff, self._clock)
         runtime = Runtime(partition, self.producer, self.monitor)
         executor = self._executor_factory(self.group.topic(topic), number, runtime, self.monitor,

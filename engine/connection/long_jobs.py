@@ -1,0 +1,69 @@
+"""A listener's long-running jobs: their partitions held, their handle calls, their ends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from engine.connection.handle_calls import HandleCalls, RoutedClient
+from engine.processing.jobs import LongConsume
+
+if TYPE_CHECKING:
+    from engine.processing.partition import PartitionClient
+    from engine.processing.partitions import Served
+    from engine.routing.subscription_group import SubscriptionGroup
+
+
+class LongJobs:
+    """Owns what long-running jobs need beside the listener's loop (one per listener).
+
+    ``calls`` is the queue of handle calls the listener makes for them. A partition revoked
+    while its job runs waits here until the job ends: only then may its hook run.
+    """
+
+    def __init__(self, group: SubscriptionGroup) -> None:
+        self.calls = HandleCalls()
+        self._topics = {topic.name for topic in group.topics if topic.long_running_job}
+        self._revoked: list[Served] = []
+
+    def owns(self, topic: str) -> bool:
+        """Whether the topic's batches run as long jobs."""
+        return topic in self._topics
+
+    def client_for(self, topic: str, client: Any) -> PartitionClient:
+        """The client a partition of ``topic`` calls: through the listener for long jobs."""
+        return RoutedClient(client, self.calls) if topic in self._topics else client
+
+    def job(self, group_id: str, served: Served, messages: Any,
+            ended: Callable[[Served], None]) -> LongConsume:
+        """Hold the partition and build its job; ``ended(served)`` runs on the listener after."""
+        served.partition.hold()
+        return LongConsume(served.executor, group_id, served.partition, served.strategy,
+                           messages, lambda: self.calls.submit(ended, served))
+
+    def let_go(self, gone: Iterable[Served]) -> list[Served]:
+        """Of partitions taken away, those whose job still runs (their hook must wait)."""
+        held = [served for served in gone if served.partition.is_held]
+        self._revoked += held
+        return held
+
+    def ended(self, served: Served) -> bool:
+        """A job ended: fetch its partition again; True when its revoked hook is due now."""
+        served.partition.release()
+        if served in self._revoked:
+            self._revoked.remove(served)
+            return True
+        return False
+
+    def running(self, served: Iterable[Served]) -> bool:
+        """Whether a long job still runs (of the partitions served, or of those let go)."""
+        return bool(self._revoked) or any(each.partition.is_held for each in served)
+
+    def wait(self, served: Callable[[], Iterable[Served]], timeout: float) -> None:
+        """Make the running jobs' calls until they all ended (at most ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.running(served()) and time.monotonic() < deadline:
+            self.calls.run_pending()
+            self.calls.wait_for_calls(min(0.1, max(0.0, deadline - time.monotonic())))
+        self.calls.run_pending()
