@@ -87,23 +87,31 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
-def run(bootstrap: str, nodes: int, count: int, partitions: int, work_loops: int, tag: str,
-        measure_memory: bool = False) -> tuple[float, float]:
-    """(msgs/s from the first processed message to the last, PSS MiB of the whole swarm)."""
-    folder = Path(tempfile.mkdtemp(prefix="swarm-bench-"))
-    app, out, log = folder / "app.py", folder / "out.txt", folder / "log.txt"
+def prepared(bootstrap: str, tag: str, partitions: int, work_loops: int
+             ) -> tuple[Path, Path, dict[str, str]]:
+    """A fresh folder with the app, its output file, its own topic; (app, out, environment)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"swarm-bench-{tag}-"))
+    app, out = folder / "app.py", folder / "out.txt"
     app.write_text(APP)
     out.touch()
     topic = f"swarm-{tag}-{os.getpid()}"
     create_topics(bootstrap, {topic: partitions})
     env = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": topic,
            "OUT": str(out), "WORK_LOOPS": str(work_loops)}
+    return app, out, env
+
+
+def run(bootstrap: str, nodes: int, count: int, partitions: int, work_loops: int, tag: str,
+        measure_memory: bool = False) -> tuple[float, float]:
+    """(msgs/s from the first processed message to the last, PSS MiB of the whole swarm)."""
+    app, out, env = prepared(bootstrap, tag, partitions, work_loops)
+    log = out.with_name("log.txt")
     with log.open("w") as sink:
         swarm = subprocess.Popen([sys.executable, "-m", "engine", "swarm", str(app), "--nodes",
                                   str(nodes)], env=env, stderr=sink, stdout=subprocess.DEVNULL)
         try:
             wait(lambda: stable(log, nodes, partitions), 120, "a stable group")
-            produce(bootstrap, topic, count, partitions)
+            produce(bootstrap, env["TOPIC"], count, partitions)
             wait(lambda: done(out) >= count, 600, "every message processed")
             memory = (pss_mib(swarm.pid) + sum(pss_mib(c) for c in children(swarm.pid))
                       if measure_memory else 0.0)
@@ -117,19 +125,12 @@ def run(bootstrap: str, nodes: int, count: int, partitions: int, work_loops: int
 
 def servers_memory(bootstrap: str, count: int, partitions: int, work_loops: int) -> float:
     """PSS MiB of 2 separate ``engine server`` processes of the same app, once they consumed."""
-    folder = Path(tempfile.mkdtemp(prefix="swarm-bench-servers-"))
-    app, out = folder / "app.py", folder / "out.txt"
-    app.write_text(APP)
-    out.touch()
-    topic = f"swarm-servers-{os.getpid()}"
-    create_topics(bootstrap, {topic: partitions})
-    env = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": topic,
-           "OUT": str(out), "WORK_LOOPS": str(work_loops)}
+    app, out, env = prepared(bootstrap, "servers", partitions, work_loops)
     servers = [subprocess.Popen([sys.executable, "-m", "engine", "server", str(app)], env=env,
                                 stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
                for _ in range(2)]
     try:
-        produce(bootstrap, topic, count, partitions)
+        produce(bootstrap, env["TOPIC"], count, partitions)
         wait(lambda: done(out) >= count, 600, "every message processed")
         return sum(pss_mib(server.pid) for server in servers)
     finally:

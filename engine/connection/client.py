@@ -139,12 +139,8 @@ class Client:
 
     def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int:
         """Seek to an offset, a time, or "earliest"/"latest"; returns the offset used."""
-        if isinstance(target, datetime):
-            offset = self._offset_for_time(topic, partition, target)
-        elif isinstance(target, str):
-            offset = _SEEK_WORDS[target]
-        else:
-            offset = target
+        offset = seek_offset(target, lambda moment: self._offset_for_time(topic, partition,
+                                                                          moment))
         if not self.seek(topic, partition, offset):
             raise SeekError(f"cannot seek {topic}/{partition} to {target!r} (see the error event)")
         return offset
@@ -319,3 +315,16 @@ def check_config(group: SubscriptionGroup) -> None:
             f" {error.args[0].str()}"
         ]) from error
     probe.close()
+
+
+def seek_offset(target: int | datetime | str, offset_for_time: Callable[[datetime], int]) -> int:
+    """The offset a seek target names.
+
+    An offset is itself, "earliest"/"latest" are ``OFFSET_BEGINNING``/``OFFSET_END``, and a
+    time is what ``offset_for_time`` finds for it.
+    """
+    if isinstance(target, datetime):
+        return offset_for_time(target)
+    if isinstance(target, str):
+        return _SEEK_WORDS[target]
+    return target

@@ -62,6 +62,10 @@ class HandleCalls:
 
     def run_pending(self) -> None:
         """Run every queued call (the owner's thread, between poll slices)."""
+        if not self._pending:  # the common case, once per poll slice: no lock taken
+            if self._queued.is_set():  # a call already run may have set it: clear for wait
+                self._queued.clear()
+            return
         self._queued.clear()
         while self._pending:
             queued = self._pending.popleft()

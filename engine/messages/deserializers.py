@@ -32,3 +32,8 @@ class Deserializers(NamedTuple):
 
 
 DEFAULT = Deserializers()
+
+
+def deserializers_of(payload: Deserializer | None, key: Deserializer | None) -> Deserializers:
+    """A topic's deserializers: the ones its route names, the defaults otherwise."""
+    return Deserializers(payload or json_payload, key or utf8_key)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine.consumer import Consumer
 from engine.errors import DeserializationError
 from engine.messages import Messages, RawMessage
-from engine.messages.deserializers import Deserializers, json_payload, utf8_key
+from engine.messages.deserializers import deserializers_of
 from engine.processing.death import ProcessDeath
 from engine.processing.outcome import Outcome
 
@@ -44,9 +44,7 @@ class Executor:
         self.monitor = monitor
         self.consumer: Consumer | None = None
         self._runtime = runtime
-        self._deserializers = Deserializers(
-            route.deserializer or json_payload, route.key_deserializer or utf8_key
-        )
+        self._deserializers = deserializers_of(route.deserializer, route.key_deserializer)
         self._consume_signal = monitor.signal("consumer.consume")
         self._consumed_signal = monitor.signal("consumer.consumed")
 

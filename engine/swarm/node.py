@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from engine.app import App
     from engine.routing.selection import Selection
 
+log = logging.getLogger("engine.swarm")
 BAD_SETUP = 78  # EX_CONFIG: the node cannot run as configured; restarting would not help
 HEALTHY_UPTIME = 60.0  # seconds up after which a node's failure count starts again
 
@@ -88,8 +90,6 @@ def run_node(app: App, selection: Selection | None, writer: int, supervisor: int
         check_broker(dict(app.settings.kafka))
         app.run(selection)
     except (ConfigError, RoutingError, PluginError):
-        import logging
-
-        logging.getLogger("engine.swarm").exception("node %d cannot run", os.getpid())
+        log.exception("node %d cannot run", os.getpid())
         return BAD_SETUP
     return 0

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from engine.messages import Message
-from engine.messages.deserializers import DEFAULT, Deserializers, json_payload, utf8_key
+from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
 from engine.processing.death import ProcessDeath
 from engine.producer import encode
 from engine.routing.selection import Selection
@@ -294,8 +294,7 @@ class Harness:
         for group in self._groups:
             if topic in group.topic_names:
                 route = group.topic(topic)
-                return Deserializers(route.deserializer or json_payload,
-                                     route.key_deserializer or utf8_key)
+                return deserializers_of(route.deserializer, route.key_deserializer)
         return DEFAULT
 
     def _members_for(self, topic: str, group: str | None) -> list[Member]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
-from engine.connection.client import check_config
+from engine.connection.client import check_config, seek_offset
 from engine.connection.rebalance import RebalanceTracker
 from engine.errors import SeekError
 from engine.processing.partitions import PartitionKey
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from engine.testing.clock import VirtualClock
     from engine.testing.history import History
     from engine.testing.log import Log
-
-_SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
-
 
 class MemoryClient:
     """What librdkafka and the engine's ``Client`` do, over the harness's log, on one thread.
@@ -187,18 +184,18 @@ class MemoryClient:
 
     def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int:
         """Seek to an offset, a time (the first record at or after it) or a word."""
-        if isinstance(target, datetime):
-            wanted = int(target.timestamp() * 1000)
-            records = self._log.records(topic, partition)
-            offset = next((record.offset() for record in records
-                           if record.timestamp()[1] >= wanted), len(records))
-        elif isinstance(target, str):
-            offset = _SEEK_WORDS[target]
-        else:
-            offset = target
+        offset = seek_offset(target, lambda moment: self._offset_for_time(topic, partition,
+                                                                          moment))
         if not self.seek(topic, partition, offset):
             raise SeekError(f"cannot seek {topic}/{partition} to {target!r}: not assigned")
         return offset
+
+    def _offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
+        """The first record at or after ``moment``; the end when there is none."""
+        wanted = int(moment.timestamp() * 1000)
+        records = self._log.records(topic, partition)
+        return next((record.offset() for record in records if record.timestamp()[1] >= wanted),
+                    len(records))
 
     def store_offset(self, topic: str, partition: int, offset: int) -> bool:
         """Store ``offset`` for the next commit; False when the partition is not assigned."""
