@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from engine.app import App
     from engine.consumer import Consumer
     from engine.errors import (
+        AdminError,
         ConfigError,
         DeserializationError,
         EngineError,
@@ -36,17 +37,18 @@ _HOMES = {
     "Messages": "engine.messages", "Plugin": "engine.plugin", "DeadLetterQueue": "engine.routing",
     "Selection": "engine.routing",
     **dict.fromkeys([
-        "ConfigError", "DeserializationError", "EngineError", "NotRunningError", "PluginError",
+        "AdminError", "ConfigError", "DeserializationError", "EngineError", "NotRunningError",
+        "PluginError",
         "ProduceError", "QueueClosedError", "RoutingError", "SeekError", "StopTimeout",
         "UnknownEventError",
     ], "engine.errors"),
 }
 
 __all__ = [
-    "App", "AppState", "ConfigError", "Consumer", "DeadLetterQueue", "DeserializationError",
-    "EngineError", "ListenerState", "Message", "Messages", "NotRunningError", "Plugin",
-    "PluginError", "ProduceError", "QueueClosedError", "RoutingError", "SeekError",
-    "Selection", "StopTimeout", "UnknownEventError",
+    "AdminError", "App", "AppState", "ConfigError", "Consumer", "DeadLetterQueue",
+    "DeserializationError", "EngineError", "ListenerState", "Message", "Messages",
+    "NotRunningError", "Plugin", "PluginError", "ProduceError", "QueueClosedError",
+    "RoutingError", "SeekError", "Selection", "StopTimeout", "UnknownEventError",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine import plugin as plugin_loading
@@ -14,6 +15,7 @@ from engine.plugin import Plugin
 from engine.producer import Producer
 from engine.routing.consumer_group import ConsumerGroup, SubscriptionGroupBuilder
 from engine.routing.declarations import TopicDeclarations
+from engine.routing.declared_topics import DeclaredTopic
 from engine.routing.routes import Routes
 from engine.routing.selection import Selection
 from engine.routing.subscription_group import SubscriptionGroup
@@ -122,6 +124,7 @@ class App(TopicDeclarations):
         if self._server is not None:
             raise EngineError("this app was already started; build a new App to run again")
         groups = self.subscription_groups(selection)  # a RoutingError before anything runs
+        self.routes.declared_topics(self.settings)  # so is a topic declared two ways
         self._server = Server(self.lifecycle, self.monitor, self.settings, self.producer, groups)
         return self._server
 
@@ -143,6 +146,17 @@ class App(TopicDeclarations):
     ) -> tuple[SubscriptionGroup, ...]:
         """The subscription groups that would run, after ``active`` flags and filters."""
         return self.routes.subscription_groups(self.settings, selection)
+
+    def declare_topic(self, name: str, *, config: Mapping[str, Any] | None = None) -> None:
+        """Declare a topic this app does not consume (one it produces to, such as a DLQ).
+
+        ``config`` is as in ``topic(..., config=...)``; ``engine topics`` manages it.
+        """
+        self.routes.declare_topic(name, config)
+
+    def declared_topics(self, selection: Selection | None = None) -> tuple[DeclaredTopic, ...]:
+        """The topics ``engine topics`` and ``engine.admin`` manage, after filters."""
+        return self.routes.declared_topics(self.settings, selection)
 
     def lifecycle_diagram(self) -> str:
         """The app lifecycle as a Mermaid state diagram."""

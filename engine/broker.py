@@ -185,10 +185,10 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise BrokerError(f"creating topic {name!r} failed: {error}") from error
-    _wait_for_leaders(admin, topics, timeout)
+    wait_for_leaders(admin, topics, timeout)
 
 
-def _wait_for_leaders(admin: Any, topics: dict[str, int], timeout: float) -> None:
+def wait_for_leaders(admin: Any, topics: dict[str, int], timeout: float) -> None:
     """Poll metadata until every partition of ``topics`` is there with a leader."""
     deadline = time.monotonic() + timeout
     waiting = dict(topics)

@@ -78,3 +78,16 @@ class QueueClosedError(EngineError, RuntimeError):
 
 class SeekError(EngineError):
     """The client could not move a partition's fetch position."""
+
+
+class AdminError(EngineError):
+    """An admin operation (``engine.admin``, ``engine topics``) met problems.
+
+    ``problems`` holds one line per problem, each ending with a hint; ``done`` is what the
+    operation did before or despite them.
+    """
+
+    def __init__(self, problems: Iterable[str], done: Sequence[Any] = ()) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        self.done: tuple[Any, ...] = tuple(done)
+        super().__init__("\n".join(self.problems))

@@ -63,7 +63,8 @@ def build_app(bootstrap: str | None = None) -> App:
     ledger = Ledger()
     app.ledger = ledger  # type: ignore[attr-defined]
     consumer = type("OrdersConsumer", (OrdersConsumer,), {"ledger": ledger})
-    app.topic("orders", consumer, initial_offset="earliest")
+    # declared: `engine topics migrate` (or `engine server --migrate`) creates it
+    app.topic("orders", consumer, initial_offset="earliest", config={"partitions": 3})
     return app
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from engine import admin
 from engine.app import App
 from engine.broker import EmbeddedBroker
 from engine.config.kafka import logged
@@ -40,13 +41,17 @@ class DemoOrders(Consumer):
 
 
 def run_demo(messages: int, partitions: int, concurrency: int) -> int:
-    """Broker, topic, workload, app, graceful stop, timeline, summary; 0 if all processed."""
+    """Broker, app, its declared topic, workload, graceful stop, timeline, summary.
+
+    0 if all were processed.
+    """
     with EmbeddedBroker() as broker:
         sys.stdout.write(f"embedded broker on {broker.bootstrap}\n")
-        broker.create_topic(TOPIC, partitions)
+        app, consumer, timeline = _sample_app(broker.bootstrap, concurrency, partitions)
+        for change in admin.migrate(app):  # the topic as the app declares it
+            sys.stdout.write(f"topics: {change}\n")
         _produce(broker.bootstrap, messages)
         sys.stdout.write(f"produced {messages} orders to {TOPIC} ({partitions} partitions)\n")
-        app, consumer, timeline = _sample_app(broker.bootstrap, concurrency)
         started = time.monotonic()
         watcher = threading.Thread(target=_stop_when_done, daemon=True, name="demo.watch",
                                    args=(consumer, messages, started))
@@ -76,13 +81,15 @@ def _produce(bootstrap: str, count: int) -> None:
     producer.flush(60)
 
 
-def _sample_app(bootstrap: str, concurrency: int) -> tuple[App, type[DemoOrders], list[Any]]:
+def _sample_app(
+    bootstrap: str, concurrency: int, partitions: int
+) -> tuple[App, type[DemoOrders], list[Any]]:
     consumer = type("DemoOrders", (DemoOrders,),
                     {"totals": {}, "processed": [0], "first_at": []})
     app = App(kafka={"bootstrap.servers": bootstrap, "session.timeout.ms": 6000,
                      "heartbeat.interval.ms": 1000},
               client_id="engine-demo", concurrency=concurrency, shutdown_timeout=30)
-    app.topic(TOPIC, consumer)
+    app.topic(TOPIC, consumer, config={"partitions": partitions})
     timeline: list[Any] = []
     for name in app.monitor.events:
         if name.startswith(("app.", "connection.listener.")) and "fetch_loop" not in name:

@@ -26,6 +26,9 @@ def render(app: App, selection: Selection | None = None) -> str:
         for key, value in sorted(masked(group.kafka).items()):
             note = "  (engine default)" if _injected(key, value, app) else ""
             lines.append(f"      {key} = {value}{note}")
+    lines += ["", "declared topics (engine topics):"]
+    lines += [f"  {topic.name}: {topic.config.describe()}  ({topic.origin})"
+              for topic in app.declared_topics(selection)] or ["  none"]
     lines += ["", "lifecycle (mermaid):", app.lifecycle_diagram()]
     return "\n".join(lines)
 

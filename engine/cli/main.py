@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from engine.broker import BrokerError, BrokerMissingError, BrokerUnreachableError
 from engine.cli import info
 from engine.cli.target import TargetError, UserCodeError, load_app
-from engine.errors import ConfigError, PluginError, RoutingError
+from engine.errors import AdminError, ConfigError, PluginError, RoutingError
 from engine.routing.selection import Selection
 
 EXIT_OK, EXIT_START_ERROR = 0, 1
@@ -33,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     server.add_argument("--plugin", dest="plugins", action="append", default=[],
                         metavar="NAME", help="install a plugin by name (repeatable)")
+    server.add_argument("--migrate", action="store_true",
+                        help="create, repartition and align the declared topics first")
     _filters(server)
     swarm = commands.add_parser("swarm", help="run N supervised copies of an app, one process"
                                 " each (past the GIL)")
@@ -41,6 +43,15 @@ def parser() -> argparse.ArgumentParser:
     swarm.add_argument("--plugin", dest="plugins", action="append", default=[],
                        metavar="NAME", help="install a plugin by name (repeatable)")
     _filters(swarm)
+    topics = commands.add_parser("topics", help="create, align or delete the declared topics")
+    topics.add_argument("action", choices=("plan", "create", "repartition", "align", "migrate",
+                                           "delete"), metavar="ACTION",
+                        help="plan|create|repartition|align|migrate|delete")
+    topics.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
+    topics.add_argument("--yes", action="store_true", help="delete: really delete the topics")
+    topics.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="how long each admin request may take (default 30)")
+    _filters(topics)
     show = commands.add_parser("info", help="routes, subscription groups, settings, lifecycle")
     show.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     _filters(show)
@@ -82,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"engine: importing {args.target!r} failed (traceback above)\n")
     except (TargetError, ConfigError, RoutingError, PluginError, BrokerError) as error:
         sys.stderr.write(f"engine: {error}\n{_hint(error)}\n")
+    except AdminError as error:  # each problem line carries its own hint
+        sys.stderr.write("".join(f"engine: {line}\n" for line in error.problems))
     return EXIT_START_ERROR
 
 
@@ -98,6 +111,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "info":
         sys.stdout.write(info.render(app, selection(args)) + "\n")
         return EXIT_OK
+    if args.command == "topics":
+        from engine.cli.topics import run_topics
+
+        return run_topics(app, args.action, selection(args), args.yes, args.timeout)
     if args.command == "swarm":
         from engine.cli.server import swarm
 

@@ -11,6 +11,7 @@ from engine.broker import BrokerUnreachableError
 from engine.config.kafka import common_config, logged
 from engine.routing.selection import Selection
 
+log = logging.getLogger("engine.admin")
 PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
 
 
@@ -18,8 +19,18 @@ def serve(app: App, args: argparse.Namespace, selection: Selection) -> int:
     """Install the requested plugins, check the broker, run; the exit code."""
     prepare(app, args.plugins)
     check_broker(dict(app.settings.kafka))
+    if args.migrate:
+        migrate(app, selection)
     app.run(selection)
     return 0
+
+
+def migrate(app: App, selection: Selection) -> None:
+    """``engine topics migrate`` before a start: what it changed goes to the log."""
+    from engine import admin
+
+    for change in admin.migrate(app, selection):
+        log.info("topics: %s", change)
 
 
 def swarm(app: App, args: argparse.Namespace, selection: Selection) -> int:

@@ -28,15 +28,20 @@ class TopicDeclarations:
         dead_letter_queue: DeadLetterQueue | None = None,
         long_running_job: bool = False,
         active: bool = True,
+        config: Mapping[str, Any] | None = None,
     ) -> Topic:
-        """Route ``name`` to ``consumer_class``; None settings inherit the app's."""
+        """Route ``name`` to ``consumer_class``; None settings inherit the app's.
+
+        ``config`` declares the topic for ``engine topics`` / ``engine.admin``: ``partitions``,
+        ``replication_factor`` and Kafka topic configs such as ``retention.ms``.
+        """
         options = {
             "initial_offset": initial_offset, "max_messages": max_messages,
             "max_wait_time": max_wait_time, "kafka": kafka, "deserializer": deserializer,
             "key_deserializer": key_deserializer,
             "manual_offset_management": manual_offset_management,
             "dead_letter_queue": dead_letter_queue, "long_running_job": long_running_job,
-            "active": active,
+            "active": active, "config": config,
         }
         return self._declare(name, consumer_class, options)
 

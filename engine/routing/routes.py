@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from engine.config.settings import Settings
 from engine.errors import RoutingError
 from engine.routing.consumer_group import ConsumerGroup, SubscriptionGroupBuilder
 from engine.routing.declarations import TopicDeclarations
+from engine.routing.declared_topics import DeclaredTopic, declared_topics
+from engine.routing.names import topic_name_problem
 from engine.routing.selection import Selection
 from engine.routing.subscription_group import SubscriptionGroup, group_topics
 from engine.routing.topic import Topic
+from engine.routing.topic_config import TopicConfig, config_problems
 
 
 class Routes(TopicDeclarations):
@@ -20,6 +24,7 @@ class Routes(TopicDeclarations):
     def __init__(self, default_group: str) -> None:
         self.default_group = default_group
         self._groups: dict[str, ConsumerGroup] = {}
+        self._standalone: dict[str, TopicConfig] = {}
 
     def consumer_group(self, name: str) -> ConsumerGroup:
         """The consumer group called ``name``, created on first use (reopened after)."""
@@ -40,6 +45,22 @@ class Routes(TopicDeclarations):
     def _declare(self, name: str, consumer_class: Any, options: dict[str, Any]) -> Topic:
         return self.consumer_group(self.default_group)._declare(name, consumer_class, options)
 
+    def declare_topic(self, name: str, config: Mapping[str, Any] | None = None) -> TopicConfig:
+        """Declare a topic the app does not consume (one it produces to, such as a DLQ)."""
+        problems = [p for p in [topic_name_problem(name)] if p] + config_problems(config or {})
+        if name in self._standalone:
+            problems.append("declared twice with app.declare_topic; declare it once")
+        if problems:
+            raise RoutingError(f"topic {name!r}: " + "; ".join(problems))
+        self._standalone[name] = TopicConfig.build(config or {})
+        return self._standalone[name]
+
+    def declared_topics(
+        self, settings: Settings, selection: Selection | None = None
+    ) -> tuple[DeclaredTopic, ...]:
+        """What ``engine topics`` manages (see ``engine.routing.declared_topics``)."""
+        return declared_topics(self.every_group(settings), self._standalone, selection)
+
     def subscription_groups(
         self, settings: Settings, selection: Selection | None = None
     ) -> tuple[SubscriptionGroup, ...]:
@@ -47,7 +68,7 @@ class Routes(TopicDeclarations):
 
         Raises ``RoutingError`` when a filter names nothing, or when nothing is left to run.
         """
-        everything = self._grouped(settings)
+        everything = self.every_group(settings)
         selection = selection or Selection()
         selection.check(everything)
         chosen = [_narrowed(group, selection) for group in everything]
@@ -59,7 +80,7 @@ class Routes(TopicDeclarations):
             )
         return groups
 
-    def _grouped(self, settings: Settings) -> list[SubscriptionGroup]:
+    def every_group(self, settings: Settings) -> list[SubscriptionGroup]:
         """Every group, inactive topics included, so names never depend on ``active``."""
         return [
             group

@@ -23,12 +23,12 @@ class Selection:
     exclude_subscription_groups: tuple[str, ...] = ()
     exclude_topics: tuple[str, ...] = ()
 
-    def check(self, groups: Sequence[SubscriptionGroup]) -> None:
-        """Raise ``RoutingError`` for any name that matches no route."""
+    def check(self, groups: Sequence[SubscriptionGroup], topics: Iterable[str] = ()) -> None:
+        """Raise ``RoutingError`` for any name that matches no route (or one of ``topics``)."""
         known = {
             "consumer_groups": {g.consumer_group for g in groups},
             "subscription_groups": {g.name for g in groups} | {g.id for g in groups},
-            "topics": {t.name for g in groups for t in g.topics},
+            "topics": {t.name for g in groups for t in g.topics} | set(topics),
         }
         problems = []
         for kind in _KINDS:
@@ -43,11 +43,15 @@ class Selection:
 
     def keeps(self, group: SubscriptionGroup, topic: Topic) -> bool:
         """Whether ``topic`` of ``group`` passes every filter."""
-        values = {
-            "consumer_groups": (group.consumer_group,),
-            "subscription_groups": (group.name, group.id),
-            "topics": (topic.name,),
-        }
+        return self.keeps_names((group.consumer_group,), (group.name, group.id), (topic.name,))
+
+    def keeps_names(
+        self, consumer_groups: Sequence[str], subscription_groups: Sequence[str],
+        topics: Sequence[str],
+    ) -> bool:
+        """Whether something known by these names passes every filter (none: no such kind)."""
+        values = {"consumer_groups": consumer_groups,
+                  "subscription_groups": subscription_groups, "topics": topics}
         for kind in _KINDS:
             if _hit(getattr(self, "exclude_" + kind), values[kind]):
                 return False

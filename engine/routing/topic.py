@@ -12,6 +12,7 @@ from engine.consumer import Consumer
 from engine.errors import RoutingError
 from engine.routing.dead_letter_queue import DeadLetterQueue
 from engine.routing.names import topic_name_problem
+from engine.routing.topic_config import TopicConfig, config_problems
 
 INITIAL_OFFSETS = ("earliest", "latest")
 
@@ -34,6 +35,7 @@ class Topic:
     dead_letter_queue: DeadLetterQueue | None = None
     long_running_job: bool = False
     active: bool = True
+    config: TopicConfig | None = None
 
     @classmethod
     def build(cls, name: str, consumer_class: Any, **options: Any) -> Topic:
@@ -43,6 +45,8 @@ class Topic:
             shown = name if isinstance(name, str) else repr(name)
             raise RoutingError(f"topic {shown!r}: " + "; ".join(problems))
         options["kafka"] = MappingProxyType(dict(options.get("kafka") or {}))
+        if options.get("config") is not None:
+            options["config"] = TopicConfig.build(options["config"])
         return cls(name=name, consumer_class=consumer_class, **options)
 
 
@@ -59,6 +63,8 @@ def _problems(name: Any, consumer_class: Any, options: dict[str, Any]) -> list[s
     for hook in ("deserializer", "key_deserializer"):
         if options.get(hook) is not None and not callable(options[hook]):
             problems.append(f"{hook} must be callable (got {options[hook]!r})")
+    if options.get("config") is not None:
+        problems += config_problems(options["config"])
     return problems + _dlq_problems(name, options.get("dead_letter_queue"))
 
 

@@ -38,8 +38,9 @@ class Harness:
     Only the Kafka client is replaced (by an in-memory log); the listener's iteration, the
     executors, strategies, retries, pauses, the dead-letter queue, producing and every event
     are the engine's own code. The app itself is never started. ``partitions`` gives topic
-    sizes (an int for every routed topic, or a mapping; unlisted topics get 1); topics named
-    only in the mapping are created too. ``consumer_groups`` / ``topics`` limit what runs,
+    sizes (an int for every routed topic, or a mapping; unlisted topics get their declared
+    ``config`` partitions, else 1); topics named only in the mapping, and declared topics,
+    are created too. ``consumer_groups`` / ``topics`` limit what runs,
     as the CLI's filters do.
     """
 
@@ -85,6 +86,10 @@ class Harness:
             timestamp_ms=None if timestamp is None else int(timestamp.timestamp() * 1000),
         )
         return Message.of(record, topic, record.partition(), self._deserializers(topic))
+
+    def partition_count(self, topic: str) -> int:
+        """How many partitions ``topic`` has in the in-memory log."""
+        return self._log.partition_count(topic)
 
     def partition_for(self, topic: str, key: Any) -> int | None:
         """The partition a message with ``key`` goes to (None: unkeyed, round-robin)."""
@@ -265,13 +270,15 @@ class Harness:
         routed = [topic.name for group in self._groups for topic in group.topics]
         self._log.routed = tuple(dict.fromkeys(routed))
         sizes: Mapping[str, int] = partitions if isinstance(partitions, Mapping) else {}
-        default = partitions if isinstance(partitions, int) else 1
+        declared = {topic.name: topic.config.partitions or 1
+                    for topic in self.app.declared_topics()}
         dead_letters = [topic.dead_letter_queue.topic for group in self._groups
                         for topic in group.topics if topic.dead_letter_queue is not None]
-        for name in [*self._log.routed, *dead_letters, *sizes]:
+        for name in [*self._log.routed, *dead_letters, *sizes, *declared]:
             if not self._log.has_topic(name):
-                count = sizes.get(name, default if name in self._log.routed else 1)
-                self._log.create_topic(name, count)
+                fallback = partitions if isinstance(partitions, int) and (
+                    name in self._log.routed) else declared.get(name, 1)
+                self._log.create_topic(name, sizes.get(name, fallback))
 
     def _watch_history(self) -> None:
         history, groups = self.history, self._groups

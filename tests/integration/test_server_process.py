@@ -92,3 +92,33 @@ def test_two_processes_split_partitions_and_one_leaves_mid_stream_losing_nothing
     code, output = finish(second)
     assert code == 0, output
     assert {(p, o) for p, o, _ in records(out)} == expected  # nothing lost
+
+
+def test_server_migrate_creates_the_declared_topics_before_it_runs(
+    bootstrap: str, unique: Callable[[str], str], tmp_path: Path,
+) -> None:
+    from engine import App, admin
+
+    topic = unique("declared")
+    target = tmp_path / "declaring_app.py"
+    target.write_text(
+        "from engine import App, Consumer\n"
+        "class Idle(Consumer):\n    def consume(self, messages):\n        pass\n"
+        f"app = App(kafka={{'bootstrap.servers': {bootstrap!r}, 'session.timeout.ms': 6000,"
+        f" 'heartbeat.interval.ms': 1000}}, client_id={unique('g')!r})\n"
+        f"app.topic({topic!r}, Idle, config={{'partitions': 2, 'retention.ms': 3600000}})\n")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine", "server", "--migrate", str(target)], text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: list[str] = []
+    assert server.stdout is not None
+    for line in server.stdout:
+        lines.append(line)
+        if "app running" in line:
+            break
+    assert any(f"topics: {topic}: create (2 partitions" in line for line in lines), lines
+    info = admin.topic_info(App(kafka={"bootstrap.servers": bootstrap}), topic)
+    assert (info.partitions, info.configs["retention.ms"]) == (2, "3600000")
+    server.send_signal(signal.SIGTERM)
+    code, output = finish(server)
+    assert code == 0, "".join(lines) + output

@@ -37,6 +37,16 @@ def test_info_shows_routes_masked_settings_and_the_lifecycle(
     assert "sasl.password = ***" in out and "hunter2" not in out
     assert "fetch.queue.backoff.ms = 10  (engine default)" in out
     assert "stateDiagram-v2" in out
+    assert "declared topics (engine topics):\n  none" in out
+
+
+def test_info_lists_the_declared_topics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = APP.format(extra="") + 'app.declare_topic("audit", config={"partitions": 2})\n'
+    assert main(["info", str(write(tmp_path, body=body))]) == 0
+    assert ("  audit: 2 partitions, default replication factor  (app.declare_topic)"
+            in capsys.readouterr().out)
 
 
 def test_info_by_module_name_and_attribute(
@@ -108,3 +118,29 @@ def test_config_error_at_start_lists_problems_with_a_hint(
 def test_filter_that_matches_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(write(tmp_path)), "--topic", "nope"]) == 1
     assert "no topic named 'nope' (known: clicks, orders)" in capsys.readouterr().err
+
+
+def test_topics_without_a_declared_topic_has_nothing_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["topics", "plan", str(write(tmp_path))]) == 0
+    assert capsys.readouterr().out.startswith("nothing to do: no declared topics")
+
+
+def test_topics_with_no_broker_answering_is_one_line_with_a_hint_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = APP.format(extra="") + 'app.declare_topic("audit", config={"partitions": 2})\n'
+    target = write(tmp_path, body=body)
+    assert main(["topics", "migrate", str(target), "--timeout", "1"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("engine: no Kafka broker answered at 127.0.0.1:9 within 1s (")
+    assert line.endswith("(hint: start a broker (engine broker) or fix bootstrap.servers in"
+                         " the app's kafka settings)")
+
+
+def test_topics_rejects_an_unknown_action(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["topics", "reset", "app.py"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'reset'" in capsys.readouterr().err

@@ -486,3 +486,18 @@ def test_a_long_running_job_holds_its_partition_and_resumes_after_it() -> None:
         assert [e.payload["job"].kind for e in kafka.events.named("worker.process")] == [
             "consume", "consume", "shutdown"]
         kafka.history.check()
+
+
+def test_declared_partitions_size_the_in_memory_topics_unless_given() -> None:
+    app = app_with(recording([]), config={"partitions": 4},
+                   dead_letter_queue=DeadLetterQueue("orders-dlq"))
+    app.topic("plain", app.routes.consumer_groups[0].topics[0].consumer_class)
+    app.declare_topic("audit", config={"partitions": 3})
+    with Harness(app) as kafka:
+        counts = {name: kafka.partition_count(name)
+                  for name in ("orders", "orders-dlq", "plain", "audit")}
+        assert counts == {"orders": 4, "orders-dlq": 4, "plain": 1, "audit": 3}
+    with Harness(app, partitions={"orders": 2}) as kafka:
+        assert kafka.partition_count("orders") == 2
+    with Harness(app, partitions=6) as kafka:
+        assert (kafka.partition_count("orders"), kafka.partition_count("audit")) == (6, 3)
