@@ -14,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.config.kafka import logged
+from engine.connection.commits import Commits
 from engine.connection.rebalance import RebalanceTracker
 from engine.errors import ConfigError, SeekError
 from engine.instrumentation.monitor import Monitor
@@ -22,13 +23,6 @@ from engine.routing.subscription_group import SubscriptionGroup
 POLL_SLICE = 0.1  # seconds one consume() call may block, so stops and rebalances cut in fast
 log = logging.getLogger("engine.client")
 
-# A commit refused with one of these means this member's assignment is gone.
-_OWNERSHIP_LOST = frozenset(
-    getattr(KafkaError, name) for name in (
-        "_ASSIGNMENT_LOST", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID",
-        "STALE_MEMBER_EPOCH", "FENCED_MEMBER_EPOCH",
-    ) if hasattr(KafkaError, name)
-)
 _SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 
 
@@ -51,7 +45,7 @@ class Client:
         self._closing = False
         self._last_poll = time.monotonic()
         self._max_poll_interval = float(group.kafka.get("max.poll.interval.ms", 300_000)) / 1000
-        self._assignment_lost = False
+        self._commits = Commits(monitor, self, group.id)
         self._incremental = (
             "cooperative" in str(group.kafka.get("partition.assignment.strategy", ""))
             or group.kafka.get("group.protocol") == "consumer"
@@ -65,6 +59,7 @@ class Client:
         """Create the consumer and subscribe to the group's topics."""
         config = dict(self.group.kafka)
         config["error_cb"] = self._on_error
+        config["on_commit"] = self._commits.on_commit
         if int(config.get("statistics.interval.ms", 0) or 0) > 0:
             config["stats_cb"] = self._on_statistics
         self._consumer = Consumer(logged(config))
@@ -103,7 +98,7 @@ class Client:
         and while the last poll is older than ``max.poll.interval.ms``: librdkafka has left
         the group then, even though no callback has said so yet (it will at the next poll).
         """
-        return (self._assignment_lost
+        return (self._commits.assignment_lost
                 or time.monotonic() - self._last_poll > self._max_poll_interval)
 
     @property
@@ -158,14 +153,7 @@ class Client:
         try:
             self._consumer.commit(asynchronous=not sync)
         except KafkaException as error:
-            code = error.args[0].code()
-            if code == KafkaError._NO_OFFSET:
-                return True
-            if code in _OWNERSHIP_LOST:
-                self._assignment_lost = True
-            self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
-                                    error=error, subscription_group=self.group.id)
-            return False
+            return self._commits.failed(error, sync)
         return True
 
     def high_watermark(self, topic: str, partition: int) -> int | None:
@@ -265,7 +253,7 @@ class Client:
         for back-off that comes back must be resumed, or nothing would ever resume it.
         """
         self.rebalance.assigned(pairs)
-        self._assignment_lost = False  # a new generation: ownership is decided afresh
+        self._commits.assigned()
         (self._consumer.incremental_assign if self._incremental else self._consumer.assign)(
             partitions
         )

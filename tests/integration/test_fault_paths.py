@@ -6,6 +6,7 @@ committed offsets at the end, ``stop()`` in time and the error reported.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import typing
@@ -17,6 +18,9 @@ from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import Producer
 
 from engine import App, Consumer, DeadLetterQueue, Messages
+from engine.connection import listeners_batch
+from engine.connection.client import Client
+from engine.connection.listener import Listener
 from tests.integration.conftest import (
     FAST_GROUP,
     Recorder,
@@ -85,6 +89,54 @@ def test_a_consumer_constructor_that_fails_at_first_is_retried_and_loses_nothing
     failures = errors_of(recorder, "consumer.initialized.error")
     assert [(e["offset"], type(e["error"])) for e in failures] == [(0, ConnectionError)] * 2
     assert [r["offset"] for r in recorder.of("consumer.consuming.retry")] == [0, 0]
+    assert committed(bootstrap, group, topic, 1) == {0: COUNT}
+
+
+class RefusesFirstSeek(Client):
+    """The engine's real client, whose first seek librdkafka really refuses.
+
+    A live broker gives no way to make a seek of an assigned partition fail, so the first one
+    asks the real consumer for a partition it does not have: librdkafka's own refusal, the
+    engine's own handling.
+    """
+
+    refused: typing.ClassVar[list[int]] = []  # one list per test: see type() below
+
+    def seek(self, topic: str, partition: int, offset: int) -> bool:
+        if not self.refused:
+            self.refused.append(offset)
+            return super().seek(topic, partition + 1000, offset)
+        return super().seek(topic, partition, offset)
+
+
+def test_a_retry_seek_that_is_refused_is_made_again_and_nothing_is_skipped(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * COUNT)
+    ledger, failed = Ledger(), [False]
+    client = type("RefusesFirstSeek", (RefusesFirstSeek,), {"refused": []})
+    monkeypatch.setattr(listeners_batch, "Listener",
+                        functools.partial(Listener, client_factory=client))
+
+    class FailsOnce(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if not failed[0]:
+                failed[0] = True
+                raise TimeoutError("the service is slow this once")
+            ledger.add(self.partition, [m.offset for m in messages])
+
+    app = make_app(bootstrap, group, pause_timeout=0.1, pause_max_timeout=0.2, max_messages=7)
+    recorder = Recorder(app)
+    app.topic(topic, FailsOnce)
+    assert run_until_done(app, ledger) < 30
+
+    assert client.refused == [0]  # the retry's seek back to offset 0 was refused
+    refusals = errors_of(recorder, "connection.client.poll.error")
+    assert [e["error"].args[0].name() for e in refusals] == ["_STATE"]  # not assigned
+    assert ledger.offsets[0] == list(range(COUNT))  # each once, in order: nothing skipped
+    assert [e["offset"] for e in errors_of(recorder, "consumer.consume.error")] == [0]
     assert committed(bootstrap, group, topic, 1) == {0: COUNT}
 
 

@@ -560,3 +560,46 @@ def test_the_listener_and_its_partitions_run_on_an_injected_clock() -> None:
     assert lags == [0.0, 0.0]  # polled and processed at the same virtual instant
     workers._queue.close()
     assert workers.join(5)
+
+
+def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from confluent_kafka import KafkaError
+
+    import engine.connection.client as client_module
+
+    configs: list[dict[str, Any]] = []
+
+    class Binding(Owning):
+        def __init__(self, config: dict[str, Any]) -> None:
+            super().__init__()
+            configs.append(config)
+
+        def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+            pass
+
+    monkeypatch.setattr(client_module, "Consumer", Binding)
+    entry, client, _ = owned_partition(Owning())
+    events: list[dict[str, Any]] = []
+    client.monitor.subscribe("error.occurred", lambda s, **e: events.append(e))
+    client.connect()
+    on_commit = configs[0]["on_commit"]  # librdkafka calls it inside a poll
+    on_commit(None, [])  # a commit that went through
+    on_commit(KafkaError(KafkaError._NO_OFFSET), [])  # nothing to commit
+    assert events == [] and entry.partition.is_revoked is False
+    on_commit(KafkaError(KafkaError.ILLEGAL_GENERATION), [])
+    assert [(e["type"], e["operation"], e["sync"]) for e in events] == [
+        ("connection.client.poll.error", "commit", False)]
+    assert entry.partition.is_revoked is True  # the refusal says the assignment is gone
+
+
+def test_16_a_synchronous_commit_refused_is_reported_as_a_commit() -> None:
+    from confluent_kafka import KafkaError
+
+    entry, client, _ = owned_partition(Owning(KafkaError.REBALANCE_IN_PROGRESS))
+    events: list[dict[str, Any]] = []
+    client.monitor.subscribe("error.occurred", lambda s, **e: events.append(e))
+    assert entry.executor._runtime.commit_offsets(True) is False
+    assert [(e["operation"], e["sync"]) for e in events] == [("commit", True)]
+    assert entry.partition.is_revoked is False  # a rebalance under way is not a loss

@@ -1,0 +1,57 @@
+"""What became of a client's commits: failures reported, and a refusal for a lost assignment.
+
+A synchronous commit fails by raising; asynchronous and automatic ones fail only through
+librdkafka's ``on_commit`` callback (run inside a poll). Both are reported the same way:
+``error.occurred`` type ``connection.client.poll.error`` with ``operation="commit"`` (the
+design catalogue has no commit-specific type yet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+
+from engine.instrumentation.monitor import Monitor
+
+# A commit refused with one of these means this member's assignment is gone.
+OWNERSHIP_LOST = frozenset(
+    getattr(KafkaError, name) for name in (
+        "_ASSIGNMENT_LOST", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "FENCED_INSTANCE_ID",
+        "STALE_MEMBER_EPOCH", "FENCED_MEMBER_EPOCH",
+    ) if hasattr(KafkaError, name)
+)
+
+
+class Commits:
+    """Reports one client's failed commits; remembers a refusal for a lost assignment."""
+
+    def __init__(self, monitor: Monitor, sender: Any, subscription_group: str) -> None:
+        self.monitor = monitor
+        self.sender = sender
+        self.subscription_group = subscription_group
+        self.assignment_lost = False
+
+    def assigned(self) -> None:
+        """A new assignment: ownership is decided afresh."""
+        self.assignment_lost = False
+
+    def failed(self, error: KafkaException, sync: bool) -> bool:
+        """A commit raised; False (report it) unless there was nothing to commit."""
+        code = error.args[0].code()
+        if code == KafkaError._NO_OFFSET:
+            return True
+        self._report(error, code, sync)
+        return False
+
+    def on_commit(self, error: KafkaError | None, partitions: list[Any]) -> None:
+        """librdkafka's ``on_commit``: an asynchronous or automatic commit's outcome."""
+        if error is not None and error.code() != KafkaError._NO_OFFSET:
+            self._report(KafkaException(error), error.code(), sync=False)
+
+    def _report(self, error: KafkaException, code: int, sync: bool) -> None:
+        if code in OWNERSHIP_LOST:
+            self.assignment_lost = True
+        self.monitor.instrument(
+            "error.occurred", self.sender, type="connection.client.poll.error", error=error,
+            subscription_group=self.subscription_group, operation="commit", sync=sync)
