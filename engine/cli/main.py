@@ -42,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     swarm.add_argument("--nodes", type=int, required=True, metavar="N", help="processes to run")
     swarm.add_argument("--plugin", dest="plugins", action="append", default=[],
                        metavar="NAME", help="install a plugin by name (repeatable)")
+    swarm.add_argument("--migrate", action="store_true",
+                       help="create, repartition and align the declared topics first (once)")
     _filters(swarm)
     topics = commands.add_parser("topics", help="create, align or delete the declared topics")
     topics.add_argument("action", choices=("plan", "create", "repartition", "align", "migrate",

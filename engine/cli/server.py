@@ -38,6 +38,9 @@ def swarm(app: App, args: argparse.Namespace, selection: Selection) -> int:
     from engine.swarm import Supervisor
 
     prepare(app, args.plugins)
+    if args.migrate:  # once, in the supervisor; its admin client is gone before any fork
+        check_broker(dict(app.settings.kafka))
+        migrate(app, selection)
     return Supervisor(app, args.nodes, selection).run()
 
 

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import produce, wait_until
 
 APP = Path(__file__).with_name("server_app.py")
@@ -94,8 +96,9 @@ def test_two_processes_split_partitions_and_one_leaves_mid_stream_losing_nothing
     assert {(p, o) for p, o, _ in records(out)} == expected  # nothing lost
 
 
-def test_server_migrate_creates_the_declared_topics_before_it_runs(
-    bootstrap: str, unique: Callable[[str], str], tmp_path: Path,
+@pytest.mark.parametrize("command", [["server"], ["swarm", "--nodes", "1"]])
+def test_migrate_creates_the_declared_topics_before_the_app_runs(
+    bootstrap: str, unique: Callable[[str], str], tmp_path: Path, command: list[str],
 ) -> None:
     from engine import App, admin
 
@@ -108,7 +111,7 @@ def test_server_migrate_creates_the_declared_topics_before_it_runs(
         f" 'heartbeat.interval.ms': 1000}}, client_id={unique('g')!r})\n"
         f"app.topic({topic!r}, Idle, config={{'partitions': 2, 'retention.ms': 3600000}})\n")
     server = subprocess.Popen(
-        [sys.executable, "-m", "engine", "server", "--migrate", str(target)], text=True,
+        [sys.executable, "-m", "engine", *command, "--migrate", str(target)], text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
     assert server.stdout is not None
