@@ -97,14 +97,25 @@ class Cluster:
         futures = self.client.create_partitions(
             [NewPartitions(change.topic, change.wanted) for change in changes],
             operation_timeout=self.timeout, request_timeout=self.timeout)
-        done, problems = [], []
+        done, problems, raced = [], [], []
         for change in changes:
             error = self._failure(futures[change.topic])
             if error is None:
                 done.append(change)
+            elif _code(error) == "INVALID_PARTITIONS":
+                raced.append((change, error))
             else:
                 problems.append(problem(change.topic, "adding partitions", error))
+        problems += self._raced(raced)
         return done, problems + self._leaders({c.topic: c.wanted for c in done})
+
+    def _raced(self, refused: list[tuple[AddPartitions, BaseException]]) -> list[str]:
+        """Refusals because another process added the partitions first are no problem."""
+        if not refused:
+            return []
+        found = self.observe([change.topic for change, _ in refused])
+        return [problem(change.topic, "adding partitions", error) for change, error in refused
+                if (now := found[change.topic]) is None or now.partitions < change.wanted]
 
     def set_configs(self, changes: Sequence[SetConfig]) -> Outcome:
         """Set the drifted configs, one incremental alter per topic (other keys untouched)."""

@@ -86,3 +86,46 @@ def test_problem_lines_name_the_subject_and_end_with_a_hint() -> None:
     assert unreachable("127.0.0.1:9", 2.0, refusal(KafkaError._TRANSPORT)) == (
         "no Kafka broker answered at 127.0.0.1:9 within 2s (refused here) (hint: start a"
         " broker (engine broker) or fix bootstrap.servers in the app's kafka settings)")
+
+
+class Future:
+    def __init__(self, error: BaseException | None = None, value: object = None) -> None:
+        self.error, self.value = error, value
+
+    def result(self, timeout: float) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Racing:
+    """An admin client on a cluster where another process adds the partitions first."""
+
+    def __init__(self, partitions_now: int) -> None:
+        self.partitions_now = partitions_now
+
+    def create_partitions(self, new: list[object], **_: object) -> dict[str, Future]:
+        refusal = KafkaException(KafkaError(KafkaError.INVALID_PARTITIONS, "not an increase"))
+        return {"orders": Future(refusal)}
+
+    def list_topics(self, timeout: float) -> object:
+        from types import SimpleNamespace
+
+        partition = SimpleNamespace(replicas=[1], leader=1)
+        topic = SimpleNamespace(error=None, partitions=dict.fromkeys(
+            range(self.partitions_now), partition))
+        return SimpleNamespace(topics={"orders": topic}, brokers={1: None})
+
+    def describe_configs(self, resources: list[object], **_: object) -> dict[object, Future]:
+        return {resource: Future(value={}) for resource in resources}
+
+
+def test_partitions_another_process_added_first_are_no_problem() -> None:
+    from engine.admin.cluster import Cluster
+
+    cluster = Cluster({"bootstrap.servers": "127.0.0.1:9"}, timeout=1.0)
+    cluster.client = Racing(partitions_now=6)
+    assert cluster.add_partitions([AddPartitions("orders", 3, 6)]) == ([], [])
+    cluster.client = Racing(partitions_now=3)  # refused, and still too few: a problem
+    done, problems = cluster.add_partitions([AddPartitions("orders", 3, 6)])
+    assert done == [] and problems[0].startswith("orders: adding partitions failed:")
