@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from confluent_kafka import KafkaError
+
 # confluent_kafka.admin re-exports these without declaring them: mypy cannot see it
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
@@ -20,13 +22,14 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from engine.admin.changes import AddPartitions, CreateTopic, DeleteTopic, SetConfig
 from engine.admin.planning import Observed
-from engine.admin.problems import FAILURES, kafka_error, problem, unreachable
+from engine.admin.problems import FAILURES, HINTS, kafka_error, problem, unreachable
 from engine.broker import wait_for_leaders
 from engine.config.kafka import common_config, logged
 from engine.errors import AdminError
 
 Outcome = tuple[list[Any], list[str]]  # (what was done, problem lines)
 _ABSENT = ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID")
+INVALID_REPLICATION_FACTOR = KafkaError.INVALID_REPLICATION_FACTOR
 
 
 class Cluster:
@@ -72,8 +75,7 @@ class Cluster:
             if replicas is not None and replicas > brokers:
                 problems.append(
                     f"{change.topic.name}: replication factor {replicas} is above the {brokers}"
-                    " broker(s) the cluster has (hint: lower replication_factor in config=,"
-                    " or add brokers)")
+                    f" broker(s) the cluster has (hint: {HINTS[INVALID_REPLICATION_FACTOR]})")
             else:
                 wanted.append(change)
         if not wanted:

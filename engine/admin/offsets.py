@@ -22,18 +22,18 @@ _LATEST: Callable[[], Any] = OffsetSpec.latest
 def watermarks(cluster: Cluster, partitions: Mapping[str, int]) -> dict[Key, tuple[int, int]]:
     """(low, high) of every partition of the topics (name -> partition count)."""
     keys = [(topic, index) for topic, count in partitions.items() for index in range(count)]
-    low = _list(cluster, keys, lambda _key: _EARLIEST(), "reading its low watermark")
-    high = _list(cluster, keys, lambda _key: _LATEST(), "reading its high watermark")
+    low = _list(cluster, keys, _EARLIEST, "reading its low watermark")
+    high = _list(cluster, keys, _LATEST, "reading its high watermark")
     return {key: (low[key], high[key]) for key in keys}
 
 
 def offsets_at(cluster: Cluster, topic: str, count: int, millis: int) -> dict[int, int]:
     """Per partition, the first offset whose timestamp is at or after ``millis`` (else the end)."""
     keys = [(topic, index) for index in range(count)]
-    found = _list(cluster, keys, lambda _key: OffsetSpec.for_timestamp(millis),
+    found = _list(cluster, keys, lambda: OffsetSpec.for_timestamp(millis),
                   "looking up an offset by time")
-    ends = _list(cluster, [key for key in keys if found[key] < 0],
-                 lambda _key: _LATEST(), "reading its high watermark")
+    ends = _list(cluster, [key for key in keys if found[key] < 0], _LATEST,
+                 "reading its high watermark")
     return {index: ends.get((topic, index), found[topic, index]) for topic, index in keys}
 
 
@@ -72,12 +72,14 @@ def _group_call(cluster: Cluster, call: Callable[..., Any], group: str,
         raise AdminError([problem(subject, action, error)]) from error
 
 
-def _list(cluster: Cluster, keys: Sequence[Key], spec: Any, action: str) -> dict[Key, int]:
+def _list(cluster: Cluster, keys: Sequence[Key], spec: Callable[[], Any],
+          action: str) -> dict[Key, int]:
+    """Each partition's offset for ``spec`` (one ListOffsets request), or ``AdminError``."""
     if not keys:
         return {}
     partitions = {key: TopicPartition(*key) for key in keys}
     futures = cluster.client.list_offsets(
-        {tp: spec(key) for key, tp in partitions.items()}, request_timeout=cluster.timeout)
+        {tp: spec() for tp in partitions.values()}, request_timeout=cluster.timeout)
     found, problems = {}, []
     for key, tp in partitions.items():
         try:

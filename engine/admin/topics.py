@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.admin.changes import AddPartitions, Change, CreateTopic, Plan, SetConfig
 from engine.admin.cluster import Cluster, Outcome
+from engine.admin.offsets import watermarks
 from engine.admin.planning import plan_for
 from engine.app import App
 from engine.errors import AdminError
@@ -83,8 +84,6 @@ class TopicInfo:
 
 def topic_info(app: App, name: str, *, timeout: float = TIMEOUT) -> TopicInfo:
     """What the cluster holds for ``name`` (declared or not); ``AdminError`` when absent."""
-    from engine.admin.offsets import watermarks
-
     cluster = Cluster(app.settings.kafka, timeout)
     found = cluster.observe([name])[name]
     if found is None:

@@ -152,8 +152,9 @@ class JobsQueue:
 
     def _fan_out(self) -> list[threading.Lock]:
         """Locks of idle workers for the queued jobs no woken worker will take first."""
-        wanted = min(len(self._jobs) - self._waking, len(self._idle))
-        return [waker for waker in (self._wake_one() for _ in range(wanted)) if waker]
+        wanted = max(0, min(len(self._jobs) - self._waking, len(self._idle)))
+        self._waking += wanted
+        return [self._idle.pop() for _ in range(wanted)]
 
     def is_empty(self, group_id: str) -> bool:
         """True when no job of the group is queued or running."""

@@ -274,11 +274,17 @@ class Harness:
                     for topic in self.app.declared_topics()}
         dead_letters = [topic.dead_letter_queue.topic for group in self._groups
                         for topic in group.topics if topic.dead_letter_queue is not None]
+        every_routed = partitions if isinstance(partitions, int) else None
         for name in [*self._log.routed, *dead_letters, *sizes, *declared]:
-            if not self._log.has_topic(name):
-                fallback = partitions if isinstance(partitions, int) and (
-                    name in self._log.routed) else declared.get(name, 1)
-                self._log.create_topic(name, sizes.get(name, fallback))
+            if self._log.has_topic(name):
+                continue
+            if name in sizes:
+                count = sizes[name]
+            elif every_routed is not None and name in self._log.routed:
+                count = every_routed
+            else:
+                count = declared.get(name, 1)
+            self._log.create_topic(name, count)
 
     def _watch_history(self) -> None:
         history, groups = self.history, self._groups
