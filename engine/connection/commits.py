@@ -2,8 +2,8 @@
 
 A synchronous commit fails by raising; asynchronous and automatic ones fail only through
 librdkafka's ``on_commit`` callback (run inside a poll). Both are reported the same way:
-``error.occurred`` type ``connection.client.poll.error`` with ``operation="commit"`` (the
-design catalogue has no commit-specific type yet).
+``error.occurred`` type ``connection.client.commit.error`` with ``sync`` and, where librdkafka
+names them, the ``partitions`` (``(topic, partition)`` pairs).
 """
 
 from __future__ import annotations
@@ -47,11 +47,14 @@ class Commits:
     def on_commit(self, error: KafkaError | None, partitions: list[Any]) -> None:
         """librdkafka's ``on_commit``: an asynchronous or automatic commit's outcome."""
         if error is not None and error.code() != KafkaError._NO_OFFSET:
-            self._report(KafkaException(error), error.code(), sync=False)
+            named = [(tp.topic, tp.partition) for tp in partitions or ()]
+            self._report(KafkaException(error), error.code(), sync=False, partitions=named)
 
-    def _report(self, error: KafkaException, code: int, sync: bool) -> None:
+    def _report(self, error: KafkaException, code: int, sync: bool,
+                partitions: list[tuple[str, int]] | None = None) -> None:
         if code in OWNERSHIP_LOST:
             self.assignment_lost = True
+        context: dict[str, Any] = {} if partitions is None else {"partitions": partitions}
         self.monitor.instrument(
-            "error.occurred", self.sender, type="connection.client.poll.error", error=error,
-            subscription_group=self.subscription_group, operation="commit", sync=sync)
+            "error.occurred", self.sender, type="connection.client.commit.error", error=error,
+            subscription_group=self.subscription_group, sync=sync, **context)

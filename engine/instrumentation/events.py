@@ -86,6 +86,7 @@ ERROR_TYPES: tuple[str, ...] = (
     "app.stopping.error",
     "connection.listener.fetch_loop.error",
     "connection.client.poll.error",
+    "connection.client.commit.error",
     "librdkafka.error",
     "callbacks.rebalance.error",
     "callbacks.statistics.error",
@@ -100,6 +101,7 @@ ERROR_TYPES: tuple[str, ...] = (
     "dead_letter_queue.dispatch.error",
     "worker.process.error",
     "monitor.subscriber.error",
+    "swarm.node.error",
 )
 """Every ``type`` an ``error.occurred`` event can carry."""
 

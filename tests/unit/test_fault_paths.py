@@ -503,7 +503,7 @@ def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() 
     assert runtime.is_revoked is True
     message = entry.executor.batch(raws(0, 0), 0.0)[0]
     assert runtime.mark_as_consumed(message, False) is False
-    assert kinds == ["connection.client.poll.error"]
+    assert kinds == ["connection.client.commit.error"]
     client.rebalance.take()
     client._consumer.assign = lambda partitions: None
     client._consumer.resume = lambda partitions: None
@@ -565,7 +565,7 @@ def test_the_listener_and_its_partitions_run_on_an_injected_clock() -> None:
 def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from confluent_kafka import KafkaError
+    from confluent_kafka import KafkaError, TopicPartition
 
     import engine.connection.client as client_module
 
@@ -588,9 +588,9 @@ def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
     on_commit(None, [])  # a commit that went through
     on_commit(KafkaError(KafkaError._NO_OFFSET), [])  # nothing to commit
     assert events == [] and entry.partition.is_revoked is False
-    on_commit(KafkaError(KafkaError.ILLEGAL_GENERATION), [])
-    assert [(e["type"], e["operation"], e["sync"]) for e in events] == [
-        ("connection.client.poll.error", "commit", False)]
+    on_commit(KafkaError(KafkaError.ILLEGAL_GENERATION), [TopicPartition("t", 0, 5)])
+    assert [(e["type"], e["sync"], e["partitions"]) for e in events] == [
+        ("connection.client.commit.error", False, [("t", 0)])]
     assert entry.partition.is_revoked is True  # the refusal says the assignment is gone
 
 
@@ -601,5 +601,6 @@ def test_16_a_synchronous_commit_refused_is_reported_as_a_commit() -> None:
     events: list[dict[str, Any]] = []
     client.monitor.subscribe("error.occurred", lambda s, **e: events.append(e))
     assert entry.executor._runtime.commit_offsets(True) is False
-    assert [(e["operation"], e["sync"]) for e in events] == [("commit", True)]
+    assert [(e["type"], e["sync"]) for e in events] == [
+        ("connection.client.commit.error", True)]
     assert entry.partition.is_revoked is False  # a rebalance under way is not a loss
