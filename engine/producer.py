@@ -29,6 +29,30 @@ def kafka_producer(config: dict[str, Any]) -> Any:
     return KafkaProducer(logged(config))
 
 
+ERROR_TYPE_LIMIT = 256
+ERROR_MESSAGE_LIMIT = 1024
+"""Bytes at most of a dead-letter copy's ``error_type`` and ``error_message`` headers."""
+
+
+def error_headers(error: BaseException | None) -> list[tuple[str, bytes]]:
+    """``error_type`` (module and qualified class name) and ``error_message`` (its text)."""
+    if error is None:
+        return []
+    kind = type(error)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else (
+        f"{kind.__module__}.{kind.__qualname__}")
+    return [("error_type", clipped(name, ERROR_TYPE_LIMIT)),
+            ("error_message", clipped(str(error), ERROR_MESSAGE_LIMIT))]
+
+
+def clipped(text: str, limit: int) -> bytes:
+    """``text`` as UTF-8 in at most ``limit`` bytes; a cut one ends with '...'."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data
+    return data[:limit - 3].decode("utf-8", "ignore").encode() + b"..."
+
+
 class Producer:
     """A lazily created ``confluent_kafka.Producer``; async sends report failures as events.
 
@@ -114,14 +138,19 @@ class Producer:
                     ) from None
                 producer.poll(0.05)  # deliveries make room
 
-    def dispatch(self, message: Message, topic: str, consumer_group: str) -> None:
-        """Copy a failed message to a dead-letter topic: key and headers kept, source added."""
+    def dispatch(self, message: Message, topic: str, consumer_group: str,
+                 error: BaseException | None = None) -> None:
+        """Copy a failed message to a dead-letter topic: key and headers kept, source added.
+
+        ``error`` (what the last attempt raised) is named in ``error_type`` and
+        ``error_message``, each cut to a bounded size.
+        """
         headers = [*message.raw_headers, *[
             ("source_topic", message.topic.encode()),
             ("source_partition", str(message.partition).encode()),
             ("source_offset", str(message.offset).encode()),
             ("source_consumer_group", consumer_group.encode()),
-        ]]
+        ], *error_headers(error)]
         self.produce(topic, message.raw_payload, key=message.raw_key, headers=headers, sync=True)
 
     def flush(self, timeout: float, report: bool = True) -> int:

@@ -36,7 +36,7 @@ def served(app: App, route: Topic, number: int, client: Any, clock: Any = None,
 def run_batch(entry: Served, raws: list[Any], polled_at: float = 0.0) -> bool:
     """Start and run one batch as the listener and a worker would; False if refused."""
     messages = entry.executor.batch(raws, polled_at)
-    if not entry.partition.start(messages.metadata.first_offset):
+    if not entry.partition.start(messages.metadata.first_offset, messages.metadata.last_offset):
         return False
     from engine.processing.jobs import Consume
 

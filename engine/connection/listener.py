@@ -161,7 +161,8 @@ class Listener:
             served = self.partitions.get(key)
             messages = served.executor.batch(batch, polled_at)
             # a paused partition refuses what was fetched before its pause (sought again)
-            if served.partition.start(messages.metadata.first_offset):
+            meta = messages.metadata
+            if served.partition.start(meta.first_offset, meta.last_offset):
                 jobs.append(self._consume_job(key, served, messages))
         self._run_jobs(jobs)
         # after the batches: eofed never runs before, or beside, its partition's consume

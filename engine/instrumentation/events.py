@@ -69,7 +69,7 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("consumer.consuming.retry", "consumer", f"{_PARTITION}, offset, timeout, attempt"),
     EventSpec("consumer.consuming.seek", "consumer", f"{_PARTITION}, offset"),
     EventSpec("dead_letter_queue.dispatched", "consumer",
-              f"{_PARTITION}, offset, dlq_topic, message"),
+              f"{_PARTITION}, offset, dlq_topic, message, error"),
     EventSpec("worker.process", "worker", "job"),
     EventSpec("worker.processed", "worker", "job, time"),
     EventSpec("worker.completed", "worker", "job"),

@@ -68,8 +68,9 @@ class Message:
         try:
             return self._payload
         except AttributeError:
-            self._payload: Any = self._deserialize(self._origin.deserializers.payload, "payload")
-            return self._payload
+            pass  # not read yet; deserialized outside the handler, so no error chains to it
+        self._payload: Any = self._deserialize(self._origin.deserializers.payload, "payload")
+        return self._payload
 
     @property
     def key(self) -> Any:
@@ -77,8 +78,9 @@ class Message:
         try:
             return self._key
         except AttributeError:
-            self._key: Any = self._deserialize(self._origin.deserializers.key, "key")
-            return self._key
+            pass  # not read yet; deserialized outside the handler, so no error chains to it
+        self._key: Any = self._deserialize(self._origin.deserializers.key, "key")
+        return self._key
 
     @property
     def raw_key(self) -> bytes | None:

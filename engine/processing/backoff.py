@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Doublings past this many change nothing (any cap is reached long before), and 2.0 ** 1024
+# overflows a float: the exponent is clamped before computing, however many attempts failed.
+MAX_DOUBLINGS = 64
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -14,7 +18,11 @@ class Backoff:
     exponential: bool = True
 
     def after(self, attempt: int) -> float:
-        """The pause after attempt ``attempt`` failed (1 s, 2 s, 4 s ... by default)."""
+        """The pause after attempt ``attempt`` failed (1 s, 2 s, 4 s ... by default).
+
+        Defined for every attempt count: past the cap it stays at ``max_timeout``.
+        """
         if not self.exponential:
             return self.timeout
-        return float(min(self.timeout * 2.0 ** max(0, attempt - 1), self.max_timeout))
+        doublings = min(max(0, attempt - 1), MAX_DOUBLINGS)
+        return float(min(self.timeout * 2.0 ** doublings, self.max_timeout))

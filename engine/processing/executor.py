@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,16 @@ _HOOK_ERRORS = {
     "shutdown": "consumer.shutdown.error",
     "eofed": "consumer.eofed.error",
 }
+
+
+def _refuse_awaitable(consumer: Consumer, result: Any) -> None:
+    """``consume`` returned an awaitable: its work never ran, so the batch is a failure."""
+    if inspect.iscoroutine(result):
+        result.close()  # never awaited, on purpose: no "never awaited" warning later
+    raise TypeError(
+        f"{type(consumer).__qualname__}.consume returned {type(result).__name__}, an awaitable"
+        " this engine does not await: its messages were not processed (make consume a plain"
+        " 'def')")
 
 
 class Executor:
@@ -71,7 +82,10 @@ class Executor:
             self.monitor.instrument("consumer.consume", consumer, topic=self.topic,
                                     partition=self.partition, messages=messages, attempt=attempt)
         started = time.perf_counter()
-        consumer.consume(messages)
+        # typed to return None, but an 'async def' override returns a coroutine it never ran
+        result: Any = consumer.consume(messages)  # type: ignore[func-returns-value]
+        if result is not None and inspect.isawaitable(result):
+            _refuse_awaitable(consumer, result)
         if self._consumed_signal.receivers:
             self.monitor.instrument(
                 "consumer.consumed", consumer, topic=self.topic, partition=self.partition,

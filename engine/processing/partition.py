@@ -28,9 +28,14 @@ class Partition:
     """Where processing of one (topic, partition) stands; nothing else writes these fields.
 
     - ``first_unmarked``: the first offset not marked as consumed, where a retry restarts. Only
-      ``start`` (a batch begins there), ``mark`` and an explicit ``seek`` move it: a pause
-      never does, so a failure after a pause still retries every unprocessed message.
-    - ``attempt``: 1 on a batch's first try, 2 on its first retry ...; ``succeed`` resets it.
+      ``mark``, an explicit ``seek`` and ``start`` move it, and ``start`` only when everything
+      delivered so far is marked (an offset gap before the batch, a transaction marker or a
+      compacted record, is then skipped): messages delivered but not marked, in this batch or
+      in earlier ones, are always retried. A pause never moves it.
+    - ``delivered_end``: one past the last offset delivered since the position was last set.
+    - ``attempt``: 1 on a batch's first try, 2 on its first retry ... A failure's attempt
+      number holds until a batch gets past the offsets that failed: re-delivered messages
+      before them are part of the retry, so back-off and dead-lettering still progress.
     - the pause: until when, whether the consumer asked for it, and the offset to fetch from
       after it. A seek that failed is tried again before resuming, and the partition stays
       paused until one succeeds: it never resumes from a wrong position.
@@ -38,10 +43,9 @@ class Partition:
     """
 
     __slots__ = (
-        "_attempt", "_backoff", "_client", "_clock", "_first_unmarked", "_held", "_lost",
-        "_manual",
-        "_pause_manual", "_pause_offset", "_paused_until", "_revoked", "_seek_due", "partition",
-        "topic",
+        "_attempt", "_backoff", "_client", "_clock", "_delivered_end", "_failed_through",
+        "_failures", "_first_unmarked", "_held", "_lost", "_manual", "_pause_manual",
+        "_pause_offset", "_paused_until", "_revoked", "_seek_due", "partition", "topic",
     )
 
     def __init__(self, topic: str, partition: int, client: PartitionClient, backoff: Backoff,
@@ -52,7 +56,9 @@ class Partition:
         self._backoff = backoff
         self._clock = clock
         self._first_unmarked: int | None = None
-        self._attempt = 0
+        self._delivered_end: int | None = None
+        self._attempt = self._failures = 0
+        self._failed_through: int | None = None
         self._revoked = self._lost = False
         self._manual = False
         self._paused_until: float | None = None
@@ -119,19 +125,23 @@ class Partition:
 
     # -- verbs ---------------------------------------------------------------------------------
 
-    def start(self, first_offset: int) -> bool:
-        """A batch starting at ``first_offset`` begins; False (batch refused) while paused.
+    def start(self, first_offset: int, last_offset: int) -> bool:
+        """A batch of ``first_offset``..``last_offset`` begins; False (refused) while paused.
 
         A paused partition can still hand over what was fetched before the pause: that batch
-        is not processed, and the pause's seek is made again before resuming. The first
-        unmarked offset is the batch's first one, so an offset gap before it (a transaction
-        marker, a compacted record) is never waited for.
+        is not processed, and the pause's seek is made again before resuming. When every
+        message delivered so far is marked, the first unmarked offset becomes the batch's
+        first one, so an offset gap before it (a transaction marker, a compacted record) is
+        never waited for; a message delivered and not marked stays the first unmarked one.
         """
         if self._paused_until is not None or self._held:
             self._seek_due = True
             return False
-        self._first_unmarked = first_offset
-        self._attempt += 1
+        end = self._delivered_end
+        if self._first_unmarked is None or end is None or self._first_unmarked >= end:
+            self._first_unmarked = first_offset
+        self._delivered_end = last_offset + 1 if end is None else max(end, last_offset + 1)
+        self._attempt = self._failures + 1
         self._manual = False
         return True
 
@@ -151,23 +161,36 @@ class Partition:
             return False
         return self._client.commit(sync) and not self.is_revoked
 
-    def succeed(self) -> None:
-        """The current batch was handled: the next batch is a first attempt."""
+    def succeed(self, last_offset: int | None = None) -> None:
+        """The batch ending at ``last_offset`` was handled.
+
+        The next batch is a first attempt, unless this one ended before the offsets the last
+        failure covered (messages re-delivered ahead of them): the retry goes on. None
+        settles a failure whatever the offsets (its message was dead-lettered).
+        """
+        through = self._failed_through
+        if last_offset is None or through is None or last_offset >= through:
+            self._failures, self._failed_through = 0, None
         self._attempt = 0
 
     def fail(self, offsets: Iterable[int] = ()) -> tuple[int, float] | None:
         """Seek back to the first unmarked offset and pause with back-off.
 
-        ``offsets`` are the batch's: the retry starts at the first of them at or after the
-        first unmarked offset, so a gap right after a marked message (a transaction marker)
-        is skipped and never named. Returns ``(offset, timeout)`` of the retry, or None when
-        there is nothing to retry (the partition is no longer ours, or no batch started).
+        ``offsets`` are the batch's. A retry restarts at the first unmarked offset; when that
+        lies in the batch, at the first of ``offsets`` at or after it, so a gap right after a
+        marked message (a transaction marker) is skipped and never named. Returns
+        ``(offset, timeout)`` of the retry, or None when there is nothing to retry (the
+        partition is no longer ours, or no batch started).
         """
         offset = self._first_unmarked
         if self._revoked or offset is None:
             return None
-        offset = self._first_unmarked = next_existing(offset, offsets)
-        timeout = self._backoff.after(self._attempt)
+        offset = self._first_unmarked = restart_offset(offset, offsets)
+        attempt = max(1, self._attempt)
+        timeout = self._backoff.after(attempt)
+        self._failures = attempt
+        end = self._delivered_end
+        self._failed_through = offset if end is None else max(offset, end - 1)
         self._pause(offset, timeout, manual=False)
         return offset, timeout
 
@@ -191,8 +214,12 @@ class Partition:
         """
         offset = self._client.seek_target(self.topic, self.partition, target)
         self._manual = True
+        # the consumer set the position: what it skipped or re-reads is its choice
+        self._delivered_end = None
         if isinstance(target, int):
             self._first_unmarked = target
+        elif offset >= 0:
+            self._first_unmarked = offset
         return offset
 
     def resume(self) -> None:
@@ -223,16 +250,19 @@ class Partition:
         self._client.pause(self.topic, self.partition)
 
     def release(self) -> None:
-        """The long-running job ended: fetch again from the first unmarked offset.
+        """The long-running job ended: fetch again right after its batch.
 
-        A back-off the job's failure started keeps the partition paused until it is due;
-        a partition no longer ours is left alone.
+        After the consumer's own seek, from where it sought. A back-off the job's failure
+        started keeps the partition paused until it is due; a partition no longer ours is
+        left alone.
         """
         self._held = False
         if self._revoked or self._paused_until is not None:
             return
-        if self._first_unmarked is not None:
-            self._client.seek(self.topic, self.partition, self._first_unmarked)
+        position = self._delivered_end if self._delivered_end is not None else (
+            self._first_unmarked)
+        if position is not None:
+            self._client.seek(self.topic, self.partition, position)
         self._seek_due = False
         self._client.resume(self.topic, self.partition)
 
@@ -245,9 +275,15 @@ class Partition:
         self._revoked = self._lost = True
 
     def next_unmarked(self, offsets: Iterable[int]) -> int | None:
-        """The first of ``offsets`` at or after the first unmarked offset (None before any)."""
+        """Where a retry of a batch of ``offsets`` restarts (None before any batch).
+
+        The first unmarked offset when it was delivered before the batch; else the first of
+        ``offsets`` at or after it (a gap after a marked message is never named).
+        """
         first = self._first_unmarked
-        return None if first is None else next_existing(first, offsets)
+        if first is None:
+            return None
+        return restart_offset(first, offsets)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -264,6 +300,15 @@ class Partition:
         return f"<Partition {self.topic}/{self.partition} @{self._first_unmarked}{paused}>"
 
 
-def next_existing(offset: int, offsets: Iterable[int]) -> int:
-    """The first of ``offsets`` at or after ``offset``; ``offset`` itself when none is."""
-    return next((found for found in offsets if found >= offset), offset)
+def restart_offset(first_unmarked: int, offsets: Iterable[int]) -> int:
+    """Where a retry of a batch of ``offsets`` restarts.
+
+    ``first_unmarked`` when it comes before the batch (delivered earlier, never marked); else
+    the first of ``offsets`` at or after it, so a gap after a marked message is skipped.
+    """
+    for index, found in enumerate(offsets):
+        if index == 0 and found > first_unmarked:
+            return first_unmarked
+        if found >= first_unmarked:
+            return found
+    return first_unmarked

@@ -34,9 +34,10 @@ class DefaultStrategy:
         if outcome.error is None:
             if partition.is_revoked:
                 return  # nothing of it is ours to mark
-            partition.succeed()
+            last = messages.metadata.last_offset
+            partition.succeed(last)
             if self.auto_mark and not partition.manual and len(messages):
-                partition.mark(messages.metadata.last_offset)
+                partition.mark(last)
             return
         if not self.dispatched_to_dead_letter_queue(partition, outcome, messages):
             self.retry(partition, outcome, messages)
@@ -80,14 +81,19 @@ class DeadLetterStrategy(DefaultStrategy):
     def dispatched_to_dead_letter_queue(
         self, partition: Partition, outcome: Outcome, messages: Messages
     ) -> bool:
-        """Dispatch the first unprocessed message once its retries are used up."""
-        if partition.attempt <= self._max_retries or partition.is_revoked:
+        """Dispatch the first unprocessed message once its retries are used up.
+
+        Only for an ``Exception``: a ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``)
+        says the process is going, not that the message is bad; its batch is retried.
+        """
+        if (partition.attempt <= self._max_retries or partition.is_revoked
+                or not isinstance(outcome.error, Exception)):
             return False
         failing = _first_unmarked(partition, messages)
         if failing is None:
             return False
         try:
-            self._producer.dispatch(failing, self._topic, self._consumer_group)
+            self._producer.dispatch(failing, self._topic, self._consumer_group, outcome.error)
         except Exception as error:  # noqa: BLE001 - reported; the batch is retried instead
             self._monitor.instrument(
                 "error.occurred", outcome.consumer, type="dead_letter_queue.dispatch.error",
@@ -98,9 +104,9 @@ class DeadLetterStrategy(DefaultStrategy):
         self._monitor.instrument(
             "dead_letter_queue.dispatched", outcome.consumer, topic=partition.topic,
             partition=partition.partition, offset=failing.offset, dlq_topic=self._topic,
-            message=failing,
+            message=failing, error=outcome.error,
         )
-        partition.succeed()
+        partition.succeed()  # settled: the next message is a first attempt
         if partition.mark(failing.offset):
             partition.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -54,6 +55,8 @@ def _problems(name: Any, consumer_class: Any, options: dict[str, Any]) -> list[s
     problems = [problem for problem in [topic_name_problem(name)] if problem]
     if not (isinstance(consumer_class, type) and issubclass(consumer_class, Consumer)):
         problems.append(f"consumer {consumer_class!r} must be a subclass of engine.Consumer")
+    else:
+        problems += _async_hook_problems(consumer_class)
     offset = options.get("initial_offset", "earliest")
     if offset not in INITIAL_OFFSETS:
         problems.append(f"initial_offset must be 'earliest' or 'latest' (got {offset!r})")
@@ -66,6 +69,24 @@ def _problems(name: Any, consumer_class: Any, options: dict[str, Any]) -> list[s
     if options.get("config") is not None:
         problems += config_problems(options["config"])
     return problems + _dlq_problems(name, options.get("dead_letter_queue"))
+
+
+HOOKS = ("consume", "initialized", "revoked", "shutdown", "eofed", "wrap")
+
+
+def _async_hook_problems(consumer_class: type[Consumer]) -> list[str]:
+    """``async def`` hooks: the engine calls hooks synchronously and would never await them.
+
+    A coroutine never awaited would let its batch be marked unprocessed, so such a route
+    is refused until async consumers exist.
+    """
+    return [
+        f"{consumer_class.__qualname__}.{hook} is 'async def', which this engine does not run"
+        " yet (its coroutine would never be awaited): make it a plain 'def'"
+        for hook in HOOKS
+        if inspect.iscoroutinefunction(getattr(consumer_class, hook))
+        or inspect.isasyncgenfunction(getattr(consumer_class, hook))
+    ]
 
 
 def _limit_problems(options: dict[str, Any]) -> list[str]:

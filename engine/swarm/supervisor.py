@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine.instrumentation.monitor import Monitor
+from engine.processing.backoff import Backoff
 from engine.swarm.events import SWARM_EVENTS
 from engine.swarm.node import BAD_SETUP, Node, run_node
 
@@ -31,6 +32,8 @@ log = logging.getLogger("engine.swarm")
 TICK = 0.25  # seconds the loop waits for a report, an exit or a signal
 STOP_GRACE = 5.0  # seconds past shutdown_timeout before a stopping node is killed
 MAX_BACKOFF = 30.0  # seconds: the longest wait before a restart
+# 1 s, 2 s, 4 s ... 30 s: defined for any number of failures (never overflows)
+RESTART_BACKOFF = Backoff(1.0, MAX_BACKOFF)
 _FORWARDED = {"SIGTSTP", "SIGTTIN"}
 _STOPS = {"SIGINT", "SIGTERM", "SIGQUIT"}
 
@@ -141,7 +144,7 @@ class Supervisor:
             return
         if reason is None:
             self._report(node, pid, f"exited unexpectedly with code {code}", code)
-        delay = min(MAX_BACKOFF, 2.0 ** node.failures)
+        delay = RESTART_BACKOFF.after(node.failures + 1)
         node.failures += 1
         node.restart_at = time.monotonic() + delay
         self._announce("swarm.node.restarting", node=node.index, delay=delay)

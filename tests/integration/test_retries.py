@@ -63,3 +63,36 @@ def test_failing_partition_retries_from_the_right_offset_while_others_flow(
     assert starts == [failing_offset] * FAILURES  # each retry restarts right there
     assert max(finished_at[1], finished_at[2]) < finished_at[0]  # the others kept flowing
     assert committed(bootstrap, group, topic, 3) == {p: per_partition for p in range(3)}
+
+
+def test_a_manual_consumer_that_marked_nothing_gets_every_message_again_after_a_failure(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    """The retry restarts at the first unmarked message of earlier batches (issue 16, item 1)."""
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [b"{}"] * 8)
+    seen: list[int] = []
+    failed: list[int] = []
+
+    class MarksAtTheEnd(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if not failed and any(message.offset >= 4 for message in messages):
+                failed.append(messages.metadata.first_offset)
+                raise RuntimeError("a batch past offset 4 fails once")
+            seen.extend(message.offset for message in messages)
+            if messages.metadata.last_offset == 7:
+                self.mark_as_consumed(messages.last())  # type: ignore[arg-type]
+
+    app = make_app(bootstrap, group, pause_timeout=0.1, pause_max_timeout=0.2, max_messages=2)
+    recorder = Recorder(app)
+    app.topic(topic, MarksAtTheEnd, manual_offset_management=True)
+    app.start()
+    try:
+        wait_until(lambda: seen[-1:] == [7], message="offset 7 processed")
+    finally:
+        app.stop()
+
+    before = failed[0]  # what ran before the failing batch, nothing of it marked
+    assert failed[0] > 0 and seen == list(range(before)) + list(range(8))
+    assert [r["offset"] for r in recorder.of("consumer.consuming.retry")] == [0]
+    assert committed(bootstrap, group, topic, 1) == {0: 8}

@@ -52,7 +52,9 @@ class OffsetMarking(RuleBasedStateMachine):
         self.stored: dict[int, int] = {}                  # model of the stored offsets
         self.in_flight: dict[int, tuple[Messages, Plan]] = {}
         self.paused: set[int] = set()
-        self.attempts = {p: 0 for p in PARTITIONS}
+        self.failures = {p: 0 for p in PARTITIONS}     # failed attempts of the retry under way
+        self.failed_through: dict[int, int] = {}         # last offset delivered at that failure
+        self.delivered_end = {p: 0 for p in PARTITIONS}
         self.revoked: set[int] = set()
 
     @rule(partition=st.sampled_from(PARTITIONS), size=st.integers(1, 6), data=st.data())
@@ -65,7 +67,8 @@ class OffsetMarking(RuleBasedStateMachine):
         fail_at = data.draw(st.none() | st.integers(0, size - 1))
         entry = self.served[partition]
         messages = entry.executor.batch(raws, polled_at=0.0)
-        assert entry.partition.start(messages.metadata.first_offset)
+        assert entry.partition.start(messages.metadata.first_offset, messages.metadata.last_offset)
+        self.delivered_end[partition] = max(self.delivered_end[partition], start + size)
         self.in_flight[partition] = (messages, Plan(marks, fail_at))
 
     @precondition(lambda self: bool(self.in_flight))
@@ -80,7 +83,6 @@ class OffsetMarking(RuleBasedStateMachine):
 
     def _apply_model(self, partition: int, messages: Messages, plan: Plan) -> None:
         offsets = [messages.metadata.first_offset + i for i in range(len(messages))]
-        self.attempts[partition] += 1
         if partition in self.revoked:
             return
         limit = len(offsets) if plan.fail_at is None else plan.fail_at
@@ -90,8 +92,13 @@ class OffsetMarking(RuleBasedStateMachine):
         if plan.fail_at is None:
             self.stored[partition] = offsets[-1] + 1
             self.position[partition] = offsets[-1] + 1
-            self.attempts[partition] = 0
+            # a batch ending before what failed (shorter than the failed one) goes on retrying
+            if offsets[-1] >= self.failed_through.get(partition, -1):
+                self.failures[partition] = 0
+                self.failed_through.pop(partition, None)
         else:
+            self.failures[partition] += 1
+            self.failed_through[partition] = self.delivered_end[partition] - 1
             restart = max([offsets[i] + 1 for i in plan.marks if i < plan.fail_at],
                           default=offsets[0])
             self.position[partition] = restart
@@ -120,7 +127,7 @@ class OffsetMarking(RuleBasedStateMachine):
         for partition in self.paused:
             assert self.client.positions[("t", partition)] == self.position[partition]
             assert ("t", partition) in self.client.paused
-            assert self.served[partition].partition.attempt == self.attempts[partition]
+            assert self.served[partition].partition.attempt == self.failures[partition]
 
     @invariant()
     def back_off_doubles_with_each_attempt_up_to_the_cap(self) -> None:

@@ -106,7 +106,7 @@ def test_4_a_base_exception_fails_the_batch_and_the_worker_lives(error: BaseExce
     Failing.raise_next = [error]
     for first in (0, 0):
         messages = entry.executor.batch(raws(first, first + 2), 0.0)
-        assert entry.partition.start(first)
+        assert entry.partition.start(first, first + 1)
         queue.push(Consume(entry.executor, "g", entry.partition, entry.strategy, messages))
         queue.wait("g")
         entry.partition.resume_if_due(entry.partition.paused_until or 0.0)
@@ -407,7 +407,7 @@ def test_14_the_dlq_header_carries_the_consumer_group_name() -> None:
     listener = Listener(group, JobsQueue(), app.monitor, app.settings, app.producer,
                         client_factory=FakeClient)  # type: ignore[arg-type]
     groups: list[str] = []
-    app.producer.dispatch = lambda message, topic, group: groups.append(group)  # type: ignore[method-assign]
+    app.producer.dispatch = lambda message, topic, group, error: groups.append(group)  # type: ignore[method-assign]
     entry = listener.partitions.get(("t", 0))
     assert entry.executor.route is route
     Failing.raise_next = [RuntimeError("poison")]
