@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine import plugin as plugin_loading
+from engine.app_producer import AppProducer
 from engine.config.settings import Settings
 from engine.errors import EngineError, PluginError
 from engine.instrumentation.monitor import Monitor
@@ -36,6 +37,7 @@ class App(TopicDeclarations):
         self.lifecycle = Lifecycle(self.monitor, self)
         self.routes = Routes(self.settings.client_id)
         self.producer = Producer(self.settings.kafka, self.settings.client_id, self.monitor)
+        self._sending = AppProducer(self.producer, self.lifecycle, self.settings.shutdown_timeout)
         self._server: Server | None = None
         self._plugins: dict[str, Plugin] = {}
         for name in self.settings.plugins:
@@ -104,6 +106,26 @@ class App(TopicDeclarations):
             return {"jobs_queued": 0, "workers_busy": 0}
         figures = self._server.jobs_queue.statistics()
         return {"jobs_queued": figures["enqueued"], "workers_busy": figures["busy"]}
+
+    def produce(self, topic: str, value: Any, *, key: Any = None, headers: Any = None,
+                partition: int | None = None, timeout: float = 30.0) -> None:
+        """Send a message asynchronously through the producer the consumers share.
+
+        Encoded as ``Consumer.produce`` encodes; a failed delivery is reported as
+        ``error.occurred`` type ``producer.delivery.error``. Works before a start and while
+        the app runs; raises ``NotRunningError`` in a swarm's supervisor and after the stop.
+        """
+        self._sending.send(topic, value, sync=False, key=key, headers=headers,
+                           partition=partition, timeout=timeout)
+
+    def produce_sync(self, topic: str, value: Any, *, key: Any = None, headers: Any = None,
+                     partition: int | None = None, timeout: float = 30.0) -> None:
+        """Send a message and wait for the acknowledgement (``ProduceError`` past ``timeout``).
+
+        Allowed where ``produce`` is.
+        """
+        self._sending.send(topic, value, sync=True, key=key, headers=headers,
+                           partition=partition, timeout=timeout)
 
     def quiet(self, timeout: float | None = None) -> bool:
         """Stop taking new work but keep the partitions; True once every listener is quiet."""

@@ -69,7 +69,11 @@ class ProduceError(EngineError):
 
 
 class NotRunningError(EngineError, RuntimeError):
-    """A runtime method was called on a consumer the engine is not running."""
+    """A consumer's runtime method outside a running engine, or a send that cannot be made.
+
+    Sends cannot be made once the app stopped (its producer is closed) or in a swarm's
+    supervisor.
+    """
 
 
 class QueueClosedError(EngineError, RuntimeError):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.config.kafka import common_config, logged
-from engine.errors import ProduceError
+from engine.errors import NotRunningError, ProduceError
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
@@ -56,7 +56,9 @@ def clipped(text: str, limit: int) -> bytes:
 class Producer:
     """A lazily created ``confluent_kafka.Producer``; async sends report failures as events.
 
-    ``client_factory`` builds the client (the testing kit passes an in-memory one).
+    ``client_factory`` builds the client (the testing kit passes an in-memory one). Once
+    closed it stays closed: a send then raises ``NotRunningError`` instead of building a
+    client nobody would flush.
     """
 
     def __init__(self, kafka: Mapping[str, Any], client_id: str, monitor: Monitor, *,
@@ -68,6 +70,17 @@ class Producer:
         self._producer: Any = None
         self._lock = threading.Lock()
         self._header_sources: list[HeaderSource] = []
+        self._closed = False
+
+    @property
+    def has_client(self) -> bool:
+        """Whether the client was built (by a send) and not closed since."""
+        return self._producer is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called (sends raise ``NotRunningError`` from then on)."""
+        return self._closed
 
     def rebuilt(self, *, client_factory: ClientFactory) -> Producer:
         """A producer with these settings and header sources over another client."""
@@ -111,6 +124,8 @@ class Producer:
         deadline = time.monotonic() + timeout
         self._enqueue(producer, topic, encode(value), options, deadline, timeout)
         producer.poll(0)
+        if self._closed and done is None:  # closed while this send was on its way in
+            self._flush_late(producer, timeout)
         if done is not None:
             self._await(producer, done, deadline, timeout, topic)
             if outcome and outcome[0] is not None:
@@ -171,14 +186,32 @@ class Producer:
         return left
 
     def close(self, timeout: float = 10.0) -> int:
-        """Flush (reporting what could not be delivered) and let go of the client."""
+        """Flush (reporting what could not be delivered) and let go of the client.
+
+        Closed first, flushed then: a send that slipped past the check meanwhile sees the
+        mark after it enqueued and flushes its own message (never a silent drop).
+        """
+        with self._lock:
+            self._closed = True
         left = self.flush(timeout)
         with self._lock:
             self._producer = None
         return left
 
+    def _flush_late(self, producer: Any, timeout: float) -> None:
+        left = int(producer.flush(timeout))
+        if left:
+            self._monitor.instrument(
+                "error.occurred", self, type="producer.delivery.error", count=left,
+                error=ProduceError(f"{left} message(s) sent while the producer closed were"
+                                   f" not delivered within {timeout}s"),
+            )
+
     def _client(self) -> Any:
         with self._lock:
+            if self._closed:
+                raise NotRunningError("the producer is closed (its app stopped): nothing"
+                                      " can be sent through it any more")
             if self._producer is None:
                 self._producer = self._client_factory(self._config)
             return self._producer

@@ -25,7 +25,8 @@ class HealthPlugin(Configurable):
 
     ``/live`` is 200 while every running listener polled within ``polling_ttl`` seconds and no
     job has run longer than ``consuming_ttl``, else 500; ``/ready`` is 200 while the app is
-    running and every listener runs, else 503. Bodies name the reasons. Options: ``port``
+    running and every listener runs and holds partitions (or has waited for them less than the
+    app's ``assignment_timeout``), else 503. Bodies name the reasons. Options: ``port``
     (9395; 0 picks a free one, read back from ``plugin.port``), ``addr``, ``polling_ttl`` and
     ``consuming_ttl`` (300 s each). The server runs from the app's start to its stop.
     """
@@ -48,6 +49,7 @@ class HealthPlugin(Configurable):
         self._lock = threading.Lock()
         self._app_state = AppState.INITIALIZING.value
         self._listeners: dict[str, dict[str, Any]] = {}
+        self._unassigned: dict[str, dict[str, Any]] = {}  # group -> since when, and names
         self._jobs: dict[int, tuple[Any, float]] = {}
         self._server: ThreadingHTTPServer | None = None
 
@@ -60,6 +62,8 @@ class HealthPlugin(Configurable):
         for listener_state in ListenerState:
             monitor.subscribe(f"connection.listener.{listener_state.value}", self._on_listener)
         monitor.subscribe("connection.listener.fetch_loop", self._on_poll)
+        monitor.subscribe("connection.listener.unassigned", self._on_unassigned)
+        monitor.subscribe("rebalance.partitions_assigned", self._on_assigned)
         monitor.subscribe("worker.process", self._on_job_start)
         monitor.subscribe("worker.completed", self._on_job_end)
 
@@ -87,12 +91,18 @@ class HealthPlugin(Configurable):
 
     def ready(self) -> tuple[int, dict[str, Any]]:
         """``(status, body)`` of ``/ready``."""
+        now = self._clock()
         with self._lock:
             state = self._app_state
             problems = [{"reason": "listener not running", "subscription_group": group,
                          "state": seen["state"]}
                         for group, seen in self._listeners.items()
                         if seen["state"] != ListenerState.RUNNING.value]
+            problems += [{"reason": "no partitions assigned", "subscription_group": group,
+                          "consumer_group": waiting["consumer_group"],
+                          "topics": waiting["topics"],
+                          "seconds": round(now - waiting["since"], 3)}
+                         for group, waiting in self._unassigned.items()]
         if state != AppState.RUNNING.value:
             problems.insert(0, {"reason": "app not running", "state": state})
         return (503 if problems else 200), {"status": "not ready" if problems else "ready",
@@ -130,6 +140,21 @@ class HealthPlugin(Configurable):
         with self._lock:
             self._listeners[event["subscription_group"]] = {"state": event["state"],
                                                             "polled": self._clock()}
+            self._unassigned.pop(event["subscription_group"], None)  # a new chapter
+
+    # A group past assignment_timeout without partitions is not ready until some arrive
+    # (an empty assignment is no arrival: librdkafka hands one to a member left out).
+
+    def _on_unassigned(self, sender: Any, **event: Any) -> None:
+        with self._lock:
+            self._unassigned[event["subscription_group"]] = {
+                "since": self._clock() - event["waited"], "topics": list(event["topics"]),
+                "consumer_group": event["consumer_group"]}
+
+    def _on_assigned(self, sender: Any, **event: Any) -> None:
+        if event["partitions"]:
+            with self._lock:
+                self._unassigned.pop(event["subscription_group"], None)
 
     # The three receivers below run per poll and per job: one dict store each, no lock (a
     # single store is atomic; the probes copy the dicts before reading them).

@@ -10,6 +10,7 @@ from engine.app import App
 from engine.broker import BrokerUnreachableError
 from engine.config.kafka import common_config, logged
 from engine.routing.selection import Selection
+from engine.swarm.logs import NodeFormatter
 
 log = logging.getLogger("engine.admin")
 PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
@@ -53,11 +54,15 @@ def prepare(app: App, plugins: list[str]) -> None:
 
 
 def configure_logging() -> None:
-    """Log to stderr at INFO unless the app configured logging itself."""
+    """Log to stderr at INFO unless the app configured logging itself.
+
+    A swarm node's lines start with ``node=N pid=P`` (``engine.swarm.logs``).
+    """
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
-        )
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            NodeFormatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def check_broker(kafka: dict[str, object], timeout: float | None = None) -> None:

@@ -26,6 +26,7 @@ class Settings:
     pause_max_timeout: float = 30.0
     pause_with_exponential_backoff: bool = True
     node_report_timeout: float = 60.0
+    assignment_timeout: float = 60.0
     plugins: tuple[str, ...] = ()
 
     @classmethod
@@ -64,7 +65,7 @@ def _problems(s: Mapping[str, Any]) -> list[str]:
     problems += _whole("concurrency", s["concurrency"], 1)
     problems += _whole("max_messages", s["max_messages"], 1)
     for name in ("max_wait_time", "shutdown_timeout", "pause_timeout", "pause_max_timeout",
-                 "node_report_timeout"):
+                 "node_report_timeout", "assignment_timeout"):
         problems += _positive(name, s[name])
     if not isinstance(s["client_id"], str) or not s["client_id"].strip():
         problems.append(f"client_id must be a non-empty string (got {s['client_id']!r})")

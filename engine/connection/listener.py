@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaException
 
+from engine.connection.assignment_watch import AssignmentWatch
 from engine.connection.client import Client
 from engine.connection.listener_client import ListenerClient
 from engine.connection.long_jobs import LongJobs
@@ -68,6 +69,7 @@ class Listener:
             for topic in group.topics
         }
         self._splitter = PollSplitter(group, monitor, self)
+        self._assignment = AssignmentWatch(group, monitor, self, settings.assignment_timeout)
         self._queue = jobs_queue
         self._thread: threading.Thread | None = None
         self._changed = threading.Event()
@@ -147,12 +149,16 @@ class Listener:
                                 subscription_group=self.id)
 
     def fetch_once(self) -> None:
-        """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches."""
+        """One fetch-loop iteration: resume, poll, handle a rebalance, run the batches.
+
+        A group long without partitions is noticed here too (``assignment_timeout``).
+        """
         self._long.calls.run_pending()
         budget = self.partitions.resume_due(self._clock(), self.group.max_wait_time)
         raws = self._poll(self.group.max_messages, budget)
         polled_at = self._clock()
         raws = self.after_rebalance(raws)
+        self._assignment.polled(bool(self.client.rebalance.assignment), polled_at)
         if not raws:
             return
         batches, ended = self._splitter.split(raws)

@@ -21,8 +21,8 @@ class AppState(str, Enum):
 
 APP_TRANSITIONS: dict[AppState, tuple[AppState, ...]] = {
     AppState.INITIALIZING: (AppState.INITIALIZED,),
-    # supervising is a swarm supervisor's state (its nodes go straight to running); no code
-    # enters it until swarm lands
+    # supervising is a swarm supervisor's state while its nodes run (each node's app starts
+    # initialized again and goes to running); it ends with stopping
     AppState.INITIALIZED: (AppState.SUPERVISING, AppState.RUNNING, AppState.STOPPING),
     AppState.SUPERVISING: (AppState.QUIETING, AppState.STOPPING),
     AppState.RUNNING: (AppState.QUIETING, AppState.STOPPING),

@@ -19,6 +19,16 @@ class Lifecycle:
         self._machine: OneWayMachine[AppState] = OneWayMachine(
             AppState, APP_TRANSITIONS, self._announce)
 
+    def start_as_node(self) -> None:
+        """A swarm node's own life begins: ``initialized`` again, unannounced.
+
+        A node is forked from its supervisor, whose app was ``supervising`` by then; the
+        node's copy starts where the supervisor's app began, and goes on to ``running``.
+        Called in the node before anything watches its lifecycle.
+        """
+        self._machine = OneWayMachine(AppState, APP_TRANSITIONS, self._announce,
+                                      initial=AppState.INITIALIZED)
+
     @property
     def state(self) -> AppState:
         """The current state."""

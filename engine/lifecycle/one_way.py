@@ -47,22 +47,23 @@ class OneWayMachine(Generic[S]):
     The table is the machine's only transitions, enforced: a request for a state that is not
     a move out of the current one (an earlier state, the same one, or one that is not in the
     table) is ignored and returns False. Every entered state is announced once, in order,
-    while the lock is held, so announcements never interleave.
+    while the lock is held, so announcements never interleave. ``initial`` (the first state
+    by default) is where the machine starts, unannounced.
     """
 
-    def __init__(self, states: type[S], table: Table[S], announce: Callable[[S, S], None]
-                 ) -> None:
+    def __init__(self, states: type[S], table: Table[S], announce: Callable[[S, S], None],
+                 initial: S | None = None) -> None:
         self._order: tuple[S, ...] = tuple(states)
         self._table = _checked(self._order, table)
         self._announce = announce
         self._watchers: list[Callable[[], None]] = []
         self._by_value = {state.value: state for state in self._order}
         self._rank = {state: index for index, state in enumerate(self._order)}
-        self.state: S = self._order[0]
+        self.state: S = self._order[0] if initial is None else initial
         self._lock = threading.RLock()
         self._machine = _Machine(
             model=self, states=[state.value for state in self._order],
-            initial=self._order[0].value, transitions=_transitions(self._table),
+            initial=self.state.value, transitions=_transitions(self._table),
             auto_transitions=False, after_state_change=self._entered,
             model_attribute="_machine_state", send_event=True,
         )

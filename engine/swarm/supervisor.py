@@ -19,9 +19,12 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import EngineError
 from engine.instrumentation.monitor import Monitor
+from engine.lifecycle.app_state import AppState
 from engine.processing.backoff import Backoff
 from engine.swarm.events import SWARM_EVENTS
+from engine.swarm.logs import tag_records
 from engine.swarm.node import BAD_SETUP, Node, run_node
 
 if TYPE_CHECKING:
@@ -43,13 +46,16 @@ class Supervisor:
 
     ``run()`` returns the exit code: 0 when every node stopped gracefully, 2 when any had to
     be forced, 1 when a node found the app cannot run as configured. ``monitor`` sends the
-    ``swarm.node.*`` events and ``error.occurred`` (type ``swarm.node.error``).
+    ``swarm.node.*`` events and ``error.occurred`` (type ``swarm.node.error``). The app is
+    ``supervising`` while the nodes run, then ``stopping``, ``stopped`` and ``terminated``;
+    each node's copy starts ``initialized`` and runs as ``engine server`` runs it.
     """
 
     def __init__(self, app: App, nodes: int, selection: Selection | None = None) -> None:
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
             raise ValueError(f"nodes must be an integer >= 1 (got {nodes!r})")
         app.subscription_groups(selection)  # a RoutingError now, before any node starts
+        _check_forkable(app)
         self.app, self.selection = app, selection
         self.monitor = Monitor(owner=self, events=SWARM_EVENTS)
         self.nodes = [Node(index) for index in range(nodes)]
@@ -64,6 +70,7 @@ class Supervisor:
         os.set_blocking(wake_reader, False)
         os.set_blocking(wake_writer, False)
         previous = self._install_signals(wake_writer)
+        self.app.lifecycle.request(AppState.SUPERVISING)
         try:
             for node in self.nodes:
                 self._start(node, wake_reader)
@@ -76,6 +83,8 @@ class Supervisor:
             self._restore_signals(previous)
             os.close(wake_reader)
             os.close(wake_writer)
+            for state in (AppState.STOPPING, AppState.STOPPED, AppState.TERMINATED):
+                self.app.lifecycle.request(state)
         if self._bad_setup:
             return 1
         return 2 if self._forced else 0
@@ -98,6 +107,8 @@ class Supervisor:
     def _become_node(self, node: Node, writer: int, wake_reader: int) -> None:
         code = 1
         try:
+            tag_records(node.index)  # first: every line this process logs names the node
+            self.app.lifecycle.start_as_node()
             signal.set_wakeup_fd(-1)
             for name in (*_STOPS, *_FORWARDED, "SIGCHLD"):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
@@ -210,6 +221,7 @@ class Supervisor:
         if self._stop_deadline is not None:
             return
         log.info("stopping %d node(s)", sum(node.alive for node in self.nodes))
+        self.app.lifecycle.request(AppState.STOPPING)
         self._stop_deadline = time.monotonic() + self.app.settings.shutdown_timeout + STOP_GRACE
         for node in self.nodes:
             node.restart_at = None
@@ -251,3 +263,12 @@ class Supervisor:
                   reason)
         self.monitor.instrument("error.occurred", self, type="swarm.node.error", error=error,
                                 node=node.index, pid=pid, exit_code=code, reason=reason)
+
+
+def _check_forkable(app: App) -> None:
+    """Refuse an app whose fork would copy a live client or a running engine into the nodes."""
+    if app.state is not AppState.INITIALIZED:
+        raise EngineError(f"a swarm runs an app that never ran (this one is {app.state.value})")
+    if app.producer.has_client:
+        raise EngineError("this app produced before its swarm started: the producer's client"
+                          " would be copied into every node (produce in the nodes instead)")

@@ -8,6 +8,7 @@ setting librdkafka refuses), SHUTDOWN_TIMEOUT.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -15,6 +16,7 @@ from engine import App, Consumer, Messages
 
 OUT = os.environ["OUT"]
 HANG = os.environ.get("HANG_MARKER")
+log = logging.getLogger("swarm_app")  # a user's own logger: its lines name the node too
 
 
 class Recording(Consumer):
@@ -24,6 +26,8 @@ class Recording(Consumer):
             time.sleep(3600)  # the hung consumer: only the supervisor's kill ends this node
         with open(OUT, "a") as out:
             out.write("".join(f"{os.getpid()} {m.partition} {m.offset}\n" for m in messages))
+        log.info("recorded %d message(s) of partition %d", len(messages),
+                 messages.metadata.partition)
 
 
 kafka = {"bootstrap.servers": os.environ["BOOTSTRAP"], "session.timeout.ms": 6000,

@@ -175,3 +175,31 @@ def test_a_node_that_cannot_stop_in_time_makes_the_swarm_exit_2(
         log = "\n".join(running.lines())
         assert re.search(r"swarm\.node\.stopped node=0 pid=\d+ exit_code=2 graceful=False", log)
         assert not [pid for pid in running.node_pids() if alive(pid)]
+
+
+def test_every_node_line_names_its_node_and_the_supervisor_is_supervising(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topic, group = make_topic(2), unique("g")
+    for p in range(2):
+        produce(bootstrap, topic, [b"{}"], partition=p)
+    with swarm(tmp_path, bootstrap, topic, group, 2) as running:
+        wait_until(lambda: sum("recorded 1 message(s)" in line for line in running.lines())
+                   == 2, message="each node recorded its partition's message")
+        pids = running.node_pids()
+        assert running.stop() == 0
+        lines = running.lines()
+
+    def tags(text: str) -> list[tuple[int, int]]:
+        return sorted((int(m.group(1)), int(m.group(2))) for line in lines if text in line
+                      if (m := re.match(r"node=(\d+) pid=(\d+) ", line)))
+
+    both = [(0, pids[0]), (1, pids[1])]
+    assert tags(" received SIGTERM") == both  # the engine's lines, one per node
+    assert tags(" recorded 1 message(s)") == both  # the user's own logger
+    assert tags(" app running (was initialized)") == both  # each node's app starts afresh
+    supervisor = [line for line in lines if not line.startswith("node=")]
+    story = [line.split(" app ", 1)[1] for line in supervisor if " app " in line]
+    assert story == ["supervising (was initialized)", "stopping (was supervising)",
+                     "stopped (was stopping)", "terminated (was stopped)"]

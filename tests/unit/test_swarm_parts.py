@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from engine import App, ConfigError, Consumer, RoutingError
+from engine import App, ConfigError, Consumer, EngineError, RoutingError
+from engine.lifecycle import AppState
 from engine.swarm import Supervisor
+from engine.swarm.logs import NodeFormatter, tag_records
 from engine.swarm.node import Node
 from engine.swarm.reporter import NodeReporter
 
@@ -69,3 +73,45 @@ def test_node_report_timeout_is_a_checked_setting() -> None:
     assert routed_app().settings.node_report_timeout == 60.0
     with pytest.raises(ConfigError, match=r"node_report_timeout must be a number of seconds"):
         App(kafka=KAFKA, node_report_timeout=0)
+
+
+@pytest.fixture
+def record_factory() -> Iterator[None]:
+    original = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(original)  # a node's factory must not outlive the test
+
+
+def test_a_nodes_records_name_the_node_and_its_pid(record_factory: None) -> None:
+    formatter = NodeFormatter("%(levelname)s %(message)s")
+    plain = logging.getLogger("engine.librdkafka").makeRecord(
+        "engine.librdkafka", logging.INFO, __file__, 1, "FAIL %s", ("broker down",), None)
+    assert formatter.format(plain) == "INFO FAIL broker down"  # outside a node: unchanged
+    tag_records(3)
+    for name in ("engine.librdkafka", "engine.signals", "users.own"):  # every logger's records
+        record = logging.getLogger(name).makeRecord(
+            name, logging.INFO, __file__, 1, "received %s", ("SIGTERM",), None)
+        assert (record.swarm_node, record.swarm_tag) == (3, f"node=3 pid={os.getpid()}")
+        assert formatter.format(record) == f"node=3 pid={os.getpid()} INFO received SIGTERM"
+        assert record.getMessage() == "received SIGTERM"  # the message itself is untouched
+
+
+def test_a_nodes_app_starts_initialized_from_the_supervisors_copy() -> None:
+    app = routed_app()
+    announced: list[str] = []
+    app.monitor.subscribe("app.initialized", lambda sender, **event: announced.append("init"))
+    app.lifecycle.request(AppState.SUPERVISING)  # what the supervisor forks from
+    app.lifecycle.start_as_node()
+    assert app.state == "initialized" and announced == []  # a fresh start, not announced again
+    assert app.lifecycle.request(AppState.RUNNING)
+
+
+def test_a_swarm_refuses_an_app_that_ran_or_produced() -> None:
+    app = routed_app()
+    app.lifecycle.request(AppState.RUNNING)
+    with pytest.raises(EngineError, match="a swarm runs an app that never ran"):
+        Supervisor(app, 2)
+    app = routed_app()
+    app.producer._producer = object()  # a client built by a send before the fork
+    with pytest.raises(EngineError, match="produced before its swarm started"):
+        Supervisor(app, 2)

@@ -1,0 +1,69 @@
+"""Notices a subscription group left without partitions for longer than ``assignment_timeout``."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.instrumentation.monitor import Monitor
+    from engine.routing.subscription_group import SubscriptionGroup
+
+log = logging.getLogger("engine.listener")
+
+
+class AssignmentWatch:
+    """Told after every poll whether its group holds partitions; speaks up when it long has not.
+
+    A member that never gets partitions (other members hold them all, or the broker's group
+    is stuck in a rebalance) polls happily and says nothing. Past ``timeout`` seconds without
+    a partition: one warning in the log, and ``connection.listener.unassigned`` then and
+    every ``timeout`` after, until partitions arrive (an info line says after how long).
+    Times come from the listener's clock; a poll with partitions costs one comparison.
+    """
+
+    __slots__ = ("_due", "_group", "_monitor", "_sender", "_since", "_timeout", "_warned")
+
+    def __init__(self, group: SubscriptionGroup, monitor: Monitor, sender: object,
+                 timeout: float) -> None:
+        self._group = group
+        self._monitor = monitor
+        self._sender = sender
+        self._timeout = timeout
+        self._since: float | None = None  # when the group was first seen without partitions
+        self._due = math.inf
+        self._warned = False
+
+    def polled(self, assigned: bool, now: float) -> None:
+        """After a poll at ``now``: ``assigned`` when the group holds any partition."""
+        if assigned:
+            if self._since is not None:
+                self._arrived(now)
+        elif self._since is None:
+            self._since, self._due = now, now + self._timeout
+        elif now >= self._due:
+            self._overdue(now, now - self._since)
+
+    def _overdue(self, now: float, waited: float) -> None:
+        group = self._group
+        topics = list(group.topic_names)
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "subscription group %s (consumer group %s, topics %s) has had no partitions"
+                " for %.0f s (assignment_timeout): other members may hold them all, or the"
+                " broker's group may be stuck in a rebalance", group.id, group.consumer_group,
+                ", ".join(topics), waited,
+            )
+        self._due = now + self._timeout
+        self._monitor.instrument("connection.listener.unassigned", self._sender,
+                                 subscription_group=group.id,
+                                 consumer_group=group.consumer_group, topics=topics,
+                                 waited=waited)
+
+    def _arrived(self, now: float) -> None:
+        if self._warned and self._since is not None:
+            log.info("subscription group %s: partitions assigned after %.0f s without",
+                     self._group.id, now - self._since)
+        self._since, self._due, self._warned = None, math.inf, False
