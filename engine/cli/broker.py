@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from engine.broker import BrokerError, EmbeddedBroker, create_topics
+from engine.broker import EmbeddedBroker, create_topics
 
 
-def run_broker(port: int, topics: list[str]) -> int:
-    """Run until interrupted, with ``topics`` ("name" or "name:partitions") created; exit code."""
-    wanted = dict(_topic(spec) for spec in topics)
-    broker = EmbeddedBroker(port=port).start()
+def run_broker(port: int, topics: list[tuple[str, int]]) -> int:
+    """Run until interrupted, with ``topics`` (name, partitions) created; the exit code.
+
+    ``port`` 0 picks a free port.
+    """
+    wanted = dict(topics)
+    broker = EmbeddedBroker(port=port or None).start()
     if wanted:
         create_topics(broker.bootstrap, wanted)
     created = ", ".join(f"{name} ({count} partitions)" for name, count in wanted.items())
@@ -26,9 +29,3 @@ def run_broker(port: int, topics: list[str]) -> int:
     finally:
         broker.stop()
 
-
-def _topic(spec: str) -> tuple[str, int]:
-    name, _, count = spec.partition(":")
-    if not name or (count and not count.isdigit()) or count == "0":
-        raise BrokerError(f"--topic takes NAME or NAME:PARTITIONS (got {spec!r})")
-    return name, int(count or 1)
