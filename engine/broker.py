@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from engine.child_guard import death_signal, watch
 from engine.config.kafka import logged
 from engine.errors import EngineError
 
@@ -66,6 +67,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port or free_port(host)
         self.process: subprocess.Popen[bytes] | None = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @property
@@ -74,7 +76,11 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
-        """Start the broker and wait until it answers a metadata request."""
+        """Start the broker and wait until it answers a metadata request.
+
+        The broker never outlives this process, however it ends (``engine.child_guard``).
+        A failed or interrupted start stops it (and keeps its log).
+        """
         if not _port_free(self.host, self.port):
             raise BrokerError(f"port {self.port} on {self.host} is already in use; pick another"
                               " with --port (or stop what listens there)")
@@ -82,13 +88,21 @@ class EmbeddedBroker:
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the broker's life
             prefix="tansu-", suffix=".log", delete=False
         )
+        arm = death_signal()
         self.process = subprocess.Popen(
             [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+            preexec_fn=arm,  # noqa: PLW1509 - two system calls, see death_signal
         )
-        self.wait_until_ready(timeout)
+        try:
+            if arm is None:
+                self.watchdog = watch(self.process.pid)
+            self.wait_until_ready(timeout)
+        except BaseException:
+            self._stop_processes()  # the log stays: the error may name it
+            raise
         return self
 
     def wait_until_ready(self, timeout: float) -> None:
@@ -134,13 +148,21 @@ class EmbeddedBroker:
         return self._log.name if self._log else None
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the broker (kill it if it does not exit)."""
-        if self.process is not None:
-            stop_process(self.process, timeout)
+        """Terminate the broker (kill it if it does not exit) and remove its log."""
+        self._stop_processes(timeout)
         if self._log is not None:
             self._log.close()
             Path(self._log.name).unlink(missing_ok=True)
             self._log = None
+
+    def _stop_processes(self, timeout: float = 10.0) -> None:
+        if self.watchdog is not None:  # first: it must not signal a pid reused meanwhile
+            stop_process(self.watchdog, timeout)
+            if self.watchdog.stdin is not None:
+                self.watchdog.stdin.close()
+            self.watchdog = None
+        if self.process is not None:
+            stop_process(self.process, timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         """Start (if not started) and return the broker."""

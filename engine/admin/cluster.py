@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 # confluent_kafka.admin re-exports these without declaring them: mypy cannot see it
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
@@ -24,7 +24,7 @@ from engine.admin.changes import AddPartitions, CreateTopic, DeleteTopic, SetCon
 from engine.admin.planning import Observed
 from engine.admin.problems import FAILURES, HINTS, kafka_error, problem, unreachable
 from engine.broker import wait_for_leaders
-from engine.config.kafka import common_config, logged
+from engine.config.kafka import common_config, logged, refused
 from engine.errors import AdminError
 
 Outcome = tuple[list[Any], list[str]]  # (what was done, problem lines)
@@ -39,7 +39,11 @@ class Cluster:
         self.servers = kafka.get("bootstrap.servers")
         self.timeout = timeout
         # held for the client's whole use: its futures fail once it is destroyed
-        self.client = AdminClient(cast(Any, logged(common_config(kafka))))
+        try:
+            self.client = AdminClient(cast(Any, logged(common_config(kafka))))
+        except KafkaException as error:  # a misspelt setting: the broker was never asked
+            raise AdminError([refused("kafka", error) + " (hint: fix the App(kafka=...)"
+                              " settings)"]) from error
 
     def metadata(self) -> Any:
         """The cluster metadata, or ``AdminError`` when no broker answers."""

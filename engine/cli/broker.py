@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import sys
 
-from engine.broker import BrokerError, EmbeddedBroker, create_topics
+from engine.broker import EmbeddedBroker, create_topics
+from engine.cli.stopping import Stopped, StopSignals
 
 
-def run_broker(port: int, topics: list[str]) -> int:
-    """Run until interrupted, with ``topics`` ("name" or "name:partitions") created; exit code."""
-    wanted = dict(_topic(spec) for spec in topics)
-    broker = EmbeddedBroker(port=port).start()
-    if wanted:
-        create_topics(broker.bootstrap, wanted)
-    created = ", ".join(f"{name} ({count} partitions)" for name, count in wanted.items())
-    sys.stdout.write(f"broker listening on {broker.bootstrap} (in memory; Ctrl-C stops it)\n")
-    if created:
-        sys.stdout.write(f"created {created}\n")
-    sys.stdout.flush()
+def run_broker(port: int, topics: list[tuple[str, int]]) -> int:
+    """Run until SIGINT, SIGTERM or SIGHUP, with ``topics`` (name, partitions) created.
+
+    The exit code: 0 after such a stop (the broker is stopped first), else the broker's own
+    when it exits by itself. ``port`` 0 picks a free port.
+    """
+    wanted = dict(topics)
     try:
-        assert broker.process is not None
-        return broker.process.wait()
-    except KeyboardInterrupt:
+        with StopSignals(), EmbeddedBroker(port=port or None) as broker:
+            if wanted:
+                create_topics(broker.bootstrap, wanted)
+            _announce(broker.bootstrap, wanted)
+            assert broker.process is not None
+            return broker.process.wait()
+    except Stopped:
         return 0
-    finally:
-        broker.stop()
 
 
-def _topic(spec: str) -> tuple[str, int]:
-    name, _, count = spec.partition(":")
-    if not name or (count and not count.isdigit()) or count == "0":
-        raise BrokerError(f"--topic takes NAME or NAME:PARTITIONS (got {spec!r})")
-    return name, int(count or 1)
+def _announce(bootstrap: str, created: dict[str, int]) -> None:
+    sys.stdout.write(f"broker listening on {bootstrap} (in memory; Ctrl-C stops it)\n")
+    if created:
+        topics = ", ".join(f"{name} ({count} partitions)" for name, count in created.items())
+        sys.stdout.write(f"created {topics}\n")
+    sys.stdout.flush()

@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from engine import admin
 from engine.app import App
 from engine.broker import EmbeddedBroker
+from engine.cli.stopping import Stopped, StopSignals
 from engine.config.kafka import logged
 from engine.consumer import Consumer
 from engine.messages import Messages
@@ -43,8 +44,18 @@ class DemoOrders(Consumer):
 def run_demo(messages: int, partitions: int, concurrency: int) -> int:
     """Broker, app, its declared topic, workload, graceful stop, timeline, summary.
 
-    0 if all were processed.
+    0 if all were processed. SIGINT, SIGTERM or SIGHUP outside the app's run stops the broker
+    and ends the demo with 1 (while the app runs, its own handlers stop it gracefully).
     """
+    try:
+        with StopSignals() as signals:
+            return _run(messages, partitions, concurrency, signals)
+    except Stopped as stop:
+        sys.stderr.write(f"engine: demo {stop}, broker stopped\n")
+        return 1
+
+
+def _run(messages: int, partitions: int, concurrency: int, signals: StopSignals) -> int:
     with EmbeddedBroker() as broker:
         sys.stdout.write(f"embedded broker on {broker.bootstrap}\n")
         app, consumer, timeline = _sample_app(broker.bootstrap, concurrency, partitions)
@@ -56,7 +67,8 @@ def run_demo(messages: int, partitions: int, concurrency: int) -> int:
         watcher = threading.Thread(target=_stop_when_done, daemon=True, name="demo.watch",
                                    args=(consumer, messages, started))
         watcher.start()
-        app.run()
+        with signals.released():
+            app.run()
         elapsed = time.monotonic() - started
     done = consumer.processed[0]
     _print_timeline(timeline, started)

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 
 from engine.broker import BrokerError, BrokerMissingError, BrokerUnreachableError
 from engine.cli import info
+from engine.cli.arguments import Parser, at_least, port, seconds, topic_spec
 from engine.cli.target import TargetError, UserCodeError, load_app
 from engine.errors import AdminError, ConfigError, PluginError, RoutingError
 from engine.routing.selection import Selection
 
 EXIT_OK, EXIT_START_ERROR = 0, 1
+ACTIONS = ("plan", "create", "repartition", "align", "migrate", "delete", "lag")
 HINTS = {
     TargetError: "hint: TARGET is module:attribute, a module with an 'app', or path/to/app.py",
     ConfigError: "hint: fix the App(...) settings listed above",
@@ -27,7 +29,7 @@ HINTS = {
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    root = argparse.ArgumentParser(prog="engine", description="Run Kafka consumers.")
+    root = Parser(prog="engine", description="Run Kafka consumers.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server = commands.add_parser("server", help="run an app until a signal stops it")
     server.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
@@ -39,32 +41,36 @@ def parser() -> argparse.ArgumentParser:
     swarm = commands.add_parser("swarm", help="run N supervised copies of an app, one process"
                                 " each (past the GIL)")
     swarm.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
-    swarm.add_argument("--nodes", type=int, required=True, metavar="N", help="processes to run")
+    swarm.add_argument("--nodes", type=at_least(1), required=True, metavar="N",
+                       help="processes to run (at least 1)")
     swarm.add_argument("--plugin", dest="plugins", action="append", default=[],
                        metavar="NAME", help="install a plugin by name (repeatable)")
     swarm.add_argument("--migrate", action="store_true",
                        help="create, repartition and align the declared topics first (once)")
     _filters(swarm)
-    topics = commands.add_parser("topics", help="create, align or delete the declared topics")
-    topics.add_argument("action", choices=("plan", "create", "repartition", "align", "migrate",
-                                           "delete"), metavar="ACTION",
-                        help="plan|create|repartition|align|migrate|delete")
+    topics = commands.add_parser("topics", help="create, align or delete the declared topics;"
+                                 " the consumer groups' lag")
+    topics.add_argument("action", choices=ACTIONS, metavar="ACTION", help="|".join(ACTIONS))
     topics.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     topics.add_argument("--yes", action="store_true", help="delete: really delete the topics")
-    topics.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    topics.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS",
                         help="how long each admin request may take (default 30)")
     _filters(topics)
     show = commands.add_parser("info", help="routes, subscription groups, settings, lifecycle")
     show.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     _filters(show)
     broker = commands.add_parser("broker", help="run the embedded Tansu broker")
-    broker.add_argument("--port", type=int, default=9092)
-    broker.add_argument("--topic", dest="topics", action="append", default=[],
+    broker.add_argument("--port", type=port, default=9092,
+                        help="TCP port on 127.0.0.1 (default 9092; 0 picks a free one)")
+    broker.add_argument("--topic", dest="topics", action="append", default=[], type=topic_spec,
                         metavar="NAME[:PARTITIONS]", help="create a topic at start (repeatable)")
     demo = commands.add_parser("demo", help="a sample app on the embedded broker, end to end")
-    demo.add_argument("--messages", type=int, default=100_000)
-    demo.add_argument("--partitions", type=int, default=6)
-    demo.add_argument("--concurrency", type=int, default=2)
+    demo.add_argument("--messages", type=at_least(1), default=100_000,
+                      help="orders to produce and consume (default 100000)")
+    demo.add_argument("--partitions", type=at_least(1), default=6,
+                      help="partitions of the demo topic (default 6)")
+    demo.add_argument("--concurrency", type=at_least(1), default=2,
+                      help="worker threads (default 2)")
     return root
 
 

@@ -8,7 +8,8 @@ from typing import Any, cast
 
 from engine.app import App
 from engine.broker import BrokerUnreachableError
-from engine.config.kafka import common_config, logged
+from engine.config.kafka import common_config, logged, refused
+from engine.errors import ConfigError
 from engine.routing.selection import Selection
 from engine.swarm.logs import NodeFormatter
 
@@ -66,12 +67,21 @@ def configure_logging() -> None:
 
 
 def check_broker(kafka: dict[str, object], timeout: float | None = None) -> None:
-    """Raise ``BrokerUnreachableError`` unless a metadata request succeeds within ``timeout``."""
+    """Raise ``BrokerUnreachableError`` unless a metadata request succeeds within ``timeout``.
+
+    Settings librdkafka refuses (a misspelt name) are a ``ConfigError`` naming them: the broker
+    was never asked.
+    """
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
     timeout = PREFLIGHT_TIMEOUT if timeout is None else timeout
     try:
-        AdminClient(cast(Any, logged(common_config(kafka)))).list_topics(timeout=timeout)
+        client = AdminClient(cast(Any, logged(common_config(kafka))))
+    except KafkaException as error:
+        raise ConfigError([refused("kafka", error)]) from error
+    try:
+        client.list_topics(timeout=timeout)
     except Exception as error:
         servers = kafka.get("bootstrap.servers")
         raise BrokerUnreachableError(

@@ -1,4 +1,4 @@
-"""``engine topics ACTION TARGET``: the app's declared topics against the cluster."""
+"""``engine topics ACTION TARGET``: the app's declared topics against the cluster, and lag."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ _NEVER_REMOVED = "partitions are only ever added, never removed"
 
 def run_topics(app: App, action: str, selection: Selection, yes: bool, timeout: float) -> int:
     """Carry out ``action``, print what it did (or would do); 0 done, 1 with problems."""
+    if action == "lag":
+        return _lag(app, selection, timeout)
     if not app.declared_topics(selection):
         _say("nothing to do: no declared topics (declare them with app.topic(...,"
              " config={...}) or app.declare_topic(name, config={...}))")
@@ -33,9 +35,9 @@ def run_topics(app: App, action: str, selection: Selection, yes: bool, timeout: 
             return _delete(app, selection, yes, timeout)
         done = _OPERATIONS[action](app, selection, timeout=timeout)
     except AdminError as error:
-        _report(error.done)
-        for line in error.problems:
-            sys.stderr.write(f"engine: {line}\n")
+        if error.done:  # "nothing to do" would be untrue: the problem stopped it
+            _report(error.done)
+        _problems(error)
         return EXIT_PROBLEMS
     _report(done)
     if action == "repartition":
@@ -54,6 +56,22 @@ def _delete(app: App, selection: Selection, yes: bool, timeout: float) -> int:
         return EXIT_PROBLEMS
     _report(admin.delete(app, selection, timeout=timeout))
     return EXIT_OK
+
+
+def _lag(app: App, selection: Selection, timeout: float) -> int:
+    try:
+        found = admin.lag(app, selection, timeout=timeout)
+    except AdminError as error:
+        _problems(error)
+        return EXIT_PROBLEMS
+    _say(*[f"{row.consumer_group} {row.topic}/{row.partition}: committed"
+           f" {'none' if row.committed is None else row.committed}, end {row.high_watermark},"
+           f" lag {row.lag}" for row in found] or ["nothing to do: no routed topics"])
+    return EXIT_OK
+
+
+def _problems(error: AdminError) -> None:
+    sys.stderr.write("".join(f"engine: {line}\n" for line in error.problems))
 
 
 def _report(done: Sequence[Change]) -> None:

@@ -9,6 +9,9 @@ from typing import Any
 LIBRDKAFKA_LOGGER = "engine.librdkafka"
 """The stdlib logger that librdkafka's own log lines go to, for every client the engine makes."""
 
+PROBE_LOGGER = LIBRDKAFKA_LOGGER + ".probe"
+"""Where the settings check's throw-away client logs (it never dials a broker)."""
+
 INJECTED_DEFAULTS: dict[str, tuple[Any, str]] = {
     "fetch.queue.backoff.ms": (
         10,
@@ -117,13 +120,27 @@ def common_config(kafka: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in kafka.items() if not key.startswith(_CONSUMER_ONLY)}
 
 
-def logged(config: Mapping[str, Any]) -> dict[str, Any]:
+def logged(config: Mapping[str, Any], logger: str = LIBRDKAFKA_LOGGER) -> dict[str, Any]:
     """``config`` with librdkafka's log lines routed to stdlib logging (never raw stderr).
 
-    confluent-kafka maps librdkafka's syslog levels to logging's (3 ERROR, 4 WARNING, 6 INFO,
-    7 DEBUG). A ``logger`` the user set wins.
+    Every client the engine creates goes through it, probes too: without a ``logger``
+    librdkafka writes its lines (``debug=...`` ones included) straight to the process's
+    stderr. confluent-kafka maps librdkafka's syslog levels to logging's (3 ERROR, 4 WARNING,
+    5-6 INFO, 7 DEBUG). A ``logger`` the user set wins.
     """
-    return {"logger": logging.getLogger(LIBRDKAFKA_LOGGER), **config}
+    return {"logger": logging.getLogger(logger), **config}
+
+
+def refused(where: str, error: BaseException) -> str:
+    """The problem line for settings librdkafka refused when a client was created.
+
+    Names the setting, with the closest valid name for an unknown one.
+    """
+    from engine.config.librdkafka_names import suggestion
+
+    found = error.args[0] if error.args else error
+    why = found.str() if hasattr(found, "str") else str(found)
+    return f"{where}: librdkafka refused the kafka settings: {why}{suggestion(why)}"
 
 
 def masked(config: Mapping[str, Any]) -> dict[str, Any]:

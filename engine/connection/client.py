@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from engine.config.kafka import logged
+from engine.config.kafka import PROBE_LOGGER, logged, refused
 from engine.connection.commits import Commits
 from engine.connection.rebalance import RebalanceTracker
 from engine.errors import ConfigError, SeekError
@@ -291,17 +291,15 @@ def check_config(group: SubscriptionGroup) -> None:
     """Raise ``ConfigError`` if librdkafka refuses a group's settings (e.g. a typo).
 
     The probe never dials the broker: it has no ``bootstrap.servers``, and it is silenced
-    (its only complaint would be exactly that).
+    (its only complaint would be exactly that); ``debug`` overrides ``log_level``, so its lines
+    go to a logger of their own rather than raw to stderr.
     """
     config = {key: value for key, value in group.kafka.items()
               if key not in ("bootstrap.servers", "metadata.broker.list")}
     try:
-        probe = Consumer({**config, "log_level": 0})
+        probe = Consumer(logged({**config, "log_level": 0}, PROBE_LOGGER))
     except KafkaException as error:
-        raise ConfigError([
-            f"subscription group {group.id}: librdkafka refused the kafka settings:"
-            f" {error.args[0].str()}"
-        ]) from error
+        raise ConfigError([refused(f"subscription group {group.id}", error)]) from error
     probe.close()
 
 

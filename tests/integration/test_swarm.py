@@ -141,7 +141,8 @@ def test_an_app_that_cannot_run_as_configured_ends_the_swarm_with_exit_1(
 def test_swarm_needs_a_node_count(tmp_path: Any) -> None:
     result = subprocess.run([sys.executable, "-m", "engine", "swarm", str(APP)],
                             capture_output=True, text=True, check=False)
-    assert result.returncode == 2 and "--nodes" in result.stderr
+    assert result.returncode == 1 and "engine: the following arguments are required: --nodes" in (
+        result.stderr)  # a usage error is an error at start (2 means a forced stop)
 
 
 def test_quiet_and_dump_signals_reach_every_node(

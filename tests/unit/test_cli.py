@@ -142,5 +142,81 @@ def test_topics_with_no_broker_answering_is_one_line_with_a_hint_and_exit_1(
 def test_topics_rejects_an_unknown_action(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["topics", "reset", "app.py"])
-    assert caught.value.code == 2
-    assert "invalid choice: 'reset'" in capsys.readouterr().err
+    assert caught.value.code == 1  # 2 would read as a forced stop
+    assert "engine: argument ACTION: invalid choice: 'reset'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", ["delete", "migrate"])
+def test_topics_with_no_broker_prints_only_the_error_not_nothing_to_do(
+    action: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = APP.format(extra="") + 'app.declare_topic("audit", config={"partitions": 2})\n'
+    target = write(tmp_path, body=body)
+    assert main(["topics", action, str(target), "--yes", "--timeout", "1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("engine: no Kafka broker answered at 127.0.0.1:9 within 1s (")
+
+
+def test_topics_lag_with_no_broker_is_one_line_with_a_hint_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["topics", "lag", str(write(tmp_path)), "--timeout", "1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("engine: no Kafka broker answered at 127.0.0.1:9 within 1s (")
+    assert line.endswith("(hint: start a broker (engine broker) or fix bootstrap.servers in"
+                         " the app's kafka settings)")
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["swarm", "APP", "--nodes", "0"], "argument --nodes: must be an integer >= 1 (got '0')"),
+    (["swarm", "APP", "--nodes", "-2"], "argument --nodes: must be an integer >= 1 (got '-2')"),
+    (["demo", "--messages", "-5"], "argument --messages: must be an integer >= 1 (got '-5')"),
+    (["demo", "--messages", "0"], "argument --messages: must be an integer >= 1 (got '0')"),
+    (["demo", "--partitions", "0"], "argument --partitions: must be an integer >= 1"),
+    (["demo", "--concurrency", "-1"], "argument --concurrency: must be an integer >= 1"),
+    (["demo", "--messages", "1e3"], "argument --messages: must be an integer (got '1e3')"),
+    (["broker", "--port", "70000"], "argument --port: must be a TCP port from 1 to 65535"),
+    (["broker", "--port", "-1"], "argument --port: must be a TCP port from 1 to 65535"),
+    (["broker", "--topic", "orders:0"], "argument --topic: takes NAME or NAME:PARTITIONS"),
+    (["topics", "plan", "APP", "--timeout", "0"], "argument --timeout: must be a number of"
+     " seconds > 0 (got '0')"),
+    (["topics", "plan", "APP", "--timeout", "-3"], "argument --timeout: must be a number"),
+    (["topics", "lag", "APP", "--timeout", "nan"], "argument --timeout: must be a number"),
+    (["topics", "plan", "APP", "--timeout", "inf"], "argument --timeout: must be a number"),
+])
+def test_a_numeric_option_out_of_range_is_one_engine_line_with_a_hint_and_exit_1(
+    command: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import engine.cli.broker
+    import engine.cli.demo
+
+    def must_not_run(*args: object) -> int:
+        raise AssertionError("the command ran")
+
+    monkeypatch.setattr(engine.cli.demo, "run_demo", must_not_run)
+    monkeypatch.setattr(engine.cli.broker, "run_broker", must_not_run)
+    target = str(write(tmp_path))
+    with pytest.raises(SystemExit) as caught:
+        main([target if word == "APP" else word for word in command])
+    assert caught.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    first, hint = captured.err.splitlines()
+    assert first.startswith(f"engine: {message}")
+    assert hint == f"hint: engine {command[0]} --help lists the options and what each takes"
+
+
+def test_a_misspelt_librdkafka_setting_is_named_not_taken_for_a_missing_broker() -> None:
+    from engine.cli.server import check_broker
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        check_broker({"bootstrap.servers": "127.0.0.1:9", "sesion.timeout.ms": 6000}, 1)
+    assert caught.value.problems == (
+        'kafka: librdkafka refused the kafka settings: No such configuration property:'
+        ' "sesion.timeout.ms" (did you mean \'session.timeout.ms\'?)',)
