@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from engine import App, Consumer, DeadLetterQueue, Messages, PluginError
+from engine.plugin_options import Option, from_environment, unknown_variables
 from engine.testing import Harness
 from plugins.health import HealthPlugin
 from plugins.logger import LoggerPlugin
@@ -62,6 +63,45 @@ def test_every_bad_option_is_listed_in_one_plugin_error(monkeypatch: pytest.Monk
     assert "unknown option 'colour'" in text
     assert "port must be a port 0..65535 (got 70000)" in text
     assert "polling_ttl must be a number > 0 (got 0)" in text
+
+
+def test_a_misspelt_variable_of_a_plugin_loaded_by_name_is_an_error_with_a_hint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_PROMETHEUS_PROT", "9400")
+    monkeypatch.setenv("ENGINE_PROMETHEUS_ADDR", "127.0.0.1")  # a right one is no problem
+    monkeypatch.setenv("ENGINE_PROMETHEUS_XYZZY", "1")
+    monkeypatch.setenv("ENGINE_HEALTH_PORT", "nine")
+    with pytest.raises(PluginError) as caught:
+        App(kafka=KAFKA, plugins=["prometheus"])
+    problems = str(caught.value).split("; ")
+    assert problems == [
+        "prometheus: ENGINE_PROMETHEUS_PROT names no option"
+        " (did you mean ENGINE_PROMETHEUS_PORT?)",
+        "prometheus: ENGINE_PROMETHEUS_XYZZY names no option"
+        " (its variables: ENGINE_PROMETHEUS_PORT, ENGINE_PROMETHEUS_ADDR)",
+    ]  # ENGINE_HEALTH_PORT is health's business: health is not loaded
+    monkeypatch.setenv("ENGINE_HEALTH_CONSUMING_TTLL", "60")
+    with pytest.raises(PluginError) as caught:
+        App(kafka=KAFKA, plugins=["health"])
+    assert str(caught.value).split("; ") == [  # every problem of the plugin, in one error
+        "health: port must be an integer (got 'nine' from ENGINE_HEALTH_PORT)",
+        "health: ENGINE_HEALTH_CONSUMING_TTLL names no option"
+        " (did you mean ENGINE_HEALTH_CONSUMING_TTL?)"]
+
+
+def test_a_variable_that_may_belong_to_a_plugin_with_a_longer_name_is_left_to_it() -> None:
+    options = (Option("port", int, 1),)
+    environ = {"ENGINE_OPEN_PROT": "2", "ENGINE_OPENTELEMETRY_TRACER_NAME": "x",
+               "ENGINE_OPEN_PORT": "3", "ENGINE_OPENER": "not ours: no underscore after OPEN"}
+    others = ["open", "opentelemetry", "op"]
+    assert unknown_variables("open", options, environ, others) == [
+        "open: ENGINE_OPEN_PROT names no option (did you mean ENGINE_OPEN_PORT?)"]
+    # a shorter name's prefix does not excuse a variable of the longer name
+    assert unknown_variables("opentelemetry", (), {"ENGINE_OPENTELEMETRY_X": "1"}, others) == [
+        "opentelemetry: ENGINE_OPENTELEMETRY_X names no option (its variables: none)"]
+    with pytest.raises(PluginError, match="ENGINE_OPEN_PROT names no option"):
+        from_environment("open", options, environ, others)
+    assert from_environment("open", options, {"ENGINE_OPEN_PORT": "3"}, others) == {"port": 3}
 
 
 @pytest.mark.parametrize(("plugin", "module", "extra"), [
