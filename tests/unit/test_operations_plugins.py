@@ -293,6 +293,36 @@ def test_the_logger_summarises_a_repeated_error(caplog: pytest.LogCaptureFixture
     assert lines[1].endswith("... repeated 4 times in 10 s")
 
 
+def test_the_logger_names_a_dead_lettered_message_and_the_error_that_sent_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = shop()
+    app.use(LoggerPlugin(logging.getLogger("engine.test.dlq")))
+    caplog.set_level(logging.INFO, logger="engine.test.dlq")
+    with Harness(app) as kafka:
+        kafka.produce("orders", {"id": 1})
+        kafka.produce("orders", {"id": 2, "poison": True})
+        kafka.run()
+        assert len(kafka.topic("orders.dlq")) == 1
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("dead-lettered")]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage() == ("dead-lettered orders/0 offset 1 to orders.dlq"
+                                 " (consumer group shop): ValueError('poison')")
+
+
+def test_the_logger_takes_a_dead_letters_error_from_the_event_when_it_carries_one(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = App(kafka=KAFKA, client_id="shop")
+    app.use(LoggerPlugin(logging.getLogger("engine.test.dlq_error")))
+    caplog.set_level(logging.INFO, logger="engine.test.dlq_error")
+    where = {"topic": "orders", "partition": 3, "offset": 7, "dlq_topic": "orders.dlq"}
+    app.monitor.instrument("dead_letter_queue.dispatched", None, **where, message=None,
+                           error="KeyError: 'sku'")
+    app.monitor.instrument("dead_letter_queue.dispatched", None, **where, message=None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "dead-lettered orders/3 offset 7 to orders.dlq (consumer group ?): KeyError: 'sku'",
+        "dead-lettered orders/3 offset 7 to orders.dlq (consumer group ?): error unknown"]
+
+
 def test_every_client_the_engine_creates_logs_through_stdlib_logging(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import confluent_kafka
