@@ -93,6 +93,13 @@ class PrometheusPlugin(Configurable):
             server.server_close()
 
 
+def _before(messages: Any, offset: int | None) -> int:
+    """How many of a batch's messages lie before ``offset`` (0 without either)."""
+    if messages is None or offset is None:
+        return 0
+    return sum(1 for raw in messages.raw if raw.offset() < offset)
+
+
 class _Metrics:
     """The metric objects, registered in one registry."""
 
@@ -152,9 +159,14 @@ class _Receivers:
         return table
 
     def consumed(self, sender: Any, **event: Any) -> None:
-        """A batch was consumed: messages, outcome, time; the lag after it, once a second."""
+        """A batch was consumed: messages marked, outcome, time; the lag, once a second.
+
+        ``marked`` is missing only from an event sent by hand: then the batch counts whole.
+        """
         group, topic = getattr(sender, "consumer_group", ""), event["topic"]
-        self.m.tally.consumed(group, topic, len(event["messages"]), event["time"])
+        marked = event.get("marked")
+        self.m.tally.consumed(group, topic, len(event["messages"]) if marked is None else marked,
+                              event["time"])
         key, now = (group, topic, event["partition"]), time.monotonic()
         if now - self._lag_read.get(key, -LAG_EVERY) >= LAG_EVERY:
             self._lag_read[key] = now
@@ -163,11 +175,17 @@ class _Receivers:
                 self.m.lag.labels(group, topic, str(event["partition"])).set(lag)
 
     def error(self, sender: Any, **event: Any) -> None:
-        """An error: counted by type; a failed consume also as a failed batch."""
+        """An error: counted by type; a failed consume also as a failed batch.
+
+        A failed consume's ``offset`` is where its retry restarts: the batch's messages before
+        it were marked as consumed by the consumer before it failed, and are not seen again.
+        """
         kind = str(event.get("type"))
         self.m.errors.labels(kind).inc()
         if kind in _FAILED_BATCH:
-            self.m.tally.failed(getattr(sender, "consumer_group", ""), event.get("topic", ""))
+            marked = _before(getattr(sender, "messages", None), event.get("offset"))
+            self.m.tally.failed(getattr(sender, "consumer_group", ""), event.get("topic", ""),
+                                marked)
 
     def retry(self, sender: Any, **event: Any) -> None:
         """A retry was scheduled."""

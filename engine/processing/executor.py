@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ class Executor:
         self._deserializers = deserializers_of(route.deserializer, route.key_deserializer)
         self._consume_signal = monitor.signal("consumer.consume")
         self._consumed_signal = monitor.signal("consumer.consumed")
+        self._took = 0.0  # seconds the last consume call took (one job at a time per partition)
 
     def batch(self, raws: Sequence[RawMessage], polled_at: float) -> Messages:
         """Wrap polled messages of this partition as one batch (listener thread)."""
@@ -62,8 +64,9 @@ class Executor:
         self._runtime.batch = messages
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
+        attempt = self._runtime.attempt
         error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
-        return Outcome(consumer, error)
+        return Outcome(consumer, error, attempt, self._took if error is None else 0.0)
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         attempt = self._runtime.attempt
@@ -72,10 +75,21 @@ class Executor:
                                     partition=self.partition, messages=messages, attempt=attempt)
         started = time.perf_counter()
         consumer.consume(messages)
-        if self._consumed_signal.receivers:
+        self._took = time.perf_counter() - started
+
+    def consumed(self, outcome: Outcome, messages: Messages) -> None:
+        """Report a batch whose ``consume`` returned, once the strategy has marked it.
+
+        Sent after the strategy so that ``marked`` counts the batch's messages marked as
+        consumed by then, by the consumer itself or by the automatic marking (metrics count
+        processed messages with it; a batch left unmarked is processed again).
+        """
+        if outcome.error is None and self._consumed_signal.receivers:
             self.monitor.instrument(
-                "consumer.consumed", consumer, topic=self.topic, partition=self.partition,
-                messages=messages, attempt=attempt, time=time.perf_counter() - started,
+                "consumer.consumed", outcome.consumer, topic=self.topic,
+                partition=self.partition, messages=messages, attempt=outcome.attempt,
+                time=outcome.time,
+                marked=_marked(messages, self._runtime.partition.first_unmarked),
             )
 
     def revoked(self) -> None:
@@ -167,3 +181,13 @@ class Executor:
     def _report(self, kind: str, consumer: Any, error: BaseException, **context: Any) -> None:
         self.monitor.instrument("error.occurred", consumer, type=kind, error=error,
                                 topic=self.topic, partition=self.partition, **context)
+
+
+def _marked(messages: Messages, first_unmarked: int | None) -> int:
+    """How many of the batch's messages lie before the first unmarked offset."""
+    raws = messages.raw
+    if first_unmarked is None or not raws:
+        return 0
+    if first_unmarked > (raws[-1].offset() or 0):  # the usual case: all of them
+        return len(raws)
+    return bisect_left(raws, first_unmarked, key=lambda raw: raw.offset() or 0)

@@ -33,49 +33,63 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def test_prometheus_serves_counts_after_a_failure_and_a_dead_letter(
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of ``/metrics``, by name and sorted labels."""
+    status, body = get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
+
+
+def test_prometheus_counts_every_message_marked_after_a_failure_and_a_dead_letter(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group, count = make_topic(2), unique("g"), 20
     create_topics(bootstrap, {f"{topic}.dlq": 1})
     produce(bootstrap, topic, [b'{"ok": true}'] * count, partition=0)
-    produce(bootstrap, topic, [b'{"ok": false}'], partition=1)  # alone in its partition
-    done = threading.Event()
+    # marked one by one: the two before the poison are processed in the batches that fail
+    produce(bootstrap, topic, [b'{"ok": true}', b'{"ok": true}', b'{"ok": false}',
+                               b'{"ok": true}'], partition=1)
     seen: list[int] = []
+    calls = [0]
 
     class Orders(Consumer):
         def consume(self, messages: Messages) -> None:
+            calls[0] += 1
             for message in messages:
                 if not message.payload["ok"]:
                     raise ValueError("poison")
                 seen.append(message.offset)
-            if len(seen) >= count:
-                done.set()
+                self.mark_as_consumed(message)
 
     app = make_app(bootstrap, group, pause_timeout=0.05, pause_max_timeout=0.1)
     app.topic(topic, Orders, dead_letter_queue=DeadLetterQueue(f"{topic}.dlq", max_retries=1))
     plugin = app.use(PrometheusPlugin(port=0, addr="127.0.0.1"))
     assert isinstance(plugin, PrometheusPlugin)
-    dispatched = threading.Event()
-    app.monitor.subscribe("dead_letter_queue.dispatched", lambda s, **e: dispatched.set())
+    batch = {"consumer_group": group, "topic": topic}
+
+    def every_batch_reported() -> bool:  # each consume call ends as an ok or a failed batch
+        samples = scrape(plugin.port)
+        reported = sum(samples.get(("engine_batches_total", tuple(sorted(
+            {**batch, "outcome": outcome}.items()))), 0) for outcome in ("ok", "failed"))
+        return len(seen) >= count + 3 and reported == calls[0]
+
     app.start()
     try:
-        wait_until(lambda: done.is_set() and dispatched.is_set(), message="all handled")
-        status, body = get(f"http://127.0.0.1:{plugin.port}/metrics")
+        wait_until(every_batch_reported, message="every batch handled and reported")
+        samples = scrape(plugin.port)
     finally:
         app.stop()
-    assert status == 200
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(body) for s in family.samples}
+
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
 
-    batch = {"consumer_group": group, "topic": topic}
-    assert value("engine_messages_consumed_total", **batch) == count
+    assert len(seen) == count + 3  # nothing processed twice: marked messages are not retried
+    assert value("engine_messages_consumed_total", **batch) == count + 3
+    assert value("engine_dead_letters_total") == 1
     assert value("engine_batches_total", **batch, outcome="failed") == 2
     assert value("engine_errors_total", type="consumer.consume.error") == 2
     assert value("engine_retries_total") == 1
-    assert value("engine_dead_letters_total") == 1
     assert value("engine_app_state", state="running") == 1
     assert value("engine_consumer_lag", **batch, partition="0") == 0
     assert value("engine_batch_processing_seconds_bucket", **batch, le="+Inf") >= 1

@@ -140,8 +140,8 @@ def test_prometheus_counts_batches_failures_dead_letters_and_states() -> None:
         kafka.run()
         labels = {"consumer_group": "shop", "topic": "orders"}
         assert sample(registry, "engine_batches_total", **labels, outcome="failed") == 2
-        # 1 was processed in the batch that failed at 2: only the batch of 3 returned
-        assert sample(registry, "engine_messages_consumed_total", **labels) == 1
+        # 1 was marked in the batch that failed at 2, 2 went to the DLQ, 3 was marked
+        assert sample(registry, "engine_messages_consumed_total", **labels) == 2
         assert sample(registry, "engine_batches_total", **labels, outcome="ok") == 1
         assert sample(registry, "engine_batch_processing_seconds_count", **labels) == 1
         assert sample(registry, "engine_errors_total", type="consumer.consume.error") == 2
@@ -156,6 +156,39 @@ def test_prometheus_counts_batches_failures_dead_letters_and_states() -> None:
         kafka.stop()
         assert sample(registry, "engine_listener_state", subscription_group="shop/default",
                       state="stopped") == 1
+
+
+def test_prometheus_counts_the_messages_marked_as_consumed_not_the_batches_returned() -> None:
+    class Picky(Consumer):
+        """Marks what it was told to; fails (once per batch) at a message that says so."""
+
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.payload.get("fail") and self.attempt == 1:
+                    raise ValueError("flaky")
+                if message.payload.get("mark"):
+                    self.mark_as_consumed(message)
+
+    registry = CollectorRegistry()
+    app = App(kafka=KAFKA, client_id="shop")
+    app.topic("auto", Picky, dead_letter_queue=DeadLetterQueue("auto.dlq", max_retries=0))
+    app.topic("manual", Picky, manual_offset_management=True)
+    app.use(PrometheusPlugin(registry=registry))
+    with Harness(app) as kafka:
+        for payload in ({"mark": True}, {"mark": True}, {"fail": True}, {}):
+            kafka.produce("auto", payload)  # 2 marked, then the DLQ takes "fail", then 1 more
+        for payload in ({"mark": True}, {"mark": True}, {"fail": True}, {"mark": True}, {}):
+            kafka.produce("manual", payload)  # 2 marked, a retry, 1 marked, the last one not
+        kafka.run()
+        assert [len(kafka.topic(name)) for name in ("auto.dlq", "manual")] == [1, 5]
+
+    def consumed(topic: str) -> float:
+        return sample(registry, "engine_messages_consumed_total", consumer_group="shop",
+                      topic=topic)
+
+    assert consumed("auto") == 3
+    assert sample(registry, "engine_dead_letters_total") == 1
+    assert consumed("manual") == 4  # the retry restarts at "fail"; the last is never marked
 
 
 def test_prometheus_reads_the_lag_from_statistics() -> None:
