@@ -143,12 +143,30 @@ class App(TopicDeclarations):
     def _new_server(self, selection: Selection | None) -> Server:
         from engine.server import Server
 
-        if self._server is not None:
+        if self._server is not None or self.lifecycle.is_stopping:
             raise EngineError("this app was already started; build a new App to run again")
         groups = self.subscription_groups(selection)  # a RoutingError before anything runs
         self.routes.declared_topics(self.settings)  # so is a topic declared two ways
+        self._start_plugins()
         self._server = Server(self.lifecycle, self.monitor, self.settings, self.producer, groups)
         return self._server
+
+    def _start_plugins(self) -> None:
+        """Call each plugin's optional ``start(app)`` (it binds its server, say) in order.
+
+        One that raises fails the start with a ``PluginError`` naming it; the app then stops
+        (``app.stopped``, so plugins already started close what they opened) and cannot run.
+        """
+        for plugin in self._plugins.values():
+            start = getattr(plugin, "start", None)
+            if not callable(start):
+                continue
+            try:
+                start(self)
+            except Exception as error:
+                for state in (AppState.STOPPING, AppState.STOPPED, AppState.TERMINATED):
+                    self.lifecycle.request(state)
+                raise PluginError(f"plugin {plugin.name!r} failed to start: {error}") from error
 
     def _running_server(self) -> Server:
         if self._server is None:

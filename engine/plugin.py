@@ -15,7 +15,15 @@ ENTRY_POINT_GROUP = "engine.plugins"
 
 @runtime_checkable
 class Plugin(Protocol):
-    """Anything with a ``name`` and an ``install(app)`` that subscribes what it needs."""
+    """Anything with a ``name`` and an ``install(app)`` that subscribes what it needs.
+
+    A plugin may also have a ``start(app)`` method (not part of the protocol's check): the
+    app calls it when it starts (``app.start()``, ``app.run()``, each swarm node), after the
+    routes are validated and before any listener; whatever it raises fails the start with a
+    ``PluginError`` naming the plugin. A plugin binds its server there, so a port already
+    taken stops the app instead of going unnoticed; it closes it on ``app.stopped``, which a
+    failed start also announces.
+    """
 
     name: str
 

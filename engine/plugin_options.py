@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import PluginError
+from engine.plugin import installed
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -43,6 +45,15 @@ def resolve(plugin: str, options: Sequence[Option], given: Mapping[str, Any],
 
     Raises one ``PluginError`` listing every unknown or bad option.
     """
+    values, problems = _resolved(plugin, options, given, environ)
+    if problems:
+        raise PluginError("; ".join(problems))
+    return values
+
+
+def _resolved(plugin: str, options: Sequence[Option], given: Mapping[str, Any],
+              environ: Mapping[str, str] | None) -> tuple[dict[str, Any], list[str]]:
+    """Every option's value, and every problem found on the way."""
     known = {option.name: option for option in options}
     problems = [f"{plugin}: unknown option {name!r} (options: {', '.join(known) or 'none'})"
                 for name in given if name not in known]
@@ -56,9 +67,7 @@ def resolve(plugin: str, options: Sequence[Option], given: Mapping[str, Any],
             problems.append(f"{plugin}: {option.name} must be {problem} (got {value!r}"
                             f"{'' if source == 'keyword' else ' from ' + source})")
         values[option.name] = converted
-    if problems:
-        raise PluginError("; ".join(problems))
-    return values
+    return values, problems
 
 
 def env_name(plugin: str, option: str) -> str:
@@ -66,12 +75,50 @@ def env_name(plugin: str, option: str) -> str:
     return "_".join(("ENGINE", plugin, option)).upper().replace("-", "_").replace(".", "_")
 
 
-def from_environment(plugin: str, options: Sequence[Option]) -> dict[str, Any]:
-    """The options set in the environment, converted and checked."""
-    names = {option.name for option in options}
-    resolved = resolve(plugin, options, {}, os.environ)
-    return {name: resolved[name] for name in names
-            if env_name(plugin, name) in os.environ}
+def from_environment(plugin: str, options: Sequence[Option],
+                     environ: Mapping[str, str] | None = None,
+                     others: Iterable[str] | None = None) -> dict[str, Any]:
+    """The options set in the environment, converted and checked.
+
+    A variable ``ENGINE_<PLUGIN>_*`` that names no option is a problem too (a misspelt
+    ``ENGINE_PROMETHEUS_PROT`` would otherwise leave the default in place unnoticed), unless
+    its name may belong to one of ``others`` (default: every installed plugin's name), as
+    ``ENGINE_OPENTELEMETRY_...`` may when ``plugin`` is ``open``. One ``PluginError`` lists
+    every problem.
+    """
+    environ = os.environ if environ is None else environ
+    others = installed() if others is None else others
+    values, problems = _resolved(plugin, options, {}, environ)
+    problems += unknown_variables(plugin, options, environ, others)
+    if problems:
+        raise PluginError("; ".join(problems))
+    return {option.name: values[option.name] for option in options
+            if env_name(plugin, option.name) in environ}
+
+
+def unknown_variables(plugin: str, options: Sequence[Option], environ: Iterable[str],
+                      others: Iterable[str]) -> list[str]:
+    """One problem per ``ENGINE_<PLUGIN>_*`` variable that names none of ``options``.
+
+    A variable that starts with another plugin's longer prefix may be that plugin's: it is
+    left alone.
+    """
+    prefix = env_name(plugin, "")
+    theirs = [env_name(other, "") for other in others]
+    theirs = [other for other in theirs if len(other) > len(prefix) and other.startswith(prefix)]
+    known = [env_name(plugin, option.name) for option in options]
+    problems = []
+    for variable in sorted(environ):
+        if (not variable.startswith(prefix) or variable in known
+                or any(variable.startswith(other) for other in theirs)):
+            continue
+        # compared without the shared prefix, which would make every name look close
+        close = difflib.get_close_matches(variable[len(prefix):],
+                                          [name[len(prefix):] for name in known], n=1)
+        hint = (f"did you mean {prefix}{close[0]}?" if close
+                else f"its variables: {', '.join(known) or 'none'}")
+        problems.append(f"{plugin}: {variable} names no option ({hint})")
+    return problems
 
 
 class Configurable:

@@ -32,16 +32,18 @@ class BatchTally:
         self._lock = threading.Lock()  # taken once per thread, when its table is made
 
     def consumed(self, group: str, topic: str, messages: int, seconds: float) -> None:
-        """A batch whose consume returned."""
+        """A batch whose consume returned, ``messages`` of it marked as consumed."""
         row = self._row(group, topic)
         row[_MESSAGES] += messages
         row[_OK] += 1
         row[_SECONDS] += seconds
         row[_FIRST_BUCKET + bisect_left(BUCKETS, seconds)] += 1
 
-    def failed(self, group: str, topic: str) -> None:
-        """A consume call that raised."""
-        self._row(group, topic)[_FAILED] += 1
+    def failed(self, group: str, topic: str, messages: int = 0) -> None:
+        """A consume call that raised after marking ``messages`` of its batch as consumed."""
+        row = self._row(group, topic)
+        row[_FAILED] += 1
+        row[_MESSAGES] += messages
 
     def totals(self) -> dict[Key, list[float]]:
         """Every thread's rows added up."""
@@ -62,7 +64,8 @@ class BatchTally:
         labels = ["consumer_group", "topic"]
         consumed = CounterMetricFamily(
             "engine_messages_consumed",
-            "Messages of batches whose consume returned (failed attempts not counted)",
+            "Messages marked as consumed, by the consumer or the automatic marking"
+            " (dead-lettered ones are in engine_dead_letters_total)",
             labels=labels)
         batches = CounterMetricFamily("engine_batches", "Consume calls by outcome (ok, failed)",
                                       labels=[*labels, "outcome"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, port, positive
-from engine.swarm import node_port
+from plugins.serving import cannot_serve, port_to_serve
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -28,7 +28,9 @@ class HealthPlugin(Configurable):
     running and every listener runs and holds partitions (or has waited for them less than the
     app's ``assignment_timeout``), else 503. Bodies name the reasons. Options: ``port``
     (9395; 0 picks a free one, read back from ``plugin.port``), ``addr``, ``polling_ttl`` and
-    ``consuming_ttl`` (300 s each). The server runs from the app's start to its stop.
+    ``consuming_ttl`` (300 s each). The server binds when the app starts (``start``: a port
+    taken fails the start) and stops with the app; a swarm node ``i`` serves on
+    ``port + 10 * i`` (``engine.swarm.node_port``).
     """
 
     name = "health"
@@ -110,11 +112,23 @@ class HealthPlugin(Configurable):
 
     # -- the server ----------------------------------------------------------------------------
 
+    def start(self, app: App) -> None:
+        """The app starts: serve the probes now, so a port already taken fails the start."""
+        self.start_server()
+
     def start_server(self) -> None:
-        """Serve the probes on thread ``engine.health`` (once)."""
+        """Serve the probes on thread ``engine.health`` (once).
+
+        Raises a ``PluginError`` naming the address and port when it cannot bind.
+        """
         if self._server is not None:
             return
-        server = ThreadingHTTPServer((self.addr, node_port(self.port)), _handler(self))
+        served = port_to_serve(self.port)
+        try:
+            server = ThreadingHTTPServer((self.addr, served), _handler(self))
+        except OSError as error:
+            raise cannot_serve("/live and /ready", self.addr, self.port, served,
+                               error) from error
         server.daemon_threads = True
         self._server, self.port = server, int(server.server_address[1])
         threading.Thread(target=server.serve_forever, name="engine.health", daemon=True).start()
@@ -131,9 +145,7 @@ class HealthPlugin(Configurable):
     def _on_app_state(self, sender: Any, **event: Any) -> None:
         with self._lock:
             self._app_state = event["state"]
-        if event["state"] == AppState.RUNNING.value:
-            self.start_server()
-        elif event["state"] in (AppState.STOPPED.value, AppState.TERMINATED.value):
+        if event["state"] in (AppState.STOPPED.value, AppState.TERMINATED.value):
             self.stop_server()
 
     def _on_listener(self, sender: Any, **event: Any) -> None:

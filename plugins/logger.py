@@ -1,4 +1,4 @@
-"""Logs lifecycle changes, listener states, errors and (at debug) every processed batch.
+"""Logs lifecycle changes, listener states, errors, dead letters and (at debug) every batch.
 
 It also keeps an outage from flooding the log: librdkafka's own lines (logger
 ``engine.librdkafka``) and repeated errors are logged once per window, then summarised.
@@ -20,6 +20,8 @@ from plugins.repeats import RepeatFilter, Repeats, same_text
 class LoggerPlugin(Configurable):
     """Writes the engine's story to stdlib ``logging`` (logger ``engine`` by default).
 
+    A message sent to a dead-letter queue is logged at WARNING with its topic, partition,
+    offset, the DLQ topic and the error that exhausted its retries.
     Options: ``logger_name`` (``engine``), ``repeat_window`` (seconds, 10): an error of the
     same type and text within the window is counted instead of logged, and the next one after
     it says how many there were (``... repeated 40 times in 10 s``).
@@ -35,6 +37,9 @@ class LoggerPlugin(Configurable):
         values = self.configure(options)
         self.log = logger or logging.getLogger(values["logger_name"])
         self._repeats = Repeats(values["repeat_window"])
+        # the last consume error of each (consumer group, topic, partition): a dead-letter
+        # dispatch whose event carries no ``error`` names this one
+        self._last_failure: dict[tuple[str, str, int], Any] = {}
 
     def install(self, app: App) -> None:
         """Subscribe this plugin's receivers to ``app``'s monitor."""
@@ -49,6 +54,7 @@ class LoggerPlugin(Configurable):
             # only then: a per-batch receiver would cost every batch the event's payload
             monitor.subscribe("consumer.consumed", self.on_consumer_consumed)
         monitor.subscribe("process.notice_signal", self.on_process_notice_signal)
+        monitor.subscribe("dead_letter_queue.dispatched", self.on_dead_letter_queue_dispatched)
         for change in ("assigned", "revoked", "lost"):
             monitor.subscribe(f"rebalance.partitions_{change}", partial(self.on_rebalance, change))
         _quiet_librdkafka(self._repeats.window)
@@ -67,6 +73,8 @@ class LoggerPlugin(Configurable):
     def on_error_occurred(self, sender: Any, **event: Any) -> None:
         """Any error the engine caught, with its traceback (repeats summarised)."""
         error = event.get("error")
+        if event.get("type") in _BATCH_FAILURES and "partition" in event:
+            self._last_failure[_partition_of(sender, event)] = error
         admitted, held = self._repeats.admit((event.get("type"), same_text(repr(error))))
         if not admitted:
             return
@@ -86,6 +94,22 @@ class LoggerPlugin(Configurable):
             event["attempt"],
         )
 
+    def on_dead_letter_queue_dispatched(self, sender: Any, **event: Any) -> None:
+        """A message was sent to its dead-letter topic (and skipped): where from, and why.
+
+        The error is the event's ``error`` when it carries one, else the last consume error
+        reported for that partition.
+        """
+        remembered = self._last_failure.pop(_partition_of(sender, event), None)
+        error = event.get("error")
+        error = remembered if error is None else error
+        self.log.warning(
+            "dead-lettered %s/%s offset %s to %s (consumer group %s): %s", event["topic"],
+            event["partition"], event["offset"], event["dlq_topic"],
+            _group(sender) or "?",
+            "error unknown" if error is None else _error_text(error),
+        )
+
     def on_process_notice_signal(self, sender: Any, **event: Any) -> None:
         """A signal the process received."""
         self.log.info("received %s", event["signal"])
@@ -101,6 +125,25 @@ def _quiet_librdkafka(window: float) -> None:
     logger = logging.getLogger(LIBRDKAFKA_LOGGER)
     if not any(isinstance(existing, RepeatFilter) for existing in logger.filters):
         logger.addFilter(RepeatFilter(window))
+
+
+_BATCH_FAILURES = frozenset(
+    ("consumer.consume.error", "consumer.deserialize.error", "consumer.initialized.error"))
+
+
+def _group(sender: Any) -> str:
+    """The sender's consumer group: a consumer's, else "" (an event sent by the app, say)."""
+    group = getattr(sender, "consumer_group", "")
+    return group if isinstance(group, str) else ""
+
+
+def _partition_of(sender: Any, event: dict[str, Any]) -> tuple[str, str, int]:
+    return _group(sender), event.get("topic", ""), event["partition"]
+
+
+def _error_text(error: Any) -> str:
+    """An exception as its repr (type and text); anything else (a header's text) as is."""
+    return repr(error) if isinstance(error, BaseException) else str(error)
 
 
 def _short(value: Any) -> bool:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, needs, port
-from engine.swarm import node_port
 from plugins.batch_tally import BatchTally
+from plugins.serving import cannot_serve, port_to_serve
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -27,7 +27,9 @@ class PrometheusPlugin(Configurable):
 
     Options: ``port`` (9394; 0 picks a free one, read back from ``plugin.port``), ``addr``
     (``0.0.0.0``). With ``registry=`` (a ``prometheus_client.CollectorRegistry``) the metrics go
-    there and no server is started. The server starts when the app runs and stops with it.
+    there and no server is started. The server binds when the app starts (``start``: a port
+    taken fails the start) and stops with the app; a swarm node ``i`` serves on
+    ``port + 10 * i`` (``engine.swarm.node_port``).
     """
 
     name = "prometheus"
@@ -56,22 +58,30 @@ class PrometheusPlugin(Configurable):
             monitor.subscribe(f"app.{state.value}", self._on_app_state)
         self.metrics.app_state(AppState(app.state))
 
+    def start(self, app: App) -> None:
+        """The app starts: serve ``/metrics`` now, so a port already taken fails the start."""
+        self.start_server()
+
     def _on_app_state(self, sender: Any, **event: Any) -> None:
         state = AppState(event["state"])
         self.metrics.app_state(state)
-        if state is AppState.RUNNING:
-            self.start_server()
-        elif state in (AppState.STOPPED, AppState.TERMINATED):
+        if state in (AppState.STOPPED, AppState.TERMINATED):
             self.stop_server()
 
     def start_server(self) -> None:
-        """Serve ``/metrics`` (once; nothing when a registry was given)."""
+        """Serve ``/metrics`` (once; nothing when a registry was given).
+
+        Raises a ``PluginError`` naming the address and port when it cannot bind.
+        """
         if not self._serve or self._server is not None:
             return
         from prometheus_client import start_http_server
 
-        self._server, thread = start_http_server(node_port(self.port), self.addr,
-                                                 self.registry)
+        served = port_to_serve(self.port)
+        try:
+            self._server, thread = start_http_server(served, self.addr, self.registry)
+        except OSError as error:
+            raise cannot_serve("/metrics", self.addr, self.port, served, error) from error
         thread.name = "engine.prometheus"
         self.port = int(self._server.server_port)
 
@@ -81,6 +91,13 @@ class PrometheusPlugin(Configurable):
         if server is not None:
             server.shutdown()
             server.server_close()
+
+
+def _before(messages: Any, offset: int | None) -> int:
+    """How many of a batch's messages lie before ``offset`` (0 without either)."""
+    if messages is None or offset is None:
+        return 0
+    return sum(1 for raw in messages.raw if raw.offset() < offset)
 
 
 class _Metrics:
@@ -142,9 +159,14 @@ class _Receivers:
         return table
 
     def consumed(self, sender: Any, **event: Any) -> None:
-        """A batch was consumed: messages, outcome, time; the lag after it, once a second."""
+        """A batch was consumed: messages marked, outcome, time; the lag, once a second.
+
+        ``marked`` is missing only from an event sent by hand: then the batch counts whole.
+        """
         group, topic = getattr(sender, "consumer_group", ""), event["topic"]
-        self.m.tally.consumed(group, topic, len(event["messages"]), event["time"])
+        marked = event.get("marked")
+        self.m.tally.consumed(group, topic, len(event["messages"]) if marked is None else marked,
+                              event["time"])
         key, now = (group, topic, event["partition"]), time.monotonic()
         if now - self._lag_read.get(key, -LAG_EVERY) >= LAG_EVERY:
             self._lag_read[key] = now
@@ -153,11 +175,17 @@ class _Receivers:
                 self.m.lag.labels(group, topic, str(event["partition"])).set(lag)
 
     def error(self, sender: Any, **event: Any) -> None:
-        """An error: counted by type; a failed consume also as a failed batch."""
+        """An error: counted by type; a failed consume also as a failed batch.
+
+        A failed consume's ``offset`` is where its retry restarts: the batch's messages before
+        it were marked as consumed by the consumer before it failed, and are not seen again.
+        """
         kind = str(event.get("type"))
         self.m.errors.labels(kind).inc()
         if kind in _FAILED_BATCH:
-            self.m.tally.failed(getattr(sender, "consumer_group", ""), event.get("topic", ""))
+            marked = _before(getattr(sender, "messages", None), event.get("offset"))
+            self.m.tally.failed(getattr(sender, "consumer_group", ""), event.get("topic", ""),
+                                marked)
 
     def retry(self, sender: Any, **event: Any) -> None:
         """A retry was scheduled."""

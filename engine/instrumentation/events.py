@@ -57,7 +57,7 @@ EVENTS: tuple[EventSpec, ...] = (
     # processing
     EventSpec("consumer.initialized", "consumer", f"{_PARTITION}, time"),
     EventSpec("consumer.consume", "consumer", f"{_PARTITION}, messages, attempt"),
-    EventSpec("consumer.consumed", "consumer", f"{_PARTITION}, messages, attempt, time"),
+    EventSpec("consumer.consumed", "consumer", f"{_PARTITION}, messages, attempt, time, marked"),
     EventSpec("consumer.revoke", "consumer", _PARTITION),
     EventSpec("consumer.revoked", "consumer", f"{_PARTITION}, time"),
     EventSpec("consumer.shutting_down", "consumer", _PARTITION),

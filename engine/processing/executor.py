@@ -58,6 +58,8 @@ class Executor:
         self._deserializers = deserializers_of(route.deserializer, route.key_deserializer)
         self._consume_signal = monitor.signal("consumer.consume")
         self._consumed_signal = monitor.signal("consumer.consumed")
+        self._took = 0.0  # seconds the last consume call took (one job at a time per partition)
+        self._unmarked_before: int | None = None  # the first unmarked offset as the batch began
 
     def batch(self, raws: Sequence[RawMessage], polled_at: float) -> Messages:
         """Wrap polled messages of this partition as one batch (listener thread)."""
@@ -73,8 +75,10 @@ class Executor:
         self._runtime.batch = messages
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
+        attempt = self._runtime.attempt
+        self._unmarked_before = self._runtime.partition.first_unmarked
         error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
-        return Outcome(consumer, error)
+        return Outcome(consumer, error, attempt, self._took if error is None else 0.0)
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         attempt = self._runtime.attempt
@@ -86,10 +90,22 @@ class Executor:
         result: Any = consumer.consume(messages)  # type: ignore[func-returns-value]
         if result is not None and inspect.isawaitable(result):
             _refuse_awaitable(consumer, result)
-        if self._consumed_signal.receivers:
+        self._took = time.perf_counter() - started
+
+    def consumed(self, outcome: Outcome, messages: Messages) -> None:
+        """Report a batch whose ``consume`` returned, once the strategy has marked it.
+
+        Sent after the strategy so that ``marked`` counts the messages marked as consumed
+        during the batch, by the consumer itself or by the automatic marking: how far the
+        first unmarked offset moved (messages of earlier batches a mark covers count too;
+        metrics count processed messages with it; a batch left unmarked is processed again).
+        """
+        if outcome.error is None and self._consumed_signal.receivers:
             self.monitor.instrument(
-                "consumer.consumed", consumer, topic=self.topic, partition=self.partition,
-                messages=messages, attempt=attempt, time=time.perf_counter() - started,
+                "consumer.consumed", outcome.consumer, topic=self.topic,
+                partition=self.partition, messages=messages, attempt=outcome.attempt,
+                time=outcome.time,
+                marked=_marked(self._unmarked_before, self._runtime.partition.first_unmarked),
             )
 
     def revoked(self) -> None:
@@ -181,3 +197,11 @@ class Executor:
     def _report(self, kind: str, consumer: Any, error: BaseException, **context: Any) -> None:
         self.monitor.instrument("error.occurred", consumer, type=kind, error=error,
                                 topic=self.topic, partition=self.partition, **context)
+
+
+def _marked(before: int | None, after: int | None) -> int:
+    """Offsets marked as consumed while a batch ran: how far the first unmarked one moved.
+
+    A consumer's seek back moves it backwards: nothing was marked then.
+    """
+    return 0 if before is None or after is None else max(0, after - before)

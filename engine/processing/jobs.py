@@ -63,10 +63,11 @@ class Consume(Job):
         self.messages = messages
 
     def run(self) -> None:
-        """Consume the batch, then apply the strategy (mark, or retry after a pause).
+        """Consume the batch, apply the strategy (mark, or retry after a pause), report it.
 
         Should the strategy itself fail, the batch is retried from its first unmarked offset
-        (the worker reports the error): nothing is skipped.
+        (the worker reports the error): nothing is skipped. ``consumer.consumed`` is sent
+        either way (a receiver may close what ``consumer.consume`` opened).
         """
         outcome = self.executor.consume(self.messages)
         try:
@@ -75,7 +76,9 @@ class Consume(Job):
             raise
         except BaseException:
             self.partition.fail()
+            self.executor.consumed(outcome, self.messages)
             raise
+        self.executor.consumed(outcome, self.messages)
 
     def __repr__(self) -> str:
         """Kind, partition and offsets."""

@@ -9,14 +9,18 @@ class Outcome:
     """The result of one hook run; ``error`` is None when the hook returned.
 
     ``consumer`` is the instance that ran (None when it could not even be built): events about
-    what follows (a retry, a dead-letter dispatch) name it as their sender.
+    what follows (a retry, a dead-letter dispatch) name it as their sender. ``attempt`` and
+    ``time`` (seconds ``consume`` took) are what ``consumer.consumed`` reports afterwards.
     """
 
-    __slots__ = ("consumer", "error")
+    __slots__ = ("attempt", "consumer", "error", "time")
 
-    def __init__(self, consumer: Any, error: BaseException | None = None) -> None:
+    def __init__(self, consumer: Any, error: BaseException | None = None, attempt: int = 0,
+                 time: float = 0.0) -> None:
         self.consumer = consumer
         self.error = error
+        self.attempt = attempt
+        self.time = time
 
     @property
     def ok(self) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -11,13 +14,14 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer as KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine import Consumer, DeadLetterQueue, Messages
-from engine.broker import create_topics
+from engine.broker import create_topics, free_port
 from plugins.health import HealthPlugin
 from plugins.opentelemetry import OpenTelemetryPlugin
 from plugins.prometheus import PrometheusPlugin
@@ -33,49 +37,63 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def test_prometheus_serves_counts_after_a_failure_and_a_dead_letter(
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of ``/metrics``, by name and sorted labels."""
+    status, body = get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
+
+
+def test_prometheus_counts_every_message_marked_after_a_failure_and_a_dead_letter(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group, count = make_topic(2), unique("g"), 20
     create_topics(bootstrap, {f"{topic}.dlq": 1})
     produce(bootstrap, topic, [b'{"ok": true}'] * count, partition=0)
-    produce(bootstrap, topic, [b'{"ok": false}'], partition=1)  # alone in its partition
-    done = threading.Event()
+    # marked one by one: the two before the poison are processed in the batches that fail
+    produce(bootstrap, topic, [b'{"ok": true}', b'{"ok": true}', b'{"ok": false}',
+                               b'{"ok": true}'], partition=1)
     seen: list[int] = []
+    calls = [0]
 
     class Orders(Consumer):
         def consume(self, messages: Messages) -> None:
+            calls[0] += 1
             for message in messages:
                 if not message.payload["ok"]:
                     raise ValueError("poison")
                 seen.append(message.offset)
-            if len(seen) >= count:
-                done.set()
+                self.mark_as_consumed(message)
 
     app = make_app(bootstrap, group, pause_timeout=0.05, pause_max_timeout=0.1)
     app.topic(topic, Orders, dead_letter_queue=DeadLetterQueue(f"{topic}.dlq", max_retries=1))
     plugin = app.use(PrometheusPlugin(port=0, addr="127.0.0.1"))
     assert isinstance(plugin, PrometheusPlugin)
-    dispatched = threading.Event()
-    app.monitor.subscribe("dead_letter_queue.dispatched", lambda s, **e: dispatched.set())
+    batch = {"consumer_group": group, "topic": topic}
+
+    def every_batch_reported() -> bool:  # each consume call ends as an ok or a failed batch
+        samples = scrape(plugin.port)
+        reported = sum(samples.get(("engine_batches_total", tuple(sorted(
+            {**batch, "outcome": outcome}.items()))), 0) for outcome in ("ok", "failed"))
+        return len(seen) >= count + 3 and reported == calls[0]
+
     app.start()
     try:
-        wait_until(lambda: done.is_set() and dispatched.is_set(), message="all handled")
-        status, body = get(f"http://127.0.0.1:{plugin.port}/metrics")
+        wait_until(every_batch_reported, message="every batch handled and reported")
+        samples = scrape(plugin.port)
     finally:
         app.stop()
-    assert status == 200
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(body) for s in family.samples}
+
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
 
-    batch = {"consumer_group": group, "topic": topic}
-    assert value("engine_messages_consumed_total", **batch) == count
+    assert len(seen) == count + 3  # nothing processed twice: marked messages are not retried
+    assert value("engine_messages_consumed_total", **batch) == count + 3
+    assert value("engine_dead_letters_total") == 1
     assert value("engine_batches_total", **batch, outcome="failed") == 2
     assert value("engine_errors_total", type="consumer.consume.error") == 2
     assert value("engine_retries_total") == 1
-    assert value("engine_dead_letters_total") == 1
     assert value("engine_app_state", state="running") == 1
     assert value("engine_consumer_lag", **batch, partition="0") == 0
     assert value("engine_batch_processing_seconds_bucket", **batch, le="+Inf") >= 1
@@ -205,3 +223,84 @@ def test_the_logger_keeps_an_outage_quiet_and_off_raw_stderr(tmp_path: Any) -> N
     assert any(line.startswith("engine.librdkafka ") for line in lines)
     assert any("repeated" in line for line in lines), lines
     assert len(lines) < 60, f"{len(lines)} lines:\n" + "\n".join(lines)
+
+
+def free_ports(*gaps: int) -> int:
+    """A base port ``base`` such that ``base + gap`` is free for every gap (now)."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            holders = [socket.create_server(("127.0.0.1", base + gap)) for gap in gaps]
+        except OSError:
+            continue
+        for holder in holders:
+            holder.close()
+        return base
+    raise AssertionError("no free run of ports found")
+
+
+def engine_swarm(tmp: Path, log: Any, bootstrap: str, topic: str, group: str, base: int
+                 ) -> subprocess.Popen[str]:
+    """``engine swarm --nodes 2`` of the swarm tests' app, with prometheus and health."""
+    env = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": group,
+           "OUT": str(tmp / "processed.txt"), "ENGINE_PROMETHEUS_PORT": str(base),
+           "ENGINE_HEALTH_PORT": str(base + 1), "ENGINE_PROMETHEUS_ADDR": "127.0.0.1",
+           "ENGINE_HEALTH_ADDR": "127.0.0.1"}
+    app = Path(__file__).with_name("swarm_app.py")
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", "swarm", str(app), "--nodes", "2", "--plugin",
+         "prometheus", "--plugin", "health"],
+        env=env, stderr=log, stdout=subprocess.DEVNULL, text=True)
+
+
+def answers(url: str) -> int:
+    """The status of a GET, 0 while nothing listens."""
+    try:
+        return get(url)[0]
+    except urllib.error.URLError:
+        return 0
+
+
+def test_each_swarm_node_serves_its_own_probes_and_metrics(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topic, group = make_topic(2), unique("g")
+    base = free_ports(0, 1, 10, 11)
+    with (tmp_path / "swarm.log").open("w") as log:
+        swarm = engine_swarm(tmp_path, log, bootstrap, topic, group, base)
+    try:
+        for node in (0, 1):  # node i: port + 10 i, for both plugins
+            health = f"http://127.0.0.1:{base + 1 + 10 * node}"
+            wait_until(lambda url=health: answers(f"{url}/ready") == 200,  # type: ignore[misc]
+                       message=f"node {node}'s /ready")
+            assert json.loads(get(f"{health}/live")[1])["status"] == "ok"
+            status, metrics = get(f"http://127.0.0.1:{base + 10 * node}/metrics")
+            assert status == 200 and "engine_app_state" in metrics
+        swarm.send_signal(signal.SIGTERM)
+        assert swarm.wait(90) == 0
+    finally:
+        if swarm.poll() is None:
+            swarm.kill()
+            swarm.wait(30)
+    assert "monitor.subscriber.error" not in (tmp_path / "swarm.log").read_text()
+
+
+def test_a_swarm_whose_node_cannot_bind_its_port_stops_with_an_error_naming_it(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    base = free_ports(0, 1, 10, 11)
+    with (socket.create_server(("127.0.0.1", base + 11)),  # node 1's health port, held
+          (tmp_path / "swarm.log").open("w") as log):
+        swarm = engine_swarm(tmp_path, log, bootstrap, topic, group, base)
+        try:
+            assert swarm.wait(120) == 1  # a restart would meet the same port: the swarm ends
+        finally:
+            if swarm.poll() is None:
+                swarm.kill()
+                swarm.wait(30)
+    log = (tmp_path / "swarm.log").read_text()
+    assert (f"plugin 'health' failed to start: cannot serve /live and /ready on"
+            f" 127.0.0.1:{base + 11} (port {base + 1} + 10 x swarm node 1)") in log

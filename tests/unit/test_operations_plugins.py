@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from engine import App, Consumer, DeadLetterQueue, Messages, PluginError
+from engine.plugin_options import Option, from_environment, unknown_variables
 from engine.testing import Harness
 from plugins.health import HealthPlugin
 from plugins.logger import LoggerPlugin
@@ -64,6 +65,45 @@ def test_every_bad_option_is_listed_in_one_plugin_error(monkeypatch: pytest.Monk
     assert "polling_ttl must be a number > 0 (got 0)" in text
 
 
+def test_a_misspelt_variable_of_a_plugin_loaded_by_name_is_an_error_with_a_hint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_PROMETHEUS_PROT", "9400")
+    monkeypatch.setenv("ENGINE_PROMETHEUS_ADDR", "127.0.0.1")  # a right one is no problem
+    monkeypatch.setenv("ENGINE_PROMETHEUS_XYZZY", "1")
+    monkeypatch.setenv("ENGINE_HEALTH_PORT", "nine")
+    with pytest.raises(PluginError) as caught:
+        App(kafka=KAFKA, plugins=["prometheus"])
+    problems = str(caught.value).split("; ")
+    assert problems == [
+        "prometheus: ENGINE_PROMETHEUS_PROT names no option"
+        " (did you mean ENGINE_PROMETHEUS_PORT?)",
+        "prometheus: ENGINE_PROMETHEUS_XYZZY names no option"
+        " (its variables: ENGINE_PROMETHEUS_PORT, ENGINE_PROMETHEUS_ADDR)",
+    ]  # ENGINE_HEALTH_PORT is health's business: health is not loaded
+    monkeypatch.setenv("ENGINE_HEALTH_CONSUMING_TTLL", "60")
+    with pytest.raises(PluginError) as caught:
+        App(kafka=KAFKA, plugins=["health"])
+    assert str(caught.value).split("; ") == [  # every problem of the plugin, in one error
+        "health: port must be an integer (got 'nine' from ENGINE_HEALTH_PORT)",
+        "health: ENGINE_HEALTH_CONSUMING_TTLL names no option"
+        " (did you mean ENGINE_HEALTH_CONSUMING_TTL?)"]
+
+
+def test_a_variable_that_may_belong_to_a_plugin_with_a_longer_name_is_left_to_it() -> None:
+    options = (Option("port", int, 1),)
+    environ = {"ENGINE_OPEN_PROT": "2", "ENGINE_OPENTELEMETRY_TRACER_NAME": "x",
+               "ENGINE_OPEN_PORT": "3", "ENGINE_OPENER": "not ours: no underscore after OPEN"}
+    others = ["open", "opentelemetry", "op"]
+    assert unknown_variables("open", options, environ, others) == [
+        "open: ENGINE_OPEN_PROT names no option (did you mean ENGINE_OPEN_PORT?)"]
+    # a shorter name's prefix does not excuse a variable of the longer name
+    assert unknown_variables("opentelemetry", (), {"ENGINE_OPENTELEMETRY_X": "1"}, others) == [
+        "opentelemetry: ENGINE_OPENTELEMETRY_X names no option (its variables: none)"]
+    with pytest.raises(PluginError, match="ENGINE_OPEN_PROT names no option"):
+        from_environment("open", options, environ, others)
+    assert from_environment("open", options, {"ENGINE_OPEN_PORT": "3"}, others) == {"port": 3}
+
+
 @pytest.mark.parametrize(("plugin", "module", "extra"), [
     ("prometheus", "prometheus_client", "prometheus"),
     ("opentelemetry", "opentelemetry.trace", "opentelemetry"),
@@ -100,8 +140,8 @@ def test_prometheus_counts_batches_failures_dead_letters_and_states() -> None:
         kafka.run()
         labels = {"consumer_group": "shop", "topic": "orders"}
         assert sample(registry, "engine_batches_total", **labels, outcome="failed") == 2
-        # 1 was processed in the batch that failed at 2: only the batch of 3 returned
-        assert sample(registry, "engine_messages_consumed_total", **labels) == 1
+        # 1 was marked in the batch that failed at 2, 2 went to the DLQ, 3 was marked
+        assert sample(registry, "engine_messages_consumed_total", **labels) == 2
         assert sample(registry, "engine_batches_total", **labels, outcome="ok") == 1
         assert sample(registry, "engine_batch_processing_seconds_count", **labels) == 1
         assert sample(registry, "engine_errors_total", type="consumer.consume.error") == 2
@@ -116,6 +156,39 @@ def test_prometheus_counts_batches_failures_dead_letters_and_states() -> None:
         kafka.stop()
         assert sample(registry, "engine_listener_state", subscription_group="shop/default",
                       state="stopped") == 1
+
+
+def test_prometheus_counts_the_messages_marked_as_consumed_not_the_batches_returned() -> None:
+    class Picky(Consumer):
+        """Marks what it was told to; fails (once per batch) at a message that says so."""
+
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.payload.get("fail") and self.attempt == 1:
+                    raise ValueError("flaky")
+                if message.payload.get("mark"):
+                    self.mark_as_consumed(message)
+
+    registry = CollectorRegistry()
+    app = App(kafka=KAFKA, client_id="shop")
+    app.topic("auto", Picky, dead_letter_queue=DeadLetterQueue("auto.dlq", max_retries=0))
+    app.topic("manual", Picky, manual_offset_management=True)
+    app.use(PrometheusPlugin(registry=registry))
+    with Harness(app) as kafka:
+        for payload in ({"mark": True}, {"mark": True}, {"fail": True}, {}):
+            kafka.produce("auto", payload)  # 2 marked, then the DLQ takes "fail", then 1 more
+        for payload in ({"mark": True}, {"mark": True}, {"fail": True}, {"mark": True}, {}):
+            kafka.produce("manual", payload)  # 2 marked, a retry, 1 marked, the last one not
+        kafka.run()
+        assert [len(kafka.topic(name)) for name in ("auto.dlq", "manual")] == [1, 5]
+
+    def consumed(topic: str) -> float:
+        return sample(registry, "engine_messages_consumed_total", consumer_group="shop",
+                      topic=topic)
+
+    assert consumed("auto") == 3
+    assert sample(registry, "engine_dead_letters_total") == 1
+    assert consumed("manual") == 4  # the retry restarts at "fail"; the last is never marked
 
 
 def test_prometheus_reads_the_lag_from_statistics() -> None:
@@ -251,6 +324,36 @@ def test_the_logger_summarises_a_repeated_error(caplog: pytest.LogCaptureFixture
     lines = [r.getMessage() for r in caplog.records if r.name == "engine.test.repeats"]
     assert len(lines) == 2
     assert lines[1].endswith("... repeated 4 times in 10 s")
+
+
+def test_the_logger_names_a_dead_lettered_message_and_the_error_that_sent_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = shop()
+    app.use(LoggerPlugin(logging.getLogger("engine.test.dlq")))
+    caplog.set_level(logging.INFO, logger="engine.test.dlq")
+    with Harness(app) as kafka:
+        kafka.produce("orders", {"id": 1})
+        kafka.produce("orders", {"id": 2, "poison": True})
+        kafka.run()
+        assert len(kafka.topic("orders.dlq")) == 1
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("dead-lettered")]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage() == ("dead-lettered orders/0 offset 1 to orders.dlq"
+                                 " (consumer group shop): ValueError('poison')")
+
+
+def test_the_logger_takes_a_dead_letters_error_from_the_event_when_it_carries_one(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = App(kafka=KAFKA, client_id="shop")
+    app.use(LoggerPlugin(logging.getLogger("engine.test.dlq_error")))
+    caplog.set_level(logging.INFO, logger="engine.test.dlq_error")
+    where = {"topic": "orders", "partition": 3, "offset": 7, "dlq_topic": "orders.dlq"}
+    app.monitor.instrument("dead_letter_queue.dispatched", None, **where, message=None,
+                           error="KeyError: 'sku'")
+    app.monitor.instrument("dead_letter_queue.dispatched", None, **where, message=None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "dead-lettered orders/3 offset 7 to orders.dlq (consumer group ?): KeyError: 'sku'",
+        "dead-lettered orders/3 offset 7 to orders.dlq (consumer group ?): error unknown"]
 
 
 def test_every_client_the_engine_creates_logs_through_stdlib_logging(
