@@ -37,9 +37,6 @@ class LoggerPlugin(Configurable):
         values = self.configure(options)
         self.log = logger or logging.getLogger(values["logger_name"])
         self._repeats = Repeats(values["repeat_window"])
-        # the last consume error of each (consumer group, topic, partition): a dead-letter
-        # dispatch whose event carries no ``error`` names this one
-        self._last_failure: dict[tuple[str, str, int], Any] = {}
 
     def install(self, app: App) -> None:
         """Subscribe this plugin's receivers to ``app``'s monitor."""
@@ -73,8 +70,6 @@ class LoggerPlugin(Configurable):
     def on_error_occurred(self, sender: Any, **event: Any) -> None:
         """Any error the engine caught, with its traceback (repeats summarised)."""
         error = event.get("error")
-        if event.get("type") in _BATCH_FAILURES and "partition" in event:
-            self._last_failure[_partition_of(sender, event)] = error
         admitted, held = self._repeats.admit((event.get("type"), same_text(repr(error))))
         if not admitted:
             return
@@ -95,14 +90,8 @@ class LoggerPlugin(Configurable):
         )
 
     def on_dead_letter_queue_dispatched(self, sender: Any, **event: Any) -> None:
-        """A message was sent to its dead-letter topic (and skipped): where from, and why.
-
-        The error is the event's ``error`` when it carries one, else the last consume error
-        reported for that partition.
-        """
-        remembered = self._last_failure.pop(_partition_of(sender, event), None)
+        """A message was sent to its dead-letter topic (and skipped): where from, and why."""
         error = event.get("error")
-        error = remembered if error is None else error
         self.log.warning(
             "dead-lettered %s/%s offset %s to %s (consumer group %s): %s", event["topic"],
             event["partition"], event["offset"], event["dlq_topic"],
@@ -127,18 +116,10 @@ def _quiet_librdkafka(window: float) -> None:
         logger.addFilter(RepeatFilter(window))
 
 
-_BATCH_FAILURES = frozenset(
-    ("consumer.consume.error", "consumer.deserialize.error", "consumer.initialized.error"))
-
-
 def _group(sender: Any) -> str:
     """The sender's consumer group: a consumer's, else "" (an event sent by the app, say)."""
     group = getattr(sender, "consumer_group", "")
     return group if isinstance(group, str) else ""
-
-
-def _partition_of(sender: Any, event: dict[str, Any]) -> tuple[str, str, int]:
-    return _group(sender), event.get("topic", ""), event["partition"]
 
 
 def _error_text(error: Any) -> str:
