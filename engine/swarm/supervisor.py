@@ -19,7 +19,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import EngineError
+from engine.errors import ConfigError, EngineError
 from engine.instrumentation.monitor import Monitor
 from engine.lifecycle.app_state import AppState
 from engine.processing.backoff import Backoff
@@ -53,7 +53,7 @@ class Supervisor:
 
     def __init__(self, app: App, nodes: int, selection: Selection | None = None) -> None:
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
-            raise ValueError(f"nodes must be an integer >= 1 (got {nodes!r})")
+            raise ConfigError([f"nodes must be an integer >= 1 (got {nodes!r})"])
         app.subscription_groups(selection)  # a RoutingError now, before any node starts
         _check_forkable(app)
         self.app, self.selection = app, selection

@@ -63,7 +63,7 @@ def test_the_reporter_tracks_the_slowest_running_listener() -> None:
 
 
 def test_a_bad_route_or_node_count_fails_before_any_node_starts() -> None:
-    with pytest.raises(ValueError, match="nodes must be an integer >= 1"):
+    with pytest.raises(ConfigError, match="nodes must be an integer >= 1"):
         Supervisor(routed_app(), 0)
     with pytest.raises(RoutingError):
         Supervisor(App(kafka=KAFKA), 2)
