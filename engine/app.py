@@ -166,7 +166,8 @@ class App(TopicDeclarations):
             except Exception as error:
                 for state in (AppState.STOPPING, AppState.STOPPED, AppState.TERMINATED):
                     self.lifecycle.request(state)
-                raise PluginError(f"plugin {plugin.name!r} failed to start: {error}") from error
+                raise PluginError(f"plugin {plugin.name!r} failed to start: {error}",
+                                  getattr(error, "hint", None)) from error
 
     def _running_server(self) -> Server:
         if self._server is None:

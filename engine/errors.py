@@ -26,7 +26,14 @@ class RoutingError(EngineError, ValueError):
 
 
 class PluginError(EngineError):
-    """A plugin is unknown, broken, or installed twice."""
+    """A plugin is unknown, broken, installed twice, badly configured, or failed to start.
+
+    ``hint`` says what to try, where the raiser knows better than a generic line.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class UnknownEventError(EngineError, KeyError):

@@ -47,7 +47,7 @@ def resolve(plugin: str, options: Sequence[Option], given: Mapping[str, Any],
     """
     values, problems = _resolved(plugin, options, given, environ)
     if problems:
-        raise PluginError("; ".join(problems))
+        raise PluginError("; ".join(problems), OPTIONS_HINT)
     return values
 
 
@@ -91,7 +91,7 @@ def from_environment(plugin: str, options: Sequence[Option],
     values, problems = _resolved(plugin, options, {}, environ)
     problems += unknown_variables(plugin, options, environ, others)
     if problems:
-        raise PluginError("; ".join(problems))
+        raise PluginError("; ".join(problems), OPTIONS_HINT)
     return {option.name: values[option.name] for option in options
             if env_name(plugin, option.name) in environ}
 
@@ -162,6 +162,8 @@ def _raw(plugin: str, option: Option, given: Mapping[str, Any],
     return "default", option.default
 
 
+OPTIONS_HINT = ("hint: options come as keywords or ENGINE_<PLUGIN>_<OPTION> variables; the"
+                " plugin's docstring (README: Plugins) lists them")
 _EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 

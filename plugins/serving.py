@@ -20,4 +20,6 @@ def cannot_serve(what: str, addr: str, port: int, served: int, error: OSError) -
     origin = (f" (port {port} + {NODE_PORT_STRIDE} x swarm node {node})"
               if node and port else "")
     reason = error.strerror or repr(error)
-    return PluginError(f"cannot serve {what} on {addr}:{served}{origin}: {reason}")
+    return PluginError(f"cannot serve {what} on {addr}:{served}{origin}: {reason}",
+                       "hint: stop what holds the port, or give the plugin another one (its"
+                       " port option, or ENGINE_<PLUGIN>_PORT)")

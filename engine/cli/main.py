@@ -133,6 +133,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _hint(error: Exception) -> str:
+    own = getattr(error, "hint", None)
+    if isinstance(own, str):
+        return own
     return next((hint for kind, hint in HINTS.items() if isinstance(error, kind)), "")
 
 

@@ -220,3 +220,14 @@ def test_a_misspelt_librdkafka_setting_is_named_not_taken_for_a_missing_broker()
     assert caught.value.problems == (
         'kafka: librdkafka refused the kafka settings: No such configuration property:'
         ' "sesion.timeout.ms" (did you mean \'session.timeout.ms\'?)',)
+
+
+def test_a_misspelt_plugin_variable_gets_a_hint_about_options_not_entry_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENGINE_PROMETHEUS_PROT", "9400")
+    assert main(["server", str(write(tmp_path)), "--plugin", "prometheus"]) == 1
+    err = capsys.readouterr().err
+    assert "ENGINE_PROMETHEUS_PROT names no option (did you mean ENGINE_PROMETHEUS_PORT?)" in err
+    assert "hint: options come as keywords or ENGINE_<PLUGIN>_<OPTION>" in err
+    assert "entry-point" not in err
