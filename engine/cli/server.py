@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any, cast
 
 from engine.app import App
@@ -14,6 +15,7 @@ from engine.routing.selection import Selection
 from engine.swarm.logs import NodeFormatter
 
 log = logging.getLogger("engine.admin")
+EXIT_BAD_SETUP = 1  # the supervisor's exit code for a setup no restart can fix
 PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
 
 
@@ -43,7 +45,13 @@ def swarm(app: App, args: argparse.Namespace, selection: Selection) -> int:
     if args.migrate:  # once, in the supervisor; its admin client is gone before any fork
         check_broker(dict(app.settings.kafka))
         migrate(app, selection)
-    return Supervisor(app, args.nodes, selection).run()
+    code = Supervisor(app, args.nodes, selection).run()
+    if code == EXIT_BAD_SETUP:  # the node's own error is in its log lines, above
+        sys.stderr.write(
+            "engine: a swarm node found that the app cannot run as configured (its error is in"
+            " the node's log above); the swarm stopped\nhint: run 'engine server' on the same"
+            " TARGET to see the error alone\n")
+    return code
 
 
 def prepare(app: App, plugins: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -229,12 +230,12 @@ def free_ports(*gaps: int) -> int:
     """A base port ``base`` such that ``base + gap`` is free for every gap (now)."""
     for _ in range(50):
         base = free_port()
-        try:
-            holders = [socket.create_server(("127.0.0.1", base + gap)) for gap in gaps]
-        except OSError:
-            continue
-        for holder in holders:
-            holder.close()
+        with contextlib.ExitStack() as holders:  # each socket opened is closed, taken or not
+            try:
+                for gap in gaps:
+                    holders.enter_context(socket.create_server(("127.0.0.1", base + gap)))
+            except OSError:
+                continue
         return base
     raise AssertionError("no free run of ports found")
 

@@ -136,6 +136,8 @@ def test_an_app_that_cannot_run_as_configured_ends_the_swarm_with_exit_1(
         log = "\n".join(running.lines())
         assert "the app cannot run as configured" in log and "fetch.min.bytes" in log
         assert "swarm.node.restarting" not in log
+        assert any(line.startswith("engine: a swarm node found that the app cannot run as"
+                                   " configured") for line in running.lines())
 
 
 def test_swarm_needs_a_node_count(tmp_path: Any) -> None:
