@@ -60,8 +60,8 @@ class LoggerPlugin(Configurable):
         """An app state change (a stop also summarises the repeats still held back)."""
         self.log.info("app %s (was %s)", event["state"], event["previous"])
         if event["state"] in (AppState.STOPPED, AppState.TERMINATED):
-            for key, count in self._repeats.drain():
-                self.log.error("%s: %s %s", *key, self._repeats.summary(count))
+            for (kind, _), count, text in self._repeats.drain():
+                self.log.error("%s: %s %s", kind, text, self._repeats.summary(count))
 
     def on_listener_state(self, sender: Any, **event: Any) -> None:
         """A listener state change."""
@@ -70,7 +70,8 @@ class LoggerPlugin(Configurable):
     def on_error_occurred(self, sender: Any, **event: Any) -> None:
         """Any error the engine caught, with its traceback (repeats summarised)."""
         error = event.get("error")
-        admitted, held = self._repeats.admit((event.get("type"), same_text(repr(error))))
+        text = repr(error)
+        admitted, held = self._repeats.admit((event.get("type"), same_text(text)), text)
         if not admitted:
             return
         context = {k: v for k, v in event.items() if k not in ("type", "error") and _short(v)}

@@ -29,27 +29,42 @@ class Repeats:
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self._clock = clock
-        self._windows: dict[Key, list[float]] = {}  # key -> [window start, repeats]
+        self._windows: dict[Key, _Window] = {}
 
-    def admit(self, key: Key) -> tuple[bool, int]:
-        """``(log it, repeats in the window that just ended)``."""
+    def admit(self, key: Key, text: str = "") -> tuple[bool, int]:
+        """``(log it, repeats in the window that just ended)``; ``text``: the line as seen."""
         now = self._clock()
         current = self._windows.get(key)
-        if current is not None and now - current[0] < self.window:
-            current[1] += 1
+        if current is not None and now - current.start < self.window:
+            current.repeats += 1
+            current.text = text
             return False, 0
-        self._windows[key] = [now, 0]
-        return True, int(current[1]) if current is not None else 0
+        self._windows[key] = _Window(now, text)
+        return True, current.repeats if current is not None else 0
 
-    def drain(self) -> list[tuple[Key, int]]:
-        """Every key with repeats not yet summarised, and how many; forgets all."""
-        pending = [(key, int(count)) for key, (_, count) in self._windows.items() if count]
+    def drain(self) -> list[tuple[Key, int, str]]:
+        """Every key with repeats not yet summarised, how many, and the last one's text.
+
+        Forgets all.
+        """
+        pending = [(key, window.repeats, window.text)
+                   for key, window in self._windows.items() if window.repeats]
         self._windows.clear()
         return pending
 
     def summary(self, repeats: int) -> str:
         """The words added to a line that had repeats."""
-        return f"... repeated {repeats} times in {self.window:g} s"
+        times = "time" if repeats == 1 else "times"
+        return f"... repeated {repeats} {times} in {self.window:g} s"
+
+
+class _Window:
+    """One key's current window: when it began, repeats held back, the last one's text."""
+
+    __slots__ = ("repeats", "start", "text")
+
+    def __init__(self, start: float, text: str) -> None:
+        self.start, self.repeats, self.text = start, 0, text
 
 
 class RepeatFilter(logging.Filter):
