@@ -14,7 +14,7 @@ from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_
 from engine.processing.death import ProcessDeath
 from engine.producer import encode
 from engine.routing.selection import Selection
-from engine.testing.clock import VirtualClock
+from engine.testing.clock import Epoch, VirtualClock
 from engine.testing.crash import CrashPlan
 from engine.testing.errors import HarnessError, Stuck
 from engine.testing.events import EventLog, EventRecorder
@@ -41,13 +41,16 @@ class Harness:
     sizes (an int for every routed topic, or a mapping; unlisted topics get their declared
     ``config`` partitions, else 1); topics named only in the mapping, and declared topics,
     are created too. ``consumer_groups`` / ``topics`` limit what runs,
-    as the CLI's filters do.
+    as the CLI's filters do. ``epoch`` is the wall time the virtual clock starts at (a
+    timezone-aware datetime or Unix seconds; ``engine.testing.EPOCH`` by default, so that
+    timestamps are the same on every run).
     """
 
     def __init__(self, app: App, partitions: Partitions = None, *,
-                 consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = ()) -> None:
+                 consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
+                 epoch: Epoch | None = None) -> None:
         self.app = app
-        self.clock = VirtualClock()
+        self.clock = _clock(epoch)
         self.events = EventLog()
         self._log = Log(self.clock.wall)
         self.history = History(self._log.end)
@@ -357,3 +360,10 @@ def _json(value: Any) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
     return json.dumps(value).encode()
+def _clock(epoch: Epoch | None) -> VirtualClock:
+    try:
+        return VirtualClock(epoch)
+    except ValueError as error:
+        raise HarnessError(f"Harness(epoch=...): {error}") from None
+
+
