@@ -143,11 +143,11 @@ class History:
         self.deliveries += [
             Delivery(topic, partition, raw.offset() or 0, call.attempt, call.consumer, outcome,
                      call.group)
-            for raw in call.messages.raw
+            for raw in call.messages.delivered
         ]
         if returned:
             self._process(call.group, call.consumer, call.key,
-                          (raw.offset() or 0 for raw in call.messages.raw))
+                          (raw.offset() or 0 for raw in call.messages.delivered))
         elif error is not None:
             self.last_error[call.key] = error
         self._current = None

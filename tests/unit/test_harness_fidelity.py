@@ -91,3 +91,62 @@ class WindowsMachine(ConsumerMachine):
 def test_a_time_bucketing_consumer_sees_the_same_windows_on_every_run() -> None:
     run_state_machine_as_test(WindowsMachine,
                               settings=settings(max_examples=20, deadline=None, database=None))
+
+
+# -- messages.raw counts as taking -------------------------------------------------------------
+
+def raw_handler(handled: list[int]) -> Callable[[Consumer, Messages], None]:
+    """Handles every message through ``messages.raw``, then commits the batch synchronously."""
+    def consume(consumer: Consumer, messages: Messages) -> None:
+        for raw in messages.raw:
+            handled.append(raw.offset())
+        consumer.mark_as_consumed(messages.last(), sync=True)  # type: ignore[arg-type]
+    return consume
+
+
+def test_processing_through_raw_then_a_sync_mark_is_not_committed_beyond_processed() -> None:
+    handled: list[int] = []
+    with Harness(app_with(raw_handler(handled), manual_offset_management=True)) as kafka:
+        for i in range(3):
+            kafka.produce("orders", i)
+        kafka.run()
+        assert handled == [0, 1, 2] and kafka.committed("orders", 0) == 3
+        assert kafka.history.committed_beyond_processed() == []
+        kafka.history.check()
+
+
+def test_crash_after_k_counts_what_is_read_through_raw_indexes_and_slices() -> None:
+    handled: list[int] = []
+    with Harness(app_with(raw_handler(handled), manual_offset_management=True)) as kafka:
+        for i in range(5):
+            kafka.produce("orders", i)
+        kafka.crash(after=2)
+        kafka.poll()
+        assert handled == [0, 1]  # the third message read through .raw killed it
+        assert kafka.history.deliveries[0].outcome == "crashed"
+
+    def by_index(consumer: Consumer, messages: Messages) -> None:
+        handled.extend(raw.offset() for raw in messages.raw[:1])
+        handled.append(messages.raw[-1].offset())
+
+    handled.clear()
+    with Harness(app_with(by_index)) as kafka:
+        for i in range(3):
+            kafka.produce("orders", i)
+        kafka.crash(after=1)
+        kafka.poll()
+        assert handled == [0]  # the slice took one, the index a second: dead
+
+
+def test_event_receivers_reading_raw_take_nothing() -> None:
+    app = app_with(lambda consumer, messages: None)
+    peeked: list[int] = []
+    app.monitor.subscribe("consumer.consume", lambda sender, **event: peeked.extend(
+        raw.offset() for raw in event["messages"].raw))
+    with Harness(app) as kafka:
+        for i in range(3):
+            kafka.produce("orders", i)
+        kafka.crash(after=0)
+        kafka.poll()
+        assert peeked == [0, 1, 2]  # a plugin reading the batch did not die for the consumer
+        assert kafka.history.deliveries[0].outcome == "crashed"
