@@ -150,3 +150,44 @@ def test_event_receivers_reading_raw_take_nothing() -> None:
         kafka.poll()
         assert peeked == [0, 1, 2]  # a plugin reading the batch did not die for the consumer
         assert kafka.history.deliveries[0].outcome == "crashed"
+
+
+# -- auto-commit runs in the background --------------------------------------------------------
+
+def test_auto_commit_fires_when_the_clock_moves_without_a_poll() -> None:
+    handled: list[int] = []
+    with Harness(app_with(lambda c, ms: handled.extend(m.offset for m in ms))) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        assert kafka.committed("orders", 0) is None
+        kafka.clock.advance(6)  # past auto.commit.interval.ms (5 s) with no poll
+        assert kafka.committed("orders", 0) == 1
+        kafka.crash()
+        kafka.run()
+        assert handled == [0]  # nothing redelivered: a broker had it committed too
+        assert kafka.history.duplicates() == []
+        kafka.history.check()
+
+
+def test_the_auto_commit_timer_keeps_its_beat_and_ends_with_the_client() -> None:
+    with Harness(app_with(lambda c, ms: None)) as kafka:
+        kafka.produce("orders", 1)
+        kafka.clock.advance(4)
+        kafka.poll()
+        kafka.clock.advance(0.5)  # 4.5 s: before the first beat (5 s)
+        assert kafka.committed("orders", 0) is None
+        kafka.clock.advance(0.5)
+        assert kafka.committed("orders", 0) == 1
+        kafka.stop()
+        kafka.clock.advance(60)  # a closed client's timer is gone; nothing to commit, no error
+        assert kafka.committed("orders", 0) == 1
+
+
+def test_without_auto_commit_the_clock_commits_nothing() -> None:
+    app = App(kafka={**KAFKA, "enable.auto.commit": False}, client_id="shop")
+    app.topic("orders", type("Orders", (Consumer,), {"consume": lambda self, m: None}))
+    with Harness(app) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        kafka.clock.advance(60)
+        assert kafka.committed("orders", 0) is None
