@@ -141,13 +141,15 @@ class Harness:
     def run(self, max_polls: int = 10_000) -> int:
         """Poll until idle (jumping the clock to each pause's end); the number of polls.
 
-        Raises ``Stuck`` naming the partitions still holding work after ``max_polls`` polls.
+        Raises ``Stuck`` naming the partitions still holding work after ``max_polls`` polls,
+        or once idle if failed messages were passed over (it never returns with work left).
         """
         self._running()
         polls = 0
         while True:
             due = self._next_due()
             if due is None:
+                self._check_nothing_passed_over(polls)
                 return polls
             if polls >= max_polls:
                 raise Stuck(polls, [line for member in self._members
@@ -264,6 +266,12 @@ class Harness:
         self._state = "stopped"
         self.start()
 
+    def _check_nothing_passed_over(self, polls: int) -> None:
+        lines = [line for member in self._members
+                 for line in member.describe_passed_over(self.history)]
+        if lines:
+            raise Stuck(polls, lines, passed_over=True)
+
     def _next_due(self) -> float | None:
         now = self.clock.now()
         dues = [due for member in self._members if (due := member.next_due(now)) is not None]
@@ -356,10 +364,6 @@ class Harness:
         return f"<Harness {self.app.settings.client_id!r} {self._state} at {self.clock}>"
 
 
-def _json(value: Any) -> bytes | None:
-    if value is None or isinstance(value, bytes):
-        return value
-    return json.dumps(value).encode()
 def _clock(epoch: Epoch | None) -> VirtualClock:
     try:
         return VirtualClock(epoch)
@@ -367,3 +371,7 @@ def _clock(epoch: Epoch | None) -> VirtualClock:
         raise HarnessError(f"Harness(epoch=...): {error}") from None
 
 
+def _json(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return json.dumps(value).encode()

@@ -11,7 +11,8 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, Messages
-from engine.testing import EPOCH, ConsumerMachine, Harness, HarnessError
+from engine.processing.backoff import Backoff
+from engine.testing import EPOCH, ConsumerMachine, Harness, HarnessError, Position, Stuck
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
 
@@ -191,3 +192,34 @@ def test_without_auto_commit_the_clock_commits_nothing() -> None:
         kafka.run()
         kafka.clock.advance(60)
         assert kafka.committed("orders", 0) is None
+
+
+# -- run() never returns with work left --------------------------------------------------------
+
+def always_failing(consumer: Consumer, messages: Messages) -> None:
+    raise RuntimeError("broken")
+
+
+def test_an_always_failing_consumer_is_stuck_with_the_default_budget() -> None:
+    with Harness(app_with(always_failing)) as kafka:
+        kafka.produce("orders", 1)
+        with pytest.raises(Stuck) as stuck:
+            kafka.run()
+        assert stuck.value.polls == 10_000 and not stuck.value.passed_over
+        assert kafka.history.lost() == [Position("orders", 0, 0)]  # still there, not skipped
+
+
+def test_run_refuses_to_call_idle_a_partition_fetched_past_a_failure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_after(self: Backoff, attempt: int) -> float:
+        if attempt >= 3:  # the engine gives up on the partition, as an overflow once made it
+            raise OverflowError("(34, 'Numerical result out of range')")
+        return 1.0
+
+    monkeypatch.setattr(Backoff, "after", broken_after)
+    with Harness(app_with(always_failing)) as kafka:
+        kafka.produce("orders", 1)
+        with pytest.raises(Stuck, match="passed over") as stuck:
+            kafka.run()
+        assert stuck.value.passed_over
+        assert "orders/0 (shop): fetching at 1, past failed offset(s) 0" in str(stuck.value)
