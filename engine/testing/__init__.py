@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.testing import strategies
-    from engine.testing.clock import VirtualClock
+    from engine.testing.clock import EPOCH, VirtualClock
     from engine.testing.errors import HarnessError, HistoryError, Stuck
     from engine.testing.events import Event, EventLog
     from engine.testing.harness import Harness
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from engine.testing.schedule import Step
 
 _HOMES = {
-    "VirtualClock": "engine.testing.clock", "HarnessError": "engine.testing.errors",
+    "EPOCH": "engine.testing.clock", "VirtualClock": "engine.testing.clock",
+    "HarnessError": "engine.testing.errors",
     "HistoryError": "engine.testing.errors", "Stuck": "engine.testing.errors",
     "Event": "engine.testing.events", "EventLog": "engine.testing.events",
     "Harness": "engine.testing.harness", "Delivery": "engine.testing.history",
@@ -33,8 +34,9 @@ _NEEDS_HYPOTHESIS = {"ConsumerMachine": "engine.testing.machine",
                      "strategies": "engine.testing.strategies"}
 
 __all__ = [
-    "ConsumerMachine", "Delivery", "Event", "EventLog", "Harness", "HarnessError", "History",
-    "HistoryError", "Position", "ScheduleError", "Step", "Stuck", "VirtualClock", "strategies",
+    "EPOCH", "ConsumerMachine", "Delivery", "Event", "EventLog", "Harness", "HarnessError",
+    "History", "HistoryError", "Position", "ScheduleError", "Step", "Stuck", "VirtualClock",
+    "strategies",
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from engine.messages import Message, Messages, RawMessage
 from engine.messages.deserializers import DEFAULT, Deserializers
@@ -42,9 +42,11 @@ class CrashPlan:
 
 
 class TakenMessages(Messages):
-    """A batch that knows which messages the consumer took (iterating, indexing, first, last).
+    """A batch that knows which messages the consumer took.
 
-    While a crash is armed, taking one message more than allowed raises ``ProcessDeath``.
+    Taking is iterating, indexing, ``first()``, ``last()``, ``payloads`` or reading through
+    ``raw``. While a crash is armed, taking one message more than allowed raises
+    ``ProcessDeath``. Only the harness hands these out: production batches count nothing.
     """
 
     __slots__ = ("_limit", "_taken", "_watching")
@@ -61,6 +63,16 @@ class TakenMessages(Messages):
         """Offsets of the messages taken while watched, in offset order."""
         return [self._raws[index].offset() or 0 for index in sorted(self._taken)]
 
+    @property
+    def delivered(self) -> Sequence[RawMessage]:
+        """Every polled message, read without taking any (what the history records)."""
+        return self._raws
+
+    @property
+    def raw(self) -> Sequence[RawMessage]:
+        """As ``Messages.raw``; each message read through it counts as taken."""
+        return TakenRaws(self)
+
     def watch(self, limit: int | None) -> None:
         """Count what the consumer takes from now on; die past ``limit`` (None: never)."""
         self._watching, self._limit = True, limit
@@ -71,7 +83,7 @@ class TakenMessages(Messages):
 
     def __iter__(self) -> Iterator[Message]:
         """As ``Messages``, counting each message as it is taken."""
-        cache, origin, take = self._cache, self._origin, self._take
+        cache, origin, take = self._cache, self._origin, self.take
         for index, raw in enumerate(self._raws):
             take(index)
             yield cache.get(index) or Message(raw, origin)
@@ -81,15 +93,56 @@ class TakenMessages(Messages):
         if index < 0:
             index += len(self._raws)
         if 0 <= index < len(self._raws):
-            self._take(index)
+            self.take(index)
         return super().__getitem__(index)
 
-    def _take(self, index: int) -> None:
+    def take(self, index: int) -> None:
+        """The consumer took the message at ``index`` (dies first if that is one too many)."""
         if not self._watching or index in self._taken:
             return
         if self._limit is not None and len(self._taken) >= self._limit:
             raise ProcessDeath(f"crash after {self._limit} message(s) of {self!r}")
         self._taken.add(index)
+
+
+class TakenRaws(Sequence[RawMessage]):
+    """``messages.raw`` of a watched batch: reading a message (index, slice, loop) takes it.
+
+    ``len()`` takes nothing; a slice takes each message in it as it is made.
+    """
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, batch: TakenMessages) -> None:
+        self._batch = batch
+
+    def __len__(self) -> int:
+        """How many messages the batch holds."""
+        return len(self._batch.delivered)
+
+    @overload
+    def __getitem__(self, index: int) -> RawMessage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RawMessage]: ...
+
+    def __getitem__(self, index: int | slice) -> RawMessage | Sequence[RawMessage]:
+        """The raw message(s) at ``index``, taken."""
+        raws = self._batch.delivered
+        if isinstance(index, slice):
+            for position in range(*index.indices(len(raws))):
+                self._batch.take(position)
+            return raws[index]
+        position = index + len(raws) if index < 0 else index
+        if 0 <= position < len(raws):
+            self._batch.take(position)
+        return raws[index]
+
+    def __iter__(self) -> Iterator[RawMessage]:
+        """The raw messages in order, each taken as it is reached."""
+        for index, raw in enumerate(self._batch.delivered):
+            self._batch.take(index)
+            yield raw
 
 
 class CrashingExecutor(Executor):
@@ -103,6 +156,7 @@ class CrashingExecutor(Executor):
         self._group = consumer_group
         self._plan = plan
         self._history = history
+        self._crash_after: int | None = None
 
     def batch(self, raws: Sequence[RawMessage], polled_at: float) -> Messages:
         """The batch, watched for what the consumer takes (its lag on the virtual clock)."""
@@ -113,8 +167,7 @@ class CrashingExecutor(Executor):
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         assert isinstance(messages, TakenMessages)
         job = self._history.begin(self._group, consumer, messages, self._runtime.attempt)
-        limit = self._plan.take()
-        messages.watch(limit)
+        limit = self._crash_after = self._plan.take()
         try:
             super()._consume(consumer, messages)
         except ProcessDeath:
@@ -125,9 +178,16 @@ class CrashingExecutor(Executor):
             if limit is not None:
                 raise ProcessDeath("crash at the end of a failed consume") from None
             raise
-        finally:
-            messages.unwatch()
         if limit is not None:  # the batch ran out before the limit: dies as consume returns
             job.end("crashed", returned=True)
             raise ProcessDeath("crash as consume returned")
         job.end("ok")
+
+    def _call(self, consumer: Consumer, messages: Messages) -> None:
+        """The consumer's own call, watched (event receivers reading the batch take nothing)."""
+        assert isinstance(messages, TakenMessages)
+        messages.watch(self._crash_after)
+        try:
+            super()._call(consumer, messages)
+        finally:
+            messages.unwatch()

@@ -12,18 +12,22 @@ class HarnessError(EngineError):
 
 
 class Stuck(EngineError):  # noqa: N818 - the name API.md gives
-    """``run()`` used up its polls with partitions still holding work (named in ``partitions``).
+    """``run()`` cannot finish: partitions hold work it will never do (named in ``partitions``).
 
-    Typically a consumer that always fails, without a dead-letter queue.
+    Typically a consumer that always fails, without a dead-letter queue: the polls ran out
+    (``passed_over`` False); or nothing is left to fetch but failed messages were passed over
+    without being retried, processed or dead-lettered (``passed_over`` True).
     """
 
-    def __init__(self, polls: int, partitions: Sequence[str]) -> None:
+    def __init__(self, polls: int, partitions: Sequence[str], *,
+                 passed_over: bool = False) -> None:
         self.polls = polls
         self.partitions = tuple(partitions)
+        self.passed_over = passed_over
         listed = "\n".join(f"  - {line}" for line in self.partitions)
-        super().__init__(
-            f"still not idle after {polls} polls; these partitions will never finish:\n{listed}"
-        )
+        why = (f"idle after {polls} polls with failed messages passed over" if passed_over
+               else f"still not idle after {polls} polls")
+        super().__init__(f"{why}; these partitions will never finish:\n{listed}")
 
 
 class HistoryError(EngineError, AssertionError):

@@ -14,7 +14,7 @@ from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_
 from engine.processing.death import ProcessDeath
 from engine.producer import encode
 from engine.routing.selection import Selection
-from engine.testing.clock import VirtualClock
+from engine.testing.clock import Epoch, VirtualClock
 from engine.testing.crash import CrashPlan
 from engine.testing.errors import HarnessError, Stuck
 from engine.testing.events import EventLog, EventRecorder
@@ -41,13 +41,16 @@ class Harness:
     sizes (an int for every routed topic, or a mapping; unlisted topics get their declared
     ``config`` partitions, else 1); topics named only in the mapping, and declared topics,
     are created too. ``consumer_groups`` / ``topics`` limit what runs,
-    as the CLI's filters do.
+    as the CLI's filters do. ``epoch`` is the wall time the virtual clock starts at (a
+    timezone-aware datetime or Unix seconds; ``engine.testing.EPOCH`` by default, so that
+    timestamps are the same on every run).
     """
 
     def __init__(self, app: App, partitions: Partitions = None, *,
-                 consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = ()) -> None:
+                 consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
+                 epoch: Epoch | None = None) -> None:
         self.app = app
-        self.clock = VirtualClock()
+        self.clock = _clock(epoch)
         self.events = EventLog()
         self._log = Log(self.clock.wall)
         self.history = History(self._log.end)
@@ -138,13 +141,15 @@ class Harness:
     def run(self, max_polls: int = 10_000) -> int:
         """Poll until idle (jumping the clock to each pause's end); the number of polls.
 
-        Raises ``Stuck`` naming the partitions still holding work after ``max_polls`` polls.
+        Raises ``Stuck`` naming the partitions still holding work after ``max_polls`` polls,
+        or once idle if failed messages were passed over (it never returns with work left).
         """
         self._running()
         polls = 0
         while True:
             due = self._next_due()
             if due is None:
+                self._check_nothing_passed_over(polls)
                 return polls
             if polls >= max_polls:
                 raise Stuck(polls, [line for member in self._members
@@ -261,6 +266,12 @@ class Harness:
         self._state = "stopped"
         self.start()
 
+    def _check_nothing_passed_over(self, polls: int) -> None:
+        lines = [line for member in self._members
+                 for line in member.describe_passed_over(self.history)]
+        if lines:
+            raise Stuck(polls, lines, passed_over=True)
+
     def _next_due(self) -> float | None:
         now = self.clock.now()
         dues = [due for member in self._members if (due := member.next_due(now)) is not None]
@@ -351,6 +362,13 @@ class Harness:
     def __repr__(self) -> str:
         """The app, the state and the virtual time."""
         return f"<Harness {self.app.settings.client_id!r} {self._state} at {self.clock}>"
+
+
+def _clock(epoch: Epoch | None) -> VirtualClock:
+    try:
+        return VirtualClock(epoch)
+    except ValueError as error:
+        raise HarnessError(f"Harness(epoch=...): {error}") from None
 
 
 def _json(value: Any) -> bytes | None:

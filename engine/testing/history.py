@@ -83,6 +83,7 @@ class History:
         self._last: dict[int, int] = {}      # consumer id -> last offset it processed
         self._group_of: dict[int, str] = {}  # consumer id -> its consumer group
         self._current: ConsumeCall | None = None
+        self._failing: dict[str, set[Position]] = {}  # failed, not processed since
         self.last_error: dict[PartitionKey, BaseException] = {}
         self.crashes = 0
 
@@ -136,6 +137,7 @@ class History:
         """The process died."""
         self.crashes += 1
         self._current = None
+        self._failing.clear()  # the new process fetches again from the committed offsets
 
     def _ended(self, call: ConsumeCall, outcome: str, error: BaseException | None,
                returned: bool) -> None:
@@ -143,22 +145,29 @@ class History:
         self.deliveries += [
             Delivery(topic, partition, raw.offset() or 0, call.attempt, call.consumer, outcome,
                      call.group)
-            for raw in call.messages.raw
+            for raw in call.messages.delivered
         ]
         if returned:
             self._process(call.group, call.consumer, call.key,
-                          (raw.offset() or 0 for raw in call.messages.raw))
+                          (raw.offset() or 0 for raw in call.messages.delivered))
         elif error is not None:
             self.last_error[call.key] = error
+            if outcome == "failed" and not call.sought:  # a seek of its own is deliberate
+                done = self._processed.get(call.group, set())
+                self._failing.setdefault(call.group, set()).update(
+                    failed for raw in call.messages.delivered
+                    if (failed := Position(topic, partition, raw.offset() or 0)) not in done)
         self._current = None
 
     def _process(self, group: str, consumer: object, key: PartitionKey,
                  offsets: Iterable[int]) -> None:
         processed = self._processed.setdefault(group, set())
+        failing = self._failing.get(group, set())
         call = self._current
         moved = call is not None and call.consumer is consumer and call.sought
         for offset in offsets:
             processed.add(Position(*key, offset))
+            failing.discard(Position(*key, offset))
             if not moved and offset > self._last.get(id(consumer), -1):
                 self._last[id(consumer)] = offset
 
@@ -179,6 +188,15 @@ class History:
                 lost.update(Position(*key, offset) for offset in range(start, self._end_of(*key))
                             if Position(*key, offset) not in processed)
         return sorted(lost)
+
+    def passed_over(self, group: str, key: PartitionKey, position: int) -> list[Position]:
+        """Failed messages below a fetch ``position``: never retried, processed nor dead-lettered.
+
+        A failure is retried from where it failed, so a position beyond it means the engine
+        gave up on work it still had (``run()`` refuses to call that idle).
+        """
+        return sorted(failed for failed in self._failing.get(group, ())
+                      if (failed.topic, failed.partition) == key and failed.offset < position)
 
     def reordered(self) -> list[Position]:
         """First-attempt batches that started at or below their instance's progress."""

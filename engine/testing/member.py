@@ -122,3 +122,16 @@ class Member:
                 line += f", last error {error!r}"
             lines.append(line)
         return lines
+
+    def describe_passed_over(self, history: History) -> list[str]:
+        """A line per partition fetched past failed messages it never retried."""
+        lines = []
+        for key, position in self.client.positions.items():
+            failed = history.passed_over(self.group.consumer_group, key, position)
+            if failed:
+                error = history.last_error.get(key)
+                lines.append(f"{key[0]}/{key[1]} ({self.group.consumer_group}): fetching at"
+                             f" {position}, past failed offset(s)"
+                             f" {', '.join(str(f.offset) for f in failed)}, never retried,"
+                             f" processed or dead-lettered (last error {error!r})")
+        return lines

@@ -26,8 +26,8 @@ class MemoryClient:
 
     The harness drives the group side (``assign``, ``revoke``); the listener drives the rest
     exactly as it drives the real client. Stored offsets are committed when librdkafka would
-    commit them: every ``auto.commit.interval.ms`` of virtual time (checked at each poll), on
-    revocation, on close and when asked.
+    commit them: every ``auto.commit.interval.ms`` of virtual time (a timer on the clock, polls
+    or not), on revocation, on close and when asked.
     """
 
     def __init__(self, group: SubscriptionGroup, monitor: Monitor, listener: object,
@@ -53,6 +53,7 @@ class MemoryClient:
         self._commit_every = float(kafka.get("auto.commit.interval.ms", 5000)) / 1000
         self._next_commit = clock.now() + self._commit_every
         self._eof = str(kafka.get("enable.partition.eof", False)).lower() == "true"
+        self._stop_timer: Callable[[], None] | None = None
 
     # -- the group's side (driven by the harness) ----------------------------------------------
 
@@ -106,8 +107,23 @@ class MemoryClient:
         check_config(self.group)
 
     def connect(self) -> None:
-        """Connected (the harness assigns the partitions)."""
+        """Connected (the harness assigns the partitions); the auto-commit timer starts."""
         self._connected = True
+        if self._auto_commit and self._stop_timer is None:
+            self._stop_timer = self._clock.on_advance(self._tick)
+
+    def _tick(self, now: float) -> None:
+        """librdkafka's background auto-commit: stored offsets go every interval, idle or not."""
+        if now >= self._next_commit:
+            self.commit(sync=False)
+            elapsed = (now - self._next_commit) // self._commit_every + 1
+            self._next_commit += elapsed * self._commit_every  # the timer's own beat
+
+    def _disconnect(self) -> None:
+        self._connected = False
+        if self._stop_timer is not None:
+            self._stop_timer()
+            self._stop_timer = None
 
     def poll_batch(self, max_messages: int, max_wait_time: float,
                    stopping: Callable[[], bool]) -> list[Any]:
@@ -118,10 +134,6 @@ class MemoryClient:
         """
         if not self._connected:
             raise RuntimeError(f"the client of {self.group.id} is closed")
-        now = self._clock.now()
-        if self._auto_commit and now >= self._next_commit:  # librdkafka's background commit
-            self.commit(sync=False)
-            self._next_commit = now + self._commit_every
         limit = min(max_messages, self.fetch_limit or max_messages)
         batch = self._fetch(limit)
         if not any(raw.error() is None for raw in batch):
@@ -226,7 +238,7 @@ class MemoryClient:
         """Commit, leave the group (the partitions go without a revocation) and close."""
         if self._connected:
             self.commit(sync=True)
-        self._connected = False
+        self._disconnect()
         self.positions.clear()
         self.paused.clear()
         return True
@@ -238,7 +250,7 @@ class MemoryClient:
     def kill(self) -> None:
         """The process died: stored offsets are gone, nothing is committed."""
         self._stored.clear()
-        self._connected = False
+        self._disconnect()
         self.positions.clear()
         self.paused.clear()
 

@@ -247,3 +247,33 @@ def test_keys_land_where_a_real_producer_puts_them(
         producer.produce(topic, b"1", key=key.encode(), on_delivery=delivered)
     assert producer.flush(30) == 0
     assert placed == {key: partition_for_key(key.encode(), partitions) for key in keys}
+
+
+def test_auto_commit_runs_in_the_background_as_on_a_real_broker(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    def app_of(group: str, topic: str, trace: Trace) -> App:
+        app = make_app(bootstrap, group, kafka={"auto.commit.interval.ms": 200})
+        app.topic(topic, type("Traced", (Revocable,), {"trace": trace}))
+        return app
+
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, payloads("plain consumption"), partition=0)
+    real = Trace()
+    app = app_of(group, topic, real)
+    app.start()
+    try:
+        wait_until(real.done.is_set, message="every message processed")
+        wait_until(lambda: committed(bootstrap, group, topic, 1)[0] == COUNT,
+                   message="the background auto-commit, with no stop")
+    finally:
+        app.stop()
+
+    simulated = Trace()
+    with Harness(app_of("harness", "orders", simulated)) as kafka:
+        for value in payloads("plain consumption"):
+            kafka.produce("orders", value)
+        kafka.run()
+        kafka.clock.advance(0.2)  # one interval: committed with no poll, as librdkafka does
+        assert kafka.committed("orders", 0) == COUNT
+    assert simulated.seen == real.seen
