@@ -200,7 +200,9 @@ def test_every_node_line_names_its_node_and_the_supervisor_is_supervising(
 
     both = [(0, pids[0]), (1, pids[1])]
     assert tags(" received SIGTERM") == both  # the engine's lines, one per node
-    assert tags(" recorded 1 message(s)") == both  # the user's own logger
+    # the user's own logger: tagged too (one node may have taken both partitions)
+    recorded = tags(" recorded 1 message(s)")
+    assert len(recorded) == 2 and set(recorded) <= set(both)
     assert tags(" app running (was initialized)") == both  # each node's app starts afresh
     supervisor = [line for line in lines if not line.startswith("node=")]
     story = [line.split(" app ", 1)[1] for line in supervisor if " app " in line]
