@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+from hypothesis import settings
 from hypothesis import strategies as st
+from hypothesis.control import current_build_context
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine.testing.harness import Harness
 from engine.testing.schedule import Step, render, step
+from engine.testing.shrinking import BUDGET
 from engine.testing.strategies import json_values
 
 if TYPE_CHECKING:
@@ -20,6 +25,32 @@ _REQUIRED = {
     "app": "app = build_app  (an App, or a function returning a fresh App for each example)",
     "topic": 'topic = "orders"  (the routed topic the machine produces to)',
 }
+
+
+_IDLE = frozenset({"produce", "advance"})  # steps that leave fresh consumers fresh
+
+
+def _refreshes(each: Step) -> bool:
+    """After a restart or a crash at once (it restarts too), every consumer is fresh."""
+    return each.name == "restart" or (each.name == "crash" and not each.kwargs)
+
+
+def _is_final() -> bool:
+    """True for hypothesis' final replay of a failure, and outside hypothesis."""
+    try:
+        return current_build_context().is_final
+    except InvalidArgument:
+        return True
+
+
+def _give_up() -> NoReturn:
+    """End this example before it draws anything, as one hypothesis cannot use.
+
+    An overrun (the example "ran out of data") is the one ending hypothesis does not hold
+    against the same choices later, so the shrinker only sees a candidate that did not fail;
+    failing or passing instead would contradict what those choices did before (flaky).
+    """
+    current_build_context().data.mark_overrun()
 
 
 class ScheduleError(AssertionError):
@@ -33,6 +64,9 @@ class ConsumerMachine(RuleBasedStateMachine):
     ``keys``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX = XMachine.TestCase``
     makes the test. Built-in invariants: no ``reordered()`` and no
     ``committed_beyond_processed()`` after every step, nothing ``lost()`` once run to idle.
+
+    A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
+    and shrinking runs at most ``shrink_budget`` (100) examples after it.
     """
 
     app: ClassVar[Any] = None
@@ -41,6 +75,7 @@ class ConsumerMachine(RuleBasedStateMachine):
     values: ClassVar[st.SearchStrategy[Any]] = json_values()
     keys: ClassVar[st.SearchStrategy[Any]] = st.none() | st.sampled_from(["a", "b", "c"])
     max_crash_after: ClassVar[int] = 5
+    shrink_budget: ClassVar[int] = 100
 
     def __init_subclass__(cls, **options: Any) -> None:
         """Check the subclass names what the machine needs (at class creation)."""
@@ -51,12 +86,19 @@ class ConsumerMachine(RuleBasedStateMachine):
         app = cls.__dict__.get("app")
         if isinstance(app, FunctionType):  # a plain function must not become a method
             type.__setattr__(cls, "app", staticmethod(app))
+        # one bug seen by two checks is one failure; a user may still assign other settings
+        test_case: Any = cls.TestCase
+        test_case.settings = settings(test_case.settings, report_multiple_bugs=False)
 
     def __init__(self) -> None:
         """A fresh harness over a fresh app (when ``app`` is a factory)."""
         super().__init__()
+        self._final = _is_final()
+        if not BUDGET.begin(type(self), self.shrink_budget, final=self._final):
+            _give_up()
         self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
         self.schedule: list[Step] = []
+        self._fresh = True  # no consumer has polled since the (re)start: a restart is a no-op
 
     # -- user hooks ----------------------------------------------------------------------------
 
@@ -79,8 +121,10 @@ class ConsumerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def produce(self, data: st.DataObject) -> None:
         """Produce a drawn value with a drawn key."""
-        value, key = data.draw(self.values, label="value"), data.draw(self.keys, label="key")
-        self._do(step("produce", self._topic, value, key=self.key_of(value, key)))
+        value = data.draw(self.values, label="value")
+        # drawn through key_of, so hypothesis prints the key the schedule produces with
+        key = data.draw(self.keys.map(partial(self.key_of, value)), label="key")
+        self._do(step("produce", self._topic, value, key=key))
 
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
@@ -111,8 +155,9 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        """A graceful stop, then a start with fresh consumers."""
-        self._do(step("restart"))
+        """A graceful stop, then a start with fresh consumers (skipped while they are fresh)."""
+        if not self._fresh:
+            self._do(step("restart"))
 
     @invariant()
     def history_holds(self) -> None:
@@ -124,7 +169,8 @@ class ConsumerMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         """Run to idle, check nothing was lost and the user's ``check_at_end``; close."""
         try:
-            if sys.exc_info()[1] is None:  # a step already failed: that is the error to see
+            # a step already failed: that is the error to see
+            if sys.exc_info()[1] is None:
                 self._checked(self.kafka.run, "kafka.run()")
                 self._checked(self.kafka.history.check, "kafka.run()", "kafka.history.check()")
                 self._checked(lambda: self.check_at_end(self.kafka), "kafka.run()",
@@ -147,13 +193,26 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     def _do(self, each: Step) -> None:
         self.schedule.append(each)
+        self._fresh = _refreshes(each) or (self._fresh and each.name in _IDLE)
         self._checked(lambda: each.apply(self.kafka))
 
     def _checked(self, call: Any, *end: str) -> None:
         try:
             call()
-        except Exception as error:
-            raise ScheduleError(self._explain(error, end)) from error
+        except Exception as error:  # noqa: BLE001 - any error of a step is the failure
+            failure = error
+        else:
+            return
+        # raised outside the except block: with no __context__, hypothesis sees one origin for
+        # every failed check and reports one failure, not a group of "distinct" ones
+        raise self._failure(failure, end) from failure
+
+    def _failure(self, error: Exception, end: tuple[str, ...]) -> ScheduleError:
+        failure = ScheduleError(self._explain(error, end))
+        if not self._final and BUDGET.failed(type(self)):
+            sys.stderr.write(f"{type(self).__name__}: first failure, shrinking it (at most "
+                             f"{self.shrink_budget} examples):\n{failure}\n")
+        return failure
 
     def _explain(self, error: BaseException, end: tuple[str, ...]) -> str:
         app = self.app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any, ClassVar
@@ -138,3 +139,105 @@ def test_without_hypothesis_the_harness_works_and_the_machine_names_the_extra() 
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert "needs hypothesis: pip install 'engine[testing]'" in result.stdout
+
+
+# -- issue 17, item 7: one failure, one ScheduleError, one story -------------------------------
+
+SEEDED = settings(BUDGET, derandomize=True)
+
+
+class BothChecks(LedgerMachine):
+    """One bug (a ledger that books twice) seen by the step check and by the final check."""
+
+    app = careless_app
+
+    def check(self, kafka: Harness) -> None:
+        ledger = kafka.app.ledger  # type: ignore[attr-defined]
+        produced = sum(message.payload["amount"] for message in kafka.topic("orders"))
+        assert ledger.get("total", 0) <= produced, "booked more than produced"
+
+
+def test_one_bug_seen_by_check_and_check_at_end_is_one_schedule_error() -> None:
+    # report_multiple_bugs is on (hypothesis' default): both checks must still be one failure
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(BothChecks, settings=settings(SEEDED, report_multiple_bugs=True))
+    text = str(failure.value)
+    assert text.count("as a test to paste") == 1
+    assert "booked more than produced" in text or "!= produced" in text
+
+
+def test_the_machine_test_case_reports_one_bug_by_default() -> None:
+    assert BothChecks.TestCase.settings.report_multiple_bugs is False
+
+
+class KeyedMachine(LedgerMachine):
+    app = careless_app
+
+    def key_of(self, value: Any, key: Any) -> Any:
+        return f"c{value['amount']}"
+
+
+def test_the_printed_steps_show_the_key_the_replay_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(KeyedMachine, settings=SEEDED)
+    printed = capsys.readouterr().out + "\n".join(getattr(failure.value, "__notes__", []))
+    replayed = re.findall(r"key='(c\d)'", str(failure.value))
+    assert replayed, str(failure.value)
+    shown = re.findall(r"Draw \d+ \(key\): '?(\w+)'?", printed)
+    assert shown == replayed, printed
+
+
+# -- issue 17, item 10: shrinking that finishes, the schedule at the first failure --------------
+
+
+class Budgeted(CarelessMachine):
+    """Counts the examples that ran (on a harness) after the run's first failure."""
+
+    shrink_budget = 5
+    failed: ClassVar[bool] = False
+    ran_after_failure: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        Budgeted.ran_after_failure += Budgeted.failed
+
+    def check_at_end(self, kafka: Harness) -> None:
+        try:
+            super().check_at_end(kafka)
+        except AssertionError:
+            Budgeted.failed = True
+            raise
+
+
+def test_shrinking_runs_at_most_the_budget_of_examples_after_the_first_failure(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(Budgeted, settings=SEEDED)
+    # the budget, then hypothesis' final replay of the failure it reports
+    assert 1 <= Budgeted.ran_after_failure <= Budgeted.shrink_budget + 1
+    assert "!= produced" in str(failure.value)
+    # the first failure was shown before shrinking started, with its schedule
+    shown = capsys.readouterr().err
+    assert shown.startswith("Budgeted: first failure, shrinking it (at most 5 examples):")
+    assert shown.count("as a test to paste") == 1
+
+
+def test_the_default_budget_is_documented_and_a_subclass_overrides_it() -> None:
+    assert ConsumerMachine.shrink_budget == 100 and Budgeted.shrink_budget == 5
+    assert "shrink_budget" in (ConsumerMachine.__doc__ or "")
+
+
+def test_a_restart_of_fresh_consumers_is_left_out_as_a_no_op() -> None:
+    machine = LedgerMachine()  # outside hypothesis: every step runs
+    try:
+        machine.restart()        # nothing polled yet
+        machine.run()
+        machine.restart()
+        machine.restart()        # straight after a restart
+        machine.advance(1.0)
+        machine.restart()        # only the clock moved since
+    finally:
+        machine.kafka.close()
+    assert [str(each) for each in machine.schedule] == ["kafka.run()",
+                                                         "kafka.stop(); kafka.start()",
+                                                         "kafka.clock.advance(1.0)"]
