@@ -14,7 +14,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine.testing.harness import Harness
-from engine.testing.schedule import Step, render, step
+from engine.testing.schedule import Line, Step, render, step
 from engine.testing.shrinking import BUDGET
 from engine.testing.strategies import json_values
 
@@ -27,12 +27,18 @@ _REQUIRED = {
 }
 
 
+_REFRESHING = frozenset({"restart", "rebalance"})  # steps that end with fresh consumers
 _IDLE = frozenset({"produce", "advance"})  # steps that leave fresh consumers fresh
 
 
 def _refreshes(each: Step) -> bool:
-    """After a restart or a crash at once (it restarts too), every consumer is fresh."""
-    return each.name == "restart" or (each.name == "crash" and not each.kwargs)
+    """After a restart, a rebalance or a crash at once (it restarts), every consumer is fresh."""
+    return each.name in _REFRESHING or (each.name == "crash" and not each.kwargs)
+
+
+def _idle(each: Step) -> bool:
+    """Steps that leave fresh consumers fresh; arming a crash is the harness', not theirs."""
+    return each.name in _IDLE or each.name == "crash"
 
 
 def _is_final() -> bool:
@@ -97,8 +103,9 @@ class ConsumerMachine(RuleBasedStateMachine):
         if not BUDGET.begin(type(self), self.shrink_budget, final=self._final):
             _give_up()
         self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
-        self.schedule: list[Step] = []
-        self._fresh = True  # no consumer has polled since the (re)start: a restart is a no-op
+        self.schedule: list[Step | Line] = []
+        # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
+        self._fresh = True
 
     # -- user hooks ----------------------------------------------------------------------------
 
@@ -107,6 +114,16 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     def check_at_end(self, kafka: Harness) -> None:
         """The user's final check, once everything ran to idle (default: none)."""
+
+    def record(self, source: str) -> None:
+        """Record a step of your own rule as the line the printed test runs to repeat it.
+
+        The printed test has ``machine`` (your machine, made outside hypothesis) and ``kafka``
+        (its harness), e.g. ``self.record("machine.db.down()")`` in a rule that takes the
+        database down. A failure that needed the step then replays when pasted.
+        """
+        self.schedule.append(Line(source))
+        self._fresh = False  # the step may have touched the consumers
 
     def key_of(self, value: Any, key: Any) -> Any:
         """The key a produced value gets: the drawn ``key`` unless overridden.
@@ -145,8 +162,9 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     @rule()
     def rebalance(self) -> None:
-        """Every partition revoked and assigned again."""
-        self._do(step("rebalance"))
+        """Every partition revoked and assigned again (skipped while the consumers are fresh)."""
+        if not self._fresh:
+            self._do(step("rebalance"))
 
     @rule(seconds=st.sampled_from([0.5, 1.0, 5.0, 30.0]))
     def advance(self, seconds: float) -> None:
@@ -164,7 +182,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         """No reorder and no commit beyond what was processed; then the user's ``check``."""
         self._checked(lambda: self.kafka.history.check(include_lost=False),
                       "kafka.history.check(include_lost=False)")
-        self._checked(lambda: self.check(self.kafka), "# the machine's check(kafka) failed here")
+        self._checked(lambda: self.check(self.kafka), "machine.check(kafka)")
 
     def teardown(self) -> None:
         """Run to idle, check nothing was lost and the user's ``check_at_end``; close."""
@@ -174,7 +192,7 @@ class ConsumerMachine(RuleBasedStateMachine):
                 self._checked(self.kafka.run, "kafka.run()")
                 self._checked(self.kafka.history.check, "kafka.run()", "kafka.history.check()")
                 self._checked(lambda: self.check_at_end(self.kafka), "kafka.run()",
-                              "# the machine's check_at_end(kafka) failed here")
+                              "machine.check_at_end(kafka)")
         finally:
             self.kafka.close()
 
@@ -193,7 +211,7 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     def _do(self, each: Step) -> None:
         self.schedule.append(each)
-        self._fresh = _refreshes(each) or (self._fresh and each.name in _IDLE)
+        self._fresh = _refreshes(each) or (self._fresh and _idle(each))
         self._checked(lambda: each.apply(self.kafka))
 
     def _checked(self, call: Any, *end: str) -> None:
@@ -215,9 +233,6 @@ class ConsumerMachine(RuleBasedStateMachine):
         return failure
 
     def _explain(self, error: BaseException, end: tuple[str, ...]) -> str:
-        app = self.app
-        source = ("app" if not callable(app) or hasattr(app, "settings")
-                  else f"{getattr(app, '__name__', 'build_app')}()")
-        test = render(self.schedule, source, {self._topic: self.partitions}, end=end)
+        test = render(self.schedule, type(self).__name__, end=end)
         return (f"{type(error).__name__}: {error}\n\n"
                 f"The schedule that led here, as a test to paste:\n\n{test}\n")

@@ -49,9 +49,28 @@ def replay(kafka: Harness, steps: Iterable[Step]) -> None:
         each.apply(kafka)
 
 
-def render(steps: Iterable[Step], app: str, partitions: Any, *, end: Iterable[str] = ()) -> str:
-    """A schedule as a test function a user can paste and run."""
-    lines = ["def test_replay():", f"    with Harness({app}, partitions={partitions!r}) as kafka:"]
+class Line(NamedTuple):
+    """A line of the user's own code in a machine's schedule, printed as it is.
+
+    ``ConsumerMachine.record`` adds one for a step of a user's rule (a fault, an outage) that
+    the printed test must repeat for the failure to come back.
+    """
+
+    source: str
+
+    def __str__(self) -> str:
+        """The line itself."""
+        return self.source
+
+
+def render(steps: Iterable[Step | Line], machine: str, *, end: Iterable[str] = ()) -> str:
+    """A machine's schedule as a test function a user can paste and run.
+
+    ``machine`` names the machine class: the test makes one outside hypothesis (its harness
+    over a fresh app) so that recorded lines and the machine's own checks can use it.
+    """
+    lines = ["def test_replay():", f"    machine = {machine}()",
+             "    with machine.kafka as kafka:"]
     body = [str(each) for each in steps] + list(end)
     lines += [f"        {line}" for line in body] or ["        pass"]
     return "\n".join(lines)

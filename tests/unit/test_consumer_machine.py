@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.stateful import rule, run_state_machine_as_test
 
 from engine import App, Consumer, Messages
 from engine.testing import ConsumerMachine, Harness, ScheduleError
@@ -66,14 +68,13 @@ class CarelessMachine(LedgerMachine):
     app = careless_app
 
 
-class Replaying(Harness):
-    """A harness that remembers the amounts produced through it."""
-
-    amounts: ClassVar[list[int]] = []
-
-    def produce(self, topic: str, value: Any, **options: Any) -> Any:
-        Replaying.amounts.append(value["amount"])
-        return super().produce(topic, value, **options)
+def pasted(failure: ScheduleError, **names: Any) -> Callable[[], None]:
+    """The test a failure prints, defined as a user pasting it next to ``names`` would."""
+    source = str(failure).split("as a test to paste:\n\n", 1)[1]
+    namespace: dict[str, Any] = dict(names)
+    exec(source, namespace)  # the point: the printed test runs as it is
+    test: Callable[[], None] = namespace["test_replay"]
+    return test
 
 
 def test_a_non_idempotent_consumer_is_caught_with_a_crash_and_the_schedule_replays() -> None:
@@ -82,16 +83,11 @@ def test_a_non_idempotent_consumer_is_caught_with_a_crash_and_the_schedule_repla
     text = str(failure.value)
     assert "ledger" in text and "!= produced" in text
     assert "kafka.crash(" in text, text
-    assert "def test_replay():" in text and "Harness(careless_app()" in text
-    # the printed test runs as it is, and does the same again
-    source = text.split("as a test to paste:\n\n", 1)[1]
-    namespace: dict[str, Any] = {"Harness": Replaying, "careless_app": careless_app}
-    exec(source, namespace)  # the point: the printed test runs as it is
-    APPS.clear()
-    Replaying.amounts = []
-    namespace["test_replay"]()
-    (app,) = APPS
-    assert app.ledger["total"] > sum(Replaying.amounts)  # type: ignore[attr-defined]
+    assert "def test_replay():" in text and "machine = CarelessMachine()" in text
+    assert text.rstrip().endswith("machine.check_at_end(kafka)")
+    # pasted, the test does the same again and fails the same way
+    with pytest.raises(AssertionError, match="!= produced"):
+        pasted(failure.value, CarelessMachine=CarelessMachine)()
 
 
 def test_an_idempotent_consumer_passes_the_default_budget() -> None:
@@ -125,6 +121,7 @@ def test_the_machine_reports_the_users_own_check_with_the_schedule() -> None:
         run_state_machine_as_test(Strict, settings=BUDGET)
     text = str(failure.value)
     assert "two orders" in text and text.count("kafka.produce(") == 2
+    assert text.rstrip().endswith("machine.check(kafka)")
 
 
 def test_without_hypothesis_the_harness_works_and_the_machine_names_the_extra() -> None:
@@ -227,17 +224,80 @@ def test_the_default_budget_is_documented_and_a_subclass_overrides_it() -> None:
     assert "shrink_budget" in (ConsumerMachine.__doc__ or "")
 
 
-def test_a_restart_of_fresh_consumers_is_left_out_as_a_no_op() -> None:
+def test_a_restart_or_rebalance_of_fresh_consumers_is_left_out_as_a_no_op() -> None:
     machine = LedgerMachine()  # outside hypothesis: every step runs
     try:
         machine.restart()        # nothing polled yet
+        machine.rebalance()
         machine.run()
         machine.restart()
         machine.restart()        # straight after a restart
         machine.advance(1.0)
-        machine.restart()        # only the clock moved since
+        machine.rebalance()      # only the clock moved since
+        machine.run()
+        machine.rebalance()
+        machine.restart()        # straight after a rebalance
     finally:
         machine.kafka.close()
-    assert [str(each) for each in machine.schedule] == ["kafka.run()",
-                                                         "kafka.stop(); kafka.start()",
-                                                         "kafka.clock.advance(1.0)"]
+    assert [str(each) for each in machine.schedule] == [
+        "kafka.run()", "kafka.stop(); kafka.start()", "kafka.clock.advance(1.0)", "kafka.run()",
+        "kafka.rebalance()"]
+
+
+# -- issue 17, item 1: the user's own steps and checks in the test to paste --------------------
+
+
+class Database:
+    """Rows of orders; an outage makes every write fail."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.up = True
+
+    def down(self) -> None:
+        self.up = False
+
+    def store(self, amount: int) -> None:
+        if not self.up:
+            raise ConnectionError("database down")
+        self.rows.append(amount)
+
+
+def swallowing_app() -> App:
+    """Stores each order; a failed write is logged and dropped (the bug: the order is lost)."""
+    database = Database()
+
+    class Store(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                with contextlib.suppress(ConnectionError):  # the bug under test
+                    database.store(message.payload)
+
+    app = App(kafka=KAFKA, client_id="orders")
+    app.topic("orders", Store)
+    app.database = database  # type: ignore[attr-defined]
+    return app
+
+
+class OutageMachine(ConsumerMachine):
+    app = swallowing_app
+    topic = "orders"
+    values = st.integers(1, 9)
+
+    @rule()
+    def database_outage(self) -> None:
+        self.kafka.app.database.down()  # type: ignore[attr-defined]
+        self.record("kafka.app.database.down()")
+
+    def check_at_end(self, kafka: Harness) -> None:
+        stored = kafka.app.database.rows  # type: ignore[attr-defined]
+        assert len(stored) == len(kafka.topic("orders")), f"stored {stored}"
+
+
+def test_a_recorded_user_step_is_in_the_test_to_paste_and_the_test_fails_again() -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(OutageMachine, settings=SEEDED)
+    text = str(failure.value)
+    assert "        kafka.app.database.down()\n" in text, text
+    with pytest.raises(AssertionError, match="stored"):
+        pasted(failure.value, OutageMachine=OutageMachine)()
