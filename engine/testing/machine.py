@@ -72,7 +72,7 @@ class ConsumerMachine(RuleBasedStateMachine):
     ``committed_beyond_processed()`` after every step, nothing ``lost()`` once run to idle.
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
-    and shrinking runs at most ``shrink_budget`` (100) examples after it.
+    and shrinking runs at most ``shrink_budget`` (200) examples after it.
     """
 
     app: ClassVar[Any] = None
@@ -81,7 +81,7 @@ class ConsumerMachine(RuleBasedStateMachine):
     values: ClassVar[st.SearchStrategy[Any]] = json_values()
     keys: ClassVar[st.SearchStrategy[Any]] = st.none() | st.sampled_from(["a", "b", "c"])
     max_crash_after: ClassVar[int] = 5
-    shrink_budget: ClassVar[int] = 100
+    shrink_budget: ClassVar[int] = 200
 
     def __init_subclass__(cls, **options: Any) -> None:
         """Check the subclass names what the machine needs (at class creation)."""

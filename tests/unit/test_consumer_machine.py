@@ -220,7 +220,7 @@ def test_shrinking_runs_at_most_the_budget_of_examples_after_the_first_failure(
 
 
 def test_the_default_budget_is_documented_and_a_subclass_overrides_it() -> None:
-    assert ConsumerMachine.shrink_budget == 100 and Budgeted.shrink_budget == 5
+    assert ConsumerMachine.shrink_budget == 200 and Budgeted.shrink_budget == 5
     assert "shrink_budget" in (ConsumerMachine.__doc__ or "")
 
 
