@@ -5,17 +5,15 @@ from __future__ import annotations
 import sys
 from functools import partial
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.control import current_build_context
-from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine.testing.harness import Harness
-from engine.testing.schedule import Line, Step, render, step
-from engine.testing.shrinking import BUDGET
+from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
+from engine.testing.shrinking import BUDGET, give_up, is_final
 from engine.testing.strategies import json_values
 
 if TYPE_CHECKING:
@@ -25,38 +23,6 @@ _REQUIRED = {
     "app": "app = build_app  (an App, or a function returning a fresh App for each example)",
     "topic": 'topic = "orders"  (the routed topic the machine produces to)',
 }
-
-
-_REFRESHING = frozenset({"restart", "rebalance"})  # steps that end with fresh consumers
-_IDLE = frozenset({"produce", "advance"})  # steps that leave fresh consumers fresh
-
-
-def _refreshes(each: Step) -> bool:
-    """After a restart, a rebalance or a crash at once (it restarts), every consumer is fresh."""
-    return each.name in _REFRESHING or (each.name == "crash" and not each.kwargs)
-
-
-def _idle(each: Step) -> bool:
-    """Steps that leave fresh consumers fresh; arming a crash is the harness', not theirs."""
-    return each.name in _IDLE or each.name == "crash"
-
-
-def _is_final() -> bool:
-    """True for hypothesis' final replay of a failure, and outside hypothesis."""
-    try:
-        return current_build_context().is_final
-    except InvalidArgument:
-        return True
-
-
-def _give_up() -> NoReturn:
-    """End this example before it draws anything, as one hypothesis cannot use.
-
-    An overrun (the example "ran out of data") is the one ending hypothesis does not hold
-    against the same choices later, so the shrinker only sees a candidate that did not fail;
-    failing or passing instead would contradict what those choices did before (flaky).
-    """
-    current_build_context().data.mark_overrun()
 
 
 class ScheduleError(AssertionError):
@@ -99,9 +65,9 @@ class ConsumerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         """A fresh harness over a fresh app (when ``app`` is a factory)."""
         super().__init__()
-        self._final = _is_final()
+        self._final = is_final()
         if not BUDGET.begin(type(self), self.shrink_budget, final=self._final):
-            _give_up()
+            give_up()
         self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
         self.schedule: list[Step | Line] = []
         # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
@@ -211,7 +177,7 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     def _do(self, each: Step) -> None:
         self.schedule.append(each)
-        self._fresh = _refreshes(each) or (self._fresh and _idle(each))
+        self._fresh = refreshes(each) or (self._fresh and keeps_fresh(each))
         self._checked(lambda: each.apply(self.kafka))
 
     def _checked(self, call: Any, *end: str) -> None:

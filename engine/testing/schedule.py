@@ -43,6 +43,24 @@ def step(name: str, *args: Any, **kwargs: Any) -> Step:
                                   if value is not None))
 
 
+_REFRESHING = frozenset({"restart", "rebalance"})
+_IDLE = frozenset({"produce", "advance", "crash"})
+
+
+def refreshes(each: Step) -> bool:
+    """After a restart, a rebalance or a crash at once (it restarts), every consumer is fresh.
+
+    Fresh consumers have polled nothing: restarting or rebalancing them changes nothing a
+    check sees, so a machine skips those steps rather than pile them up in schedules.
+    """
+    return each.name in _REFRESHING or (each.name == "crash" and not each.kwargs)
+
+
+def keeps_fresh(each: Step) -> bool:
+    """Steps that leave fresh consumers fresh (arming a crash is the harness', not theirs)."""
+    return each.name in _IDLE
+
+
 def replay(kafka: Harness, steps: Iterable[Step]) -> None:
     """Apply every step in order."""
     for each in steps:

@@ -11,6 +11,10 @@ reporting the smallest failure found so far. The final replay of that failure al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
+
+from hypothesis.control import current_build_context
+from hypothesis.errors import InvalidArgument
 
 
 @dataclass
@@ -55,3 +59,21 @@ class ShrinkBudget:
 
 
 BUDGET = ShrinkBudget()
+
+
+def is_final() -> bool:
+    """True for hypothesis' final replay of a failure, and outside hypothesis."""
+    try:
+        return current_build_context().is_final
+    except InvalidArgument:
+        return True
+
+
+def give_up() -> NoReturn:
+    """End this example before it draws anything, as one hypothesis cannot use.
+
+    An overrun (the example "ran out of data") is the one ending hypothesis does not hold
+    against the same choices later, so the shrinker only sees a candidate that did not fail;
+    failing or passing instead would contradict what those choices did before (flaky).
+    """
+    current_build_context().data.mark_overrun()
