@@ -38,7 +38,8 @@ class ConsumerMachine(RuleBasedStateMachine):
     ``committed_beyond_processed()`` after every step, nothing ``lost()`` once run to idle.
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
-    and shrinking runs at most ``shrink_budget`` (200) examples after it.
+    and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
+    ``record``s its step so the printed test repeats it.
     """
 
     app: ClassVar[Any] = None
