@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine.testing.harness import Harness
-from engine.testing.schedule import Step, render, step
+from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
+from engine.testing.shrinking import BUDGET, give_up, is_final
 from engine.testing.strategies import json_values
 
 if TYPE_CHECKING:
@@ -33,6 +36,10 @@ class ConsumerMachine(RuleBasedStateMachine):
     ``keys``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX = XMachine.TestCase``
     makes the test. Built-in invariants: no ``reordered()`` and no
     ``committed_beyond_processed()`` after every step, nothing ``lost()`` once run to idle.
+
+    A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
+    and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
+    ``record``s its step so the printed test repeats it.
     """
 
     app: ClassVar[Any] = None
@@ -41,6 +48,7 @@ class ConsumerMachine(RuleBasedStateMachine):
     values: ClassVar[st.SearchStrategy[Any]] = json_values()
     keys: ClassVar[st.SearchStrategy[Any]] = st.none() | st.sampled_from(["a", "b", "c"])
     max_crash_after: ClassVar[int] = 5
+    shrink_budget: ClassVar[int] = 200
 
     def __init_subclass__(cls, **options: Any) -> None:
         """Check the subclass names what the machine needs (at class creation)."""
@@ -51,12 +59,20 @@ class ConsumerMachine(RuleBasedStateMachine):
         app = cls.__dict__.get("app")
         if isinstance(app, FunctionType):  # a plain function must not become a method
             type.__setattr__(cls, "app", staticmethod(app))
+        # one bug seen by two checks is one failure; a user may still assign other settings
+        test_case: Any = cls.TestCase
+        test_case.settings = settings(test_case.settings, report_multiple_bugs=False)
 
     def __init__(self) -> None:
         """A fresh harness over a fresh app (when ``app`` is a factory)."""
         super().__init__()
+        self._final = is_final()
+        if not BUDGET.begin(type(self), self.shrink_budget, final=self._final):
+            give_up()
         self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
-        self.schedule: list[Step] = []
+        self.schedule: list[Step | Line] = []
+        # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
+        self._fresh = True
 
     # -- user hooks ----------------------------------------------------------------------------
 
@@ -65,6 +81,16 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     def check_at_end(self, kafka: Harness) -> None:
         """The user's final check, once everything ran to idle (default: none)."""
+
+    def record(self, source: str) -> None:
+        """Record a step of your own rule as the line the printed test runs to repeat it.
+
+        The printed test has ``machine`` (your machine, made outside hypothesis) and ``kafka``
+        (its harness), e.g. ``self.record("machine.db.down()")`` in a rule that takes the
+        database down. A failure that needed the step then replays when pasted.
+        """
+        self.schedule.append(Line(source))
+        self._fresh = False  # the step may have touched the consumers
 
     def key_of(self, value: Any, key: Any) -> Any:
         """The key a produced value gets: the drawn ``key`` unless overridden.
@@ -79,8 +105,10 @@ class ConsumerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def produce(self, data: st.DataObject) -> None:
         """Produce a drawn value with a drawn key."""
-        value, key = data.draw(self.values, label="value"), data.draw(self.keys, label="key")
-        self._do(step("produce", self._topic, value, key=self.key_of(value, key)))
+        value = data.draw(self.values, label="value")
+        # drawn through key_of, so hypothesis prints the key the schedule produces with
+        key = data.draw(self.keys.map(partial(self.key_of, value)), label="key")
+        self._do(step("produce", self._topic, value, key=key))
 
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
@@ -101,8 +129,9 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     @rule()
     def rebalance(self) -> None:
-        """Every partition revoked and assigned again."""
-        self._do(step("rebalance"))
+        """Every partition revoked and assigned again (skipped while the consumers are fresh)."""
+        if not self._fresh:
+            self._do(step("rebalance"))
 
     @rule(seconds=st.sampled_from([0.5, 1.0, 5.0, 30.0]))
     def advance(self, seconds: float) -> None:
@@ -111,24 +140,26 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        """A graceful stop, then a start with fresh consumers."""
-        self._do(step("restart"))
+        """A graceful stop, then a start with fresh consumers (skipped while they are fresh)."""
+        if not self._fresh:
+            self._do(step("restart"))
 
     @invariant()
     def history_holds(self) -> None:
         """No reorder and no commit beyond what was processed; then the user's ``check``."""
         self._checked(lambda: self.kafka.history.check(include_lost=False),
                       "kafka.history.check(include_lost=False)")
-        self._checked(lambda: self.check(self.kafka), "# the machine's check(kafka) failed here")
+        self._checked(lambda: self.check(self.kafka), "machine.check(kafka)")
 
     def teardown(self) -> None:
         """Run to idle, check nothing was lost and the user's ``check_at_end``; close."""
         try:
-            if sys.exc_info()[1] is None:  # a step already failed: that is the error to see
+            # a step already failed: that is the error to see
+            if sys.exc_info()[1] is None:
                 self._checked(self.kafka.run, "kafka.run()")
                 self._checked(self.kafka.history.check, "kafka.run()", "kafka.history.check()")
                 self._checked(lambda: self.check_at_end(self.kafka), "kafka.run()",
-                              "# the machine's check_at_end(kafka) failed here")
+                              "machine.check_at_end(kafka)")
         finally:
             self.kafka.close()
 
@@ -147,18 +178,28 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     def _do(self, each: Step) -> None:
         self.schedule.append(each)
+        self._fresh = refreshes(each) or (self._fresh and keeps_fresh(each))
         self._checked(lambda: each.apply(self.kafka))
 
     def _checked(self, call: Any, *end: str) -> None:
         try:
             call()
-        except Exception as error:
-            raise ScheduleError(self._explain(error, end)) from error
+        except Exception as error:  # noqa: BLE001 - any error of a step is the failure
+            failure = error
+        else:
+            return
+        # raised outside the except block: with no __context__, hypothesis sees one origin for
+        # every failed check and reports one failure, not a group of "distinct" ones
+        raise self._failure(failure, end) from failure
+
+    def _failure(self, error: Exception, end: tuple[str, ...]) -> ScheduleError:
+        failure = ScheduleError(self._explain(error, end))
+        if not self._final and BUDGET.failed(type(self)):
+            sys.stderr.write(f"{type(self).__name__}: first failure, shrinking it (at most "
+                             f"{self.shrink_budget} examples):\n{failure}\n")
+        return failure
 
     def _explain(self, error: BaseException, end: tuple[str, ...]) -> str:
-        app = self.app
-        source = ("app" if not callable(app) or hasattr(app, "settings")
-                  else f"{getattr(app, '__name__', 'build_app')}()")
-        test = render(self.schedule, source, {self._topic: self.partitions}, end=end)
+        test = render(self.schedule, type(self).__name__, end=end)
         return (f"{type(error).__name__}: {error}\n\n"
                 f"The schedule that led here, as a test to paste:\n\n{test}\n")

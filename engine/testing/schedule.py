@@ -43,15 +43,52 @@ def step(name: str, *args: Any, **kwargs: Any) -> Step:
                                   if value is not None))
 
 
+_REFRESHING = frozenset({"restart", "rebalance"})
+_IDLE = frozenset({"produce", "advance", "crash"})
+
+
+def refreshes(each: Step) -> bool:
+    """After a restart, a rebalance or a crash at once (it restarts), every consumer is fresh.
+
+    Fresh consumers have polled nothing: restarting or rebalancing them changes nothing a
+    check sees, so a machine skips those steps rather than pile them up in schedules.
+    """
+    return each.name in _REFRESHING or (each.name == "crash" and not each.kwargs)
+
+
+def keeps_fresh(each: Step) -> bool:
+    """Steps that leave fresh consumers fresh (arming a crash is the harness', not theirs)."""
+    return each.name in _IDLE
+
+
 def replay(kafka: Harness, steps: Iterable[Step]) -> None:
     """Apply every step in order."""
     for each in steps:
         each.apply(kafka)
 
 
-def render(steps: Iterable[Step], app: str, partitions: Any, *, end: Iterable[str] = ()) -> str:
-    """A schedule as a test function a user can paste and run."""
-    lines = ["def test_replay():", f"    with Harness({app}, partitions={partitions!r}) as kafka:"]
+class Line(NamedTuple):
+    """A line of the user's own code in a machine's schedule, printed as it is.
+
+    ``ConsumerMachine.record`` adds one for a step of a user's rule (a fault, an outage) that
+    the printed test must repeat for the failure to come back.
+    """
+
+    source: str
+
+    def __str__(self) -> str:
+        """The line itself."""
+        return self.source
+
+
+def render(steps: Iterable[Step | Line], machine: str, *, end: Iterable[str] = ()) -> str:
+    """A machine's schedule as a test function a user can paste and run.
+
+    ``machine`` names the machine class: the test makes one outside hypothesis (its harness
+    over a fresh app) so that recorded lines and the machine's own checks can use it.
+    """
+    lines = ["def test_replay():", f"    machine = {machine}()",
+             "    with machine.kafka as kafka:"]
     body = [str(each) for each in steps] + list(end)
     lines += [f"        {line}" for line in body] or ["        pass"]
     return "\n".join(lines)

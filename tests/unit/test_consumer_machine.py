@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.stateful import rule, run_state_machine_as_test
 
 from engine import App, Consumer, Messages
 from engine.testing import ConsumerMachine, Harness, ScheduleError
@@ -65,14 +68,13 @@ class CarelessMachine(LedgerMachine):
     app = careless_app
 
 
-class Replaying(Harness):
-    """A harness that remembers the amounts produced through it."""
-
-    amounts: ClassVar[list[int]] = []
-
-    def produce(self, topic: str, value: Any, **options: Any) -> Any:
-        Replaying.amounts.append(value["amount"])
-        return super().produce(topic, value, **options)
+def pasted(failure: ScheduleError, **names: Any) -> Callable[[], None]:
+    """The test a failure prints, defined as a user pasting it next to ``names`` would."""
+    source = str(failure).split("as a test to paste:\n\n", 1)[1]
+    namespace: dict[str, Any] = dict(names)
+    exec(source, namespace)  # the point: the printed test runs as it is
+    test: Callable[[], None] = namespace["test_replay"]
+    return test
 
 
 def test_a_non_idempotent_consumer_is_caught_with_a_crash_and_the_schedule_replays() -> None:
@@ -81,16 +83,11 @@ def test_a_non_idempotent_consumer_is_caught_with_a_crash_and_the_schedule_repla
     text = str(failure.value)
     assert "ledger" in text and "!= produced" in text
     assert "kafka.crash(" in text, text
-    assert "def test_replay():" in text and "Harness(careless_app()" in text
-    # the printed test runs as it is, and does the same again
-    source = text.split("as a test to paste:\n\n", 1)[1]
-    namespace: dict[str, Any] = {"Harness": Replaying, "careless_app": careless_app}
-    exec(source, namespace)  # the point: the printed test runs as it is
-    APPS.clear()
-    Replaying.amounts = []
-    namespace["test_replay"]()
-    (app,) = APPS
-    assert app.ledger["total"] > sum(Replaying.amounts)  # type: ignore[attr-defined]
+    assert "def test_replay():" in text and "machine = CarelessMachine()" in text
+    assert text.rstrip().endswith("machine.check_at_end(kafka)")
+    # pasted, the test does the same again and fails the same way
+    with pytest.raises(AssertionError, match="!= produced"):
+        pasted(failure.value, CarelessMachine=CarelessMachine)()
 
 
 def test_an_idempotent_consumer_passes_the_default_budget() -> None:
@@ -124,6 +121,7 @@ def test_the_machine_reports_the_users_own_check_with_the_schedule() -> None:
         run_state_machine_as_test(Strict, settings=BUDGET)
     text = str(failure.value)
     assert "two orders" in text and text.count("kafka.produce(") == 2
+    assert text.rstrip().endswith("machine.check(kafka)")
 
 
 def test_without_hypothesis_the_harness_works_and_the_machine_names_the_extra() -> None:
@@ -138,3 +136,168 @@ def test_without_hypothesis_the_harness_works_and_the_machine_names_the_extra() 
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert "needs hypothesis: pip install 'engine[testing]'" in result.stdout
+
+
+# -- issue 17, item 7: one failure, one ScheduleError, one story -------------------------------
+
+SEEDED = settings(BUDGET, derandomize=True)
+
+
+class BothChecks(LedgerMachine):
+    """One bug (a ledger that books twice) seen by the step check and by the final check."""
+
+    app = careless_app
+
+    def check(self, kafka: Harness) -> None:
+        ledger = kafka.app.ledger  # type: ignore[attr-defined]
+        produced = sum(message.payload["amount"] for message in kafka.topic("orders"))
+        assert ledger.get("total", 0) <= produced, "booked more than produced"
+
+
+def test_one_bug_seen_by_check_and_check_at_end_is_one_schedule_error() -> None:
+    # report_multiple_bugs is on (hypothesis' default): both checks must still be one failure
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(BothChecks, settings=settings(SEEDED, report_multiple_bugs=True))
+    text = str(failure.value)
+    assert text.count("as a test to paste") == 1
+    assert "booked more than produced" in text or "!= produced" in text
+
+
+def test_the_machine_test_case_reports_one_bug_by_default() -> None:
+    assert BothChecks.TestCase.settings.report_multiple_bugs is False
+
+
+class KeyedMachine(LedgerMachine):
+    app = careless_app
+
+    def key_of(self, value: Any, key: Any) -> Any:
+        return f"c{value['amount']}"
+
+
+def test_the_printed_steps_show_the_key_the_replay_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(KeyedMachine, settings=SEEDED)
+    printed = capsys.readouterr().out + "\n".join(getattr(failure.value, "__notes__", []))
+    replayed = re.findall(r"key='(c\d)'", str(failure.value))
+    assert replayed, str(failure.value)
+    shown = re.findall(r"Draw \d+ \(key\): '?(\w+)'?", printed)
+    assert shown == replayed, printed
+
+
+# -- issue 17, item 10: shrinking that finishes, the schedule at the first failure --------------
+
+
+class Budgeted(CarelessMachine):
+    """Counts the examples that ran (on a harness) after the run's first failure."""
+
+    shrink_budget = 5
+    failed: ClassVar[bool] = False
+    ran_after_failure: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        Budgeted.ran_after_failure += Budgeted.failed
+
+    def check_at_end(self, kafka: Harness) -> None:
+        try:
+            super().check_at_end(kafka)
+        except AssertionError:
+            Budgeted.failed = True
+            raise
+
+
+def test_shrinking_runs_at_most_the_budget_of_examples_after_the_first_failure(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(Budgeted, settings=SEEDED)
+    # the budget, then hypothesis' final replay of the failure it reports
+    assert 1 <= Budgeted.ran_after_failure <= Budgeted.shrink_budget + 1
+    assert "!= produced" in str(failure.value)
+    # the first failure was shown before shrinking started, with its schedule
+    shown = capsys.readouterr().err
+    assert shown.startswith("Budgeted: first failure, shrinking it (at most 5 examples):")
+    assert shown.count("as a test to paste") == 1
+
+
+def test_the_default_budget_is_documented_and_a_subclass_overrides_it() -> None:
+    assert ConsumerMachine.shrink_budget == 200 and Budgeted.shrink_budget == 5
+    assert "shrink_budget" in (ConsumerMachine.__doc__ or "")
+
+
+def test_a_restart_or_rebalance_of_fresh_consumers_is_left_out_as_a_no_op() -> None:
+    machine = LedgerMachine()  # outside hypothesis: every step runs
+    try:
+        machine.restart()        # nothing polled yet
+        machine.rebalance()
+        machine.run()
+        machine.restart()
+        machine.restart()        # straight after a restart
+        machine.advance(1.0)
+        machine.rebalance()      # only the clock moved since
+        machine.run()
+        machine.rebalance()
+        machine.restart()        # straight after a rebalance
+    finally:
+        machine.kafka.close()
+    assert [str(each) for each in machine.schedule] == [
+        "kafka.run()", "kafka.stop(); kafka.start()", "kafka.clock.advance(1.0)", "kafka.run()",
+        "kafka.rebalance()"]
+
+
+# -- issue 17, item 1: the user's own steps and checks in the test to paste --------------------
+
+
+class Database:
+    """Rows of orders; an outage makes every write fail."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.up = True
+
+    def down(self) -> None:
+        self.up = False
+
+    def store(self, amount: int) -> None:
+        if not self.up:
+            raise ConnectionError("database down")
+        self.rows.append(amount)
+
+
+def swallowing_app() -> App:
+    """Stores each order; a failed write is logged and dropped (the bug: the order is lost)."""
+    database = Database()
+
+    class Store(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                with contextlib.suppress(ConnectionError):  # the bug under test
+                    database.store(message.payload)
+
+    app = App(kafka=KAFKA, client_id="orders")
+    app.topic("orders", Store)
+    app.database = database  # type: ignore[attr-defined]
+    return app
+
+
+class OutageMachine(ConsumerMachine):
+    app = swallowing_app
+    topic = "orders"
+    values = st.integers(1, 9)
+
+    @rule()
+    def database_outage(self) -> None:
+        self.kafka.app.database.down()  # type: ignore[attr-defined]
+        self.record("kafka.app.database.down()")
+
+    def check_at_end(self, kafka: Harness) -> None:
+        stored = kafka.app.database.rows  # type: ignore[attr-defined]
+        assert len(stored) == len(kafka.topic("orders")), f"stored {stored}"
+
+
+def test_a_recorded_user_step_is_in_the_test_to_paste_and_the_test_fails_again() -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(OutageMachine, settings=SEEDED)
+    text = str(failure.value)
+    assert "        kafka.app.database.down()\n" in text, text
+    with pytest.raises(AssertionError, match="stored"):
+        pasted(failure.value, OutageMachine=OutageMachine)()
