@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine.testing.harness import Harness
 from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
-from engine.testing.shrinking import BUDGET, give_up, is_final
+from engine.testing.shrinking import BUDGET, can_give_up, give_up, is_final
 from engine.testing.strategies import json_values
 
 if TYPE_CHECKING:
@@ -67,7 +67,8 @@ class ConsumerMachine(RuleBasedStateMachine):
         """A fresh harness over a fresh app (when ``app`` is a factory)."""
         super().__init__()
         self._final = is_final()
-        if not BUDGET.begin(type(self), self.shrink_budget, final=self._final):
+        if (not BUDGET.begin(type(self), self.shrink_budget, final=self._final)
+                and can_give_up()):
             give_up()
         self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
         self.schedule: list[Step | Line] = []
