@@ -13,6 +13,7 @@ from engine.processing.executor import Executor
 if TYPE_CHECKING:
     from engine.consumer import Consumer
     from engine.instrumentation.monitor import Monitor
+    from engine.processing.outcome import Outcome
     from engine.processing.runtime import Runtime
     from engine.routing.topic import Topic
     from engine.testing.history import History
@@ -46,10 +47,12 @@ class TakenMessages(Messages):
 
     Taking is iterating, indexing, ``first()``, ``last()``, ``payloads`` or reading through
     ``raw``. While a crash is armed, taking one message more than allowed raises
-    ``ProcessDeath``. Only the harness hands these out: production batches count nothing.
+    ``ProcessDeath``. A batch the consumer keeps (a buffering sink) and reads after its call
+    returned is taken then, each message reported to ``later``. Only the harness hands these
+    out: production batches count nothing.
     """
 
-    __slots__ = ("_limit", "_taken", "_watching")
+    __slots__ = ("_later", "_limit", "_taken", "_watching")
 
     def __init__(self, raws: Sequence[RawMessage], topic: str, partition: int,
                  polled_at: float, deserializers: Deserializers = DEFAULT) -> None:
@@ -57,6 +60,7 @@ class TakenMessages(Messages):
         self._taken: set[int] = set()
         self._watching = False
         self._limit: int | None = None
+        self._later: Callable[[int], None] | None = None
 
     @property
     def taken_offsets(self) -> list[int]:
@@ -77,9 +81,21 @@ class TakenMessages(Messages):
         """Count what the consumer takes from now on; die past ``limit`` (None: never)."""
         self._watching, self._limit = True, limit
 
+    @property
+    def later(self) -> Callable[[int], None] | None:
+        """Where messages taken after the call are reported (None: nowhere)."""
+        return self._later
+
     def unwatch(self) -> None:
         """Stop counting (the consume call ended)."""
         self._watching, self._limit = False, None
+
+    def keep(self, later: Callable[[int], None] | None) -> None:
+        """From now on, report the offset of each message taken for the first time to ``later``.
+
+        None stops reporting (while event receivers read the batch, say).
+        """
+        self._later = later
 
     def __iter__(self) -> Iterator[Message]:
         """As ``Messages``, counting each message as it is taken."""
@@ -98,11 +114,19 @@ class TakenMessages(Messages):
 
     def take(self, index: int) -> None:
         """The consumer took the message at ``index`` (dies first if that is one too many)."""
-        if not self._watching or index in self._taken:
+        if index in self._taken:
+            return
+        if not self._watching:
+            self._take_later(index)
             return
         if self._limit is not None and len(self._taken) >= self._limit:
             raise ProcessDeath(f"crash after {self._limit} message(s) of {self!r}")
         self._taken.add(index)
+
+    def _take_later(self, index: int) -> None:
+        if self._later is not None:
+            self._taken.add(index)
+            self._later(self._raws[index].offset() or 0)
 
 
 class TakenRaws(Sequence[RawMessage]):
@@ -182,6 +206,17 @@ class CrashingExecutor(Executor):
             job.end("crashed", returned=True)
             raise ProcessDeath("crash as consume returned")
         job.end("ok")
+        messages.keep(job.taken_later)
+
+    def consumed(self, outcome: Outcome, messages: Messages) -> None:
+        """As the engine's; event receivers reading the batch take nothing."""
+        assert isinstance(messages, TakenMessages)
+        later = messages.later
+        messages.keep(None)
+        try:
+            super().consumed(outcome, messages)
+        finally:
+            messages.keep(later)
 
     def _call(self, consumer: Consumer, messages: Messages) -> None:
         """The consumer's own call, watched (event receivers reading the batch take nothing)."""

@@ -58,18 +58,38 @@ class ConsumeCall:
         self.messages, self.attempt = messages, attempt
         self.key: PartitionKey = (messages.topic, messages.partition)
         self.sought = False
+        self.marked: int | None = None  # the furthest offset the consumer itself marked
 
     def end(self, outcome: str, error: BaseException | None = None, *,
             returned: bool = False) -> None:
-        """The call ended: record each message's delivery; a return processes them all."""
+        """The call ended: record each message's delivery; a return processes what it took.
+
+        A message the consumer took, or marked past itself, was processed; the rest of the
+        batch was not (an error swallowed, a batch left after a pause) and is lost unless it
+        comes again.
+        """
         self.history._ended(self, outcome, error, returned or outcome == "ok")
+
+    def done(self) -> list[int]:
+        """Offsets the returned call processed: taken, or below the consumer's own mark."""
+        marked = -1 if self.marked is None else self.marked
+        taken = set(self.messages.taken_offsets)
+        return [offset for raw in self.messages.delivered
+                if (offset := raw.offset() or 0) in taken or offset < marked]
+
+    def taken_later(self, offset: int) -> None:
+        """The consumer kept the batch and took a message of it after the call: processed."""
+        self.history._process(self.group, self.consumer, self.key, [offset])
 
 
 class History:
     """Every delivery, what counts as processed, and commits checked as they happen.
 
-    A message is processed when the ``consume`` call that received it returned, when the
-    consumer took it from its batch and then marked past it, or when it was dead-lettered.
+    A message is processed when the consumer took it (iterating, indexing, ``first()``,
+    ``last()``, ``payloads``, ``raw``) in a ``consume`` call that returned or later (a kept
+    batch), when it took it and then marked past it, when a returned call marked past it,
+    or when it was dead-lettered. Delivered and never taken is not processed: unless it comes
+    again, it is ``lost()``.
     """
 
     def __init__(self, end_of: Callable[[str, int], int]) -> None:
@@ -108,6 +128,7 @@ class History:
         """An offset was stored: inside a consume call, what was taken below it is processed."""
         call = self._current
         if call is not None and call.group == group and call.key == key:
+            call.marked = max(offset, -1 if call.marked is None else call.marked)
             self._process(group, call.consumer, key,
                           (taken for taken in call.messages.taken_offsets if taken < offset))
 
@@ -148,8 +169,10 @@ class History:
             for raw in call.messages.delivered
         ]
         if returned:
-            self._process(call.group, call.consumer, call.key,
-                          (raw.offset() or 0 for raw in call.messages.delivered))
+            self._process(call.group, call.consumer, call.key, call.done())
+            # retried and returned: the engine did its part (``lost`` judges the consumer's)
+            self._failing.get(call.group, set()).difference_update(
+                Position(topic, partition, raw.offset() or 0) for raw in call.messages.delivered)
         elif error is not None:
             self.last_error[call.key] = error
             if outcome == "failed" and not call.sought:  # a seek of its own is deliberate

@@ -96,7 +96,8 @@ def test_an_idempotent_consumer_passes_the_default_budget() -> None:
 
 def test_an_app_instance_works_as_well_as_a_factory() -> None:
     shared = App(kafka=KAFKA, client_id="orders")
-    shared.topic("orders", type("Quiet", (Consumer,), {"consume": lambda self, ms: None}))
+    # reads its batches: a consumer that reads nothing loses every message
+    shared.topic("orders", type("Reader", (Consumer,), {"consume": lambda self, ms: list(ms)}))
 
     class SharedMachine(ConsumerMachine):
         app = shared
