@@ -24,6 +24,9 @@ _REQUIRED = {
     "topic": 'topic = "orders"  (the routed topic the machine produces to)',
 }
 
+# how a machine ends each example: the steps, as the printed test repeats them
+_ENDINGS = {"idle": ("kafka.run()",), "stop": ("kafka.run()", "kafka.stop()")}
+
 
 class ScheduleError(AssertionError):
     """A check failed; the message ends with the schedule that led there, as a test to paste."""
@@ -33,9 +36,11 @@ class ConsumerMachine(RuleBasedStateMachine):
     """Random schedules of produce, poll, run, crash, rebalance, clock and restart steps.
 
     Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
-    ``keys``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX = XMachine.TestCase``
-    makes the test. Built-in invariants: no ``reordered()`` and no
-    ``committed_beyond_processed()`` after every step, nothing ``lost()`` once run to idle.
+    ``keys``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX =
+    XMachine.TestCase`` makes the test. Built-in invariants: no ``reordered()`` and no
+    ``committed_beyond_processed()`` after every step, nothing ``lost()`` at the end. ``end``
+    is how an example ends: ``"idle"`` (run to idle) or ``"stop"`` (run to idle, then the
+    graceful ``stop()``: shutdown hooks, final commit) before the final checks.
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -49,6 +54,7 @@ class ConsumerMachine(RuleBasedStateMachine):
     keys: ClassVar[st.SearchStrategy[Any]] = st.none() | st.sampled_from(["a", "b", "c"])
     max_crash_after: ClassVar[int] = 5
     shrink_budget: ClassVar[int] = 200
+    end: ClassVar[str] = "idle"
 
     def __init_subclass__(cls, **options: Any) -> None:
         """Check the subclass names what the machine needs (at class creation)."""
@@ -56,6 +62,9 @@ class ConsumerMachine(RuleBasedStateMachine):
         missing = [hint for name, hint in _REQUIRED.items() if getattr(cls, name, None) is None]
         if missing:
             raise TypeError(f"{cls.__name__} needs: " + "; ".join(missing))
+        if cls.end not in _ENDINGS:
+            raise TypeError(f"{cls.__name__}.end must be one of {', '.join(map(repr, _ENDINGS))}"
+                            f" (got {cls.end!r}): 'idle' runs to idle, 'stop' then stops")
         app = cls.__dict__.get("app")
         if isinstance(app, FunctionType):  # a plain function must not become a method
             type.__setattr__(cls, "app", staticmethod(app))
@@ -81,7 +90,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         """The user's invariant, after every step (default: none)."""
 
     def check_at_end(self, kafka: Harness) -> None:
-        """The user's final check, once everything ran to idle (default: none)."""
+        """The user's final check, once the machine ended (``end``) (default: none)."""
 
     def record(self, source: str) -> None:
         """Record a step of your own rule as the line the printed test runs to repeat it.
@@ -153,16 +162,23 @@ class ConsumerMachine(RuleBasedStateMachine):
         self._checked(lambda: self.check(self.kafka), "machine.check(kafka)")
 
     def teardown(self) -> None:
-        """Run to idle, check nothing was lost and the user's ``check_at_end``; close."""
+        """End (``end``); check the history, nothing lost, the user's ``check_at_end``; close."""
         try:
             # a step already failed: that is the error to see
             if sys.exc_info()[1] is None:
-                self._checked(self.kafka.run, "kafka.run()")
-                self._checked(self.kafka.history.check, "kafka.run()", "kafka.history.check()")
-                self._checked(lambda: self.check_at_end(self.kafka), "kafka.run()",
+                self._finish()
+                ending = _ENDINGS[self.end]
+                self._checked(self.kafka.history.check, *ending, "kafka.history.check()")
+                self._checked(lambda: self.check_at_end(self.kafka), *ending,
                               "machine.check_at_end(kafka)")
         finally:
             self.kafka.close()
+
+    def _finish(self) -> None:
+        """Run to idle; with ``end = "stop"`` then stop gracefully (each step checked)."""
+        self._checked(self.kafka.run, "kafka.run()")
+        if self.end == "stop":
+            self._checked(self.kafka.stop, *_ENDINGS["stop"])
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 import pytest
@@ -302,3 +303,99 @@ def test_a_recorded_user_step_is_in_the_test_to_paste_and_the_test_fails_again()
     assert "        kafka.app.database.down()\n" in text, text
     with pytest.raises(AssertionError, match="stored"):
         pasted(failure.value, OutageMachine=OutageMachine)()
+
+
+def sink_app(flush_on_shutdown: bool) -> App:
+    """A sink that keeps batches and writes them three at a time, marking only what it wrote.
+
+    Without ``flush_on_shutdown`` its ``shutdown`` hook forgets to write what it keeps, but
+    marks it all the same: a stop loses it.
+    """
+    sink: list[tuple[int, int]] = []
+
+    class Sink(Consumer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.kept: list[Messages] = []
+
+        def consume(self, messages: Messages) -> None:
+            self.kept.append(messages)  # read later, when flushed
+            if len(self.kept) >= 3:
+                self.flush()
+
+        def flush(self) -> None:
+            sink.extend((m.partition, m.offset) for batch in self.kept for m in batch)
+            self.mark_last()
+
+        def mark_last(self) -> None:
+            if self.kept:
+                last = self.kept[-1].last()
+                assert last is not None
+                self.mark_as_consumed(last)
+            self.kept = []
+
+        def shutdown(self) -> None:
+            if flush_on_shutdown:
+                self.flush()
+            else:
+                self.mark_last()
+
+    app = App(kafka=KAFKA, client_id="sink", max_messages=3)
+    app.topic("orders", Sink, manual_offset_management=True)
+    app.sink = sink  # type: ignore[attr-defined]
+    APPS.append(app)
+    return app
+
+
+class SinkMachine(ConsumerMachine):
+    app = staticmethod(partial(sink_app, True))
+    topic = "orders"
+    values = st.integers(0, 9)
+    end = "stop"
+
+    def check_at_end(self, kafka: Harness) -> None:
+        sink = kafka.app.sink  # type: ignore[attr-defined]
+        assert set(sink) >= {(m.partition, m.offset) for m in kafka.topic("orders")}
+
+
+class ForgetfulSinkMachine(ConsumerMachine):
+    """No check of its own: the built-in checks must see the loss."""
+
+    app = staticmethod(partial(sink_app, False))
+    topic = "orders"
+    values = st.integers(0, 9)
+    end = "stop"
+
+
+def test_a_buffering_sink_that_flushes_on_shutdown_passes_when_the_machine_ends_with_stop(
+) -> None:
+    run_state_machine_as_test(SinkMachine, settings=settings(BUDGET, max_examples=50))
+
+
+def test_a_sink_that_marks_on_shutdown_without_writing_is_caught_by_the_built_in_checks(
+) -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(ForgetfulSinkMachine, settings=BUDGET)
+    text = str(failure.value)
+    assert "committed_beyond_processed" in text or "lost" in text, text
+    with pytest.raises(AssertionError):
+        pasted(failure.value, ForgetfulSinkMachine=ForgetfulSinkMachine)()
+
+
+def test_end_is_idle_or_stop_and_the_printed_test_ends_the_same_way() -> None:
+    with pytest.raises(TypeError, match=r"Drain.end must be one of 'idle', 'stop' \(got 'drain'"):
+        type("Drain", (ConsumerMachine,), {"app": careful_app, "topic": "orders", "end": "drain"})
+
+    class StillRunning(LedgerMachine):
+        end = "stop"
+
+        def check_at_end(self, kafka: Harness) -> None:
+            assert kafka.state == "running", "stopped"
+
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(StillRunning, settings=settings(BUDGET, max_examples=5))
+    text = str(failure.value).rstrip()
+    ending = "kafka.run()\n        kafka.stop()\n        machine.check_at_end(kafka)"
+    assert text.endswith(ending), text
+    with pytest.raises(AssertionError, match="stopped"):
+        pasted(failure.value, StillRunning=StillRunning)()
