@@ -59,7 +59,6 @@ class Executor:
         self._consume_signal = monitor.signal("consumer.consume")
         self._consumed_signal = monitor.signal("consumer.consumed")
         self._took = 0.0  # seconds the last consume call took (one job at a time per partition)
-        self._unmarked_before: int | None = None  # the first unmarked offset as the batch began
 
     def batch(self, raws: Sequence[RawMessage], polled_at: float) -> Messages:
         """Wrap polled messages of this partition as one batch (listener thread)."""
@@ -76,9 +75,9 @@ class Executor:
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
         attempt = self._runtime.attempt
-        self._unmarked_before = self._runtime.partition.first_unmarked
+        before = self._runtime.partition.first_unmarked
         error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
-        return Outcome(consumer, error, attempt, self._took if error is None else 0.0)
+        return Outcome(consumer, error, attempt, self._took if error is None else 0.0, before)
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         attempt = self._runtime.attempt
@@ -109,7 +108,7 @@ class Executor:
                 "consumer.consumed", outcome.consumer, topic=self.topic,
                 partition=self.partition, messages=messages, attempt=outcome.attempt,
                 time=outcome.time,
-                marked=_marked(self._unmarked_before, self._runtime.partition.first_unmarked),
+                marked=_marked(outcome.unmarked_before, self._runtime.partition.first_unmarked),
             )
 
     def revoked(self) -> None:

@@ -9,18 +9,20 @@ class Outcome:
     """The result of one hook run; ``error`` is None when the hook returned.
 
     ``consumer`` is the instance that ran (None when it could not even be built): events about
-    what follows (a retry, a dead-letter dispatch) name it as their sender. ``attempt`` and
-    ``time`` (seconds ``consume`` took) are what ``consumer.consumed`` reports afterwards.
+    what follows (a retry, a dead-letter dispatch) name it as their sender. ``attempt``,
+    ``time`` (seconds ``consume`` took) and ``unmarked_before`` (the partition's first unmarked
+    offset as the batch began) are what ``consumer.consumed`` reports from afterwards.
     """
 
-    __slots__ = ("attempt", "consumer", "error", "time")
+    __slots__ = ("attempt", "consumer", "error", "time", "unmarked_before")
 
     def __init__(self, consumer: Any, error: BaseException | None = None, attempt: int = 0,
-                 time: float = 0.0) -> None:
+                 time: float = 0.0, unmarked_before: int | None = None) -> None:
         self.consumer = consumer
         self.error = error
         self.attempt = attempt
         self.time = time
+        self.unmarked_before = unmarked_before
 
     @property
     def ok(self) -> bool:

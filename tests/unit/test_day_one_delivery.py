@@ -7,7 +7,6 @@ test here failed on the code before its fix.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
 
 import pytest
 
@@ -16,21 +15,9 @@ from engine.messages import Message
 from engine.processing.backoff import Backoff
 from engine.testing import Harness, Stuck
 from tests.fakes import FakeRaw
+from tests.unit.test_harness import app_with
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
-
-
-def app_with(consume: Callable[[Consumer, Messages], None], *, app_options: dict | None = None,
-             **route: object) -> App:
-    """An app whose one topic, "orders", runs ``consume``."""
-    app = App(kafka=KAFKA, client_id="shop", **(app_options or {}))
-
-    class Orders(Consumer):
-        def consume(self, messages: Messages) -> None:
-            consume(self, messages)
-
-    app.topic("orders", Orders, **route)
-    return app
 
 
 # -- 1: a retry restarts at the first unmarked offset, not at the failing batch --------------

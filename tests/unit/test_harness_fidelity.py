@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -13,20 +12,9 @@ from hypothesis.stateful import run_state_machine_as_test
 from engine import App, Consumer, Messages
 from engine.processing.backoff import Backoff
 from engine.testing import EPOCH, ConsumerMachine, Harness, HarnessError, Position, Stuck
+from tests.unit.test_harness import app_with
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
-
-
-def app_with(consume: Callable[[Consumer, Messages], None], **route: Any) -> App:
-    """An app whose one topic, "orders", runs ``consume``."""
-    app = App(kafka=KAFKA, client_id="shop")
-
-    class Orders(Consumer):
-        def consume(self, messages: Messages) -> None:
-            consume(self, messages)
-
-    app.topic("orders", Orders, **route)
-    return app
 
 
 # -- time: a fixed epoch -----------------------------------------------------------------------
