@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, TopicPartition
 
 # re-exported without a declaration, and untyped: mypy sees neither
 from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]
 
 from engine.admin.cluster import Cluster
-from engine.admin.problems import FAILURES, problem
+from engine.admin.problems import FAILURES, kafka_error, problem
 from engine.errors import AdminError
 
 Key = tuple[str, int]  # (topic, partition)
 _EARLIEST: Callable[[], Any] = OffsetSpec.earliest
 _LATEST: Callable[[], Any] = OffsetSpec.latest
+# a partition whose leadership is still settling (just added, or its broker restarted):
+# Kafka says so with these, and the same request succeeds a moment later
+_SETTLING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                       KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.NOT_ENOUGH_REPLICAS})
+_SETTLE_PAUSE = 0.1  # seconds between asks while leadership settles
 
 
 def watermarks(cluster: Cluster, partitions: Mapping[str, int]) -> dict[Key, tuple[int, int]]:
@@ -74,18 +80,42 @@ def _group_call(cluster: Cluster, call: Callable[..., Any], group: str,
 
 def _list(cluster: Cluster, keys: Sequence[Key], spec: Callable[[], Any],
           action: str) -> dict[Key, int]:
-    """Each partition's offset for ``spec`` (one ListOffsets request), or ``AdminError``."""
+    """Each partition's offset for ``spec``, or ``AdminError``.
+
+    Partitions whose leadership is still settling are asked again until the cluster's timeout;
+    any other refusal is a problem at once.
+    """
+    deadline = time.monotonic() + cluster.timeout
+    found: dict[Key, int] = {}
+    pending = list(keys)
+    while True:
+        settling, problems = _ask(cluster, pending, spec, action, found)
+        if problems or not settling or time.monotonic() + _SETTLE_PAUSE > deadline:
+            problems += [problem(f"{key[0]}/{key[1]}", action, error) for key, error in settling]
+            break
+        time.sleep(_SETTLE_PAUSE)  # nothing to wait on: the broker only answers when asked
+        pending = [key for key, _ in settling]
+    if problems:
+        raise AdminError(problems)
+    return found
+
+
+def _ask(cluster: Cluster, keys: Sequence[Key], spec: Callable[[], Any], action: str,
+         found: dict[Key, int]) -> tuple[list[tuple[Key, BaseException]], list[str]]:
+    """One ListOffsets request into ``found``: (the settling partitions, problem lines)."""
     if not keys:
-        return {}
+        return [], []
     partitions = {key: TopicPartition(*key) for key in keys}
     futures = cluster.client.list_offsets(
         {tp: spec() for tp in partitions.values()}, request_timeout=cluster.timeout)
-    found, problems = {}, []
+    settling, problems = [], []
     for key, tp in partitions.items():
         try:
             found[key] = futures[tp].result(cluster.timeout).offset
         except FAILURES as error:
-            problems.append(problem(f"{key[0]}/{key[1]}", action, error))
-    if problems:
-        raise AdminError(problems)
-    return found
+            code = kafka_error(error)
+            if code is not None and code.code() in _SETTLING:
+                settling.append((key, error))
+            else:
+                problems.append(problem(f"{key[0]}/{key[1]}", action, error))
+    return settling, problems
