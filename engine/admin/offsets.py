@@ -108,7 +108,8 @@ def _ask(cluster: Cluster, keys: Sequence[Key], spec: Callable[[], Any], action:
     partitions = {key: TopicPartition(*key) for key in keys}
     futures = cluster.client.list_offsets(
         {tp: spec() for tp in partitions.values()}, request_timeout=cluster.timeout)
-    settling, problems = [], []
+    settling: list[tuple[Key, BaseException]] = []
+    problems: list[str] = []
     for key, tp in partitions.items():
         try:
             found[key] = futures[tp].result(cluster.timeout).offset
