@@ -5,6 +5,7 @@ Every refusal becomes a problem line (``engine.admin.problems``); nothing is ret
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from engine.admin.changes import AddPartitions, CreateTopic, DeleteTopic, SetConfig
-from engine.admin.planning import Observed
+from engine.admin.planning import Observed, same_value
 from engine.admin.problems import FAILURES, HINTS, kafka_error, problem, unreachable
 from engine.broker import wait_for_leaders
 from engine.config.kafka import common_config, logged, refused
@@ -142,7 +143,27 @@ class Cluster:
                 done += by_topic[resource.name]
             else:
                 problems.append(problem(resource.name, "setting its configs", error))
-        return done, problems
+        return done, problems + self._visible(done)
+
+    def _visible(self, changes: Sequence[SetConfig]) -> list[str]:
+        """Wait until describing the topics shows the set values.
+
+        Kafka applies them a moment after it acknowledges: a plan made at once would still see
+        the drift.
+        """
+        deadline = time.monotonic() + self.timeout
+        waiting = list(changes)
+        while waiting:
+            described = self._configs(sorted({change.topic for change in waiting}))
+            waiting = [change for change in waiting
+                       if not same_value(described[change.topic].get(change.key), change.wanted)]
+            if waiting and time.monotonic() > deadline:
+                return [f"{change.topic}: {change.key} set, but still described as"
+                        f" {described[change.topic].get(change.key)!r} after {self.timeout:g}s"
+                        " (hint: check the brokers' health)" for change in waiting]
+            if waiting:
+                time.sleep(0.05)  # describing is the only way to see it: nothing to wait on
+        return []
 
     def delete(self, names: Sequence[str]) -> Outcome:
         """Delete the topics; one already gone is neither done nor a problem."""

@@ -47,6 +47,10 @@ def alter(bootstrap: str, topic: str, key: str, value: str) -> None:
     resource = ConfigResource("topic", topic, incremental_configs=[
         ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)])
     client.incremental_alter_configs([resource])[resource].result(30)
+    # Kafka applies an altered config a moment after acknowledging it: wait until it shows
+    described = ConfigResource("topic", topic)
+    wait_until(lambda: client.describe_configs([described])[described].result(30)[key].value
+               == value, message=f"{topic}: {key} never described as {value}")
 
 
 def test_plan_on_an_empty_cluster_then_migrate_then_plan_says_nothing_to_do(

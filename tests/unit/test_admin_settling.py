@@ -1,4 +1,7 @@
-"""Reading offsets while a partition's leadership settles: asked again, never a false failure."""
+"""What Kafka applies a moment after it answers: asked again until it shows, never a false failure.
+
+Reading offsets while a partition's leadership settles, and a config set but not yet described.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from engine.admin import SetConfig
 from engine.admin.cluster import Cluster
 from engine.admin.offsets import watermarks
 from engine.errors import AdminError
@@ -68,3 +72,48 @@ def test_any_other_refusal_is_a_problem_at_once() -> None:
         read(client, timeout=30)
     assert client.asked == 1
     assert "not authorised for reading its low watermark" in caught.value.problems[0]
+
+
+class Entry:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+class LaggingConfigs:
+    """Sets configs at once, but describes the old value for the first ``lag`` asks."""
+
+    def __init__(self, lag: int) -> None:
+        self.lag, self.described = lag, 0
+
+    def incremental_alter_configs(self, resources: list[Any], request_timeout: float) -> Any:
+        return {resource: done(None) for resource in resources}
+
+    def describe_configs(self, resources: list[Any], request_timeout: float) -> Any:
+        self.described += 1
+        value = "1" if self.described <= self.lag else "2"
+        return {resource: done({"retention.ms": Entry(value)}) for resource in resources}
+
+
+def done(result: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(result)
+    return future
+
+
+def set_retention(client: LaggingConfigs, timeout: float) -> tuple[list[Any], list[str]]:
+    cluster = Cluster({"bootstrap.servers": "127.0.0.1:9"}, timeout)
+    cluster.client = client
+    return cluster.set_configs([SetConfig("orders", "retention.ms", "1", "2")])
+
+
+def test_a_set_config_is_done_once_describing_the_topic_shows_it() -> None:
+    client = LaggingConfigs(lag=3)
+    changes, problems = set_retention(client, timeout=30)
+    assert (changes, problems) == ([SetConfig("orders", "retention.ms", "1", "2")], [])
+    assert client.described == 4
+
+
+def test_a_set_config_never_described_is_a_problem_after_the_timeout() -> None:
+    _, problems = set_retention(LaggingConfigs(lag=1_000), timeout=0.3)
+    assert problems == ["orders: retention.ms set, but still described as '1' after 0.3s"
+                        " (hint: check the brokers' health)"]
