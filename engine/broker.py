@@ -196,6 +196,8 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
 
+    from engine.admin.leaders import wait_for_leaders
+
     admin = AdminClient(logged({"bootstrap.servers": bootstrap}))
     futures: dict[str, Any] = admin.create_topics(
         [NewTopic(name, partitions, 1) for name, partitions in topics.items()],
@@ -207,22 +209,7 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise BrokerError(f"creating topic {name!r} failed: {error}") from error
-    wait_for_leaders(admin, topics, timeout)
-
-
-def wait_for_leaders(admin: Any, topics: dict[str, int], timeout: float) -> None:
-    """Poll metadata until every partition of ``topics`` is there with a leader."""
-    deadline = time.monotonic() + timeout
-    waiting = dict(topics)
-    while waiting:
-        metadata = admin.list_topics(timeout=max(0.1, deadline - time.monotonic()))
-        for name, count in list(waiting.items()):
-            found = metadata.topics.get(name)
-            if found is not None and found.error is None and len(
-                    [p for p in found.partitions.values() if p.leader >= 0]) >= count:
-                del waiting[name]
-        if waiting and time.monotonic() > deadline:
-            raise BrokerError(f"topics {sorted(waiting)} have no leader for every partition"
-                              f" after {timeout}s")
-        if waiting:
-            time.sleep(0.05)  # metadata polling: there is nothing to wait on instead
+    try:
+        wait_for_leaders(admin, topics, timeout)
+    except TimeoutError as error:
+        raise BrokerError(str(error)) from error

@@ -30,7 +30,7 @@ class HealthPlugin(Configurable):
     (9395; 0 picks a free one, read back from ``plugin.port``), ``addr``, ``polling_ttl`` and
     ``consuming_ttl`` (300 s each). The server binds when the app starts (``start``: a port
     taken fails the start) and stops with the app; a swarm node ``i`` serves on
-    ``port + 10 * i`` (``engine.swarm.node_port``).
+    ``port + 10 * i`` (``engine.node_ports.node_port``).
     """
 
     name = "health"

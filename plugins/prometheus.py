@@ -29,7 +29,7 @@ class PrometheusPlugin(Configurable):
     (``0.0.0.0``). With ``registry=`` (a ``prometheus_client.CollectorRegistry``) the metrics go
     there and no server is started. The server binds when the app starts (``start``: a port
     taken fails the start) and stops with the app; a swarm node ``i`` serves on
-    ``port + 10 * i`` (``engine.swarm.node_port``).
+    ``port + 10 * i`` (``engine.node_ports.node_port``).
     """
 
     name = "prometheus"

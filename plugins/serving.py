@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.errors import PluginError
-from engine.swarm import NODE_PORT_STRIDE, node_index, node_port
+from engine.node_ports import NODE_PORT_STRIDE, node_index, node_port
 
 
 def port_to_serve(port: int) -> int:

@@ -22,9 +22,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from engine.admin.changes import AddPartitions, CreateTopic, DeleteTopic, SetConfig
+from engine.admin.leaders import wait_for_leaders
 from engine.admin.planning import Observed, same_value
 from engine.admin.problems import FAILURES, HINTS, kafka_error, problem, unreachable
-from engine.broker import wait_for_leaders
 from engine.config.kafka import common_config, logged, refused
 from engine.errors import AdminError
 

@@ -11,8 +11,8 @@ from confluent_kafka import ConsumerGroupState
 from engine.admin.cluster import Cluster
 from engine.admin.offsets import commit, committed, offsets_at, watermarks
 from engine.admin.problems import FAILURES, problem
+from engine.admin.subject import AdminSubject
 from engine.admin.topics import TIMEOUT
-from engine.app import App
 from engine.errors import AdminError
 from engine.routing.selection import Selection
 
@@ -35,7 +35,7 @@ class PartitionLag:
     lag: int
 
 
-def lag(app: App, selection: Selection | None = None, *,
+def lag(app: AdminSubject, selection: Selection | None = None, *,
         timeout: float = TIMEOUT) -> tuple[PartitionLag, ...]:
     """Per consumer group of the app, routed topic and partition: committed vs high watermark."""
     cluster = Cluster(app.settings.kafka, timeout)
@@ -59,7 +59,7 @@ def lag(app: App, selection: Selection | None = None, *,
     return tuple(found)
 
 
-def seek_group(app: App, group: str, topic: str, to: Mapping[int, int] | datetime, *,
+def seek_group(app: AdminSubject, group: str, topic: str, to: Mapping[int, int] | datetime, *,
                timeout: float = TIMEOUT) -> dict[int, int]:
     """Move ``group``'s committed offsets on ``topic``: per partition, or to a time.
 
@@ -85,7 +85,7 @@ def seek_group(app: App, group: str, topic: str, to: Mapping[int, int] | datetim
     return dict(offsets)
 
 
-def _routed(app: App, selection: Selection | None) -> dict[str, list[str]]:
+def _routed(app: AdminSubject, selection: Selection | None) -> dict[str, list[str]]:
     """Consumer group -> its routed topics (inactive ones too), after filters."""
     groups = app.routes.every_group(app.settings)
     selection = selection or Selection()

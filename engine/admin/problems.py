@@ -6,8 +6,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from confluent_kafka import KafkaError, KafkaException
 
-from engine.broker import BrokerError
-
 _NOT_AUTHORISED = "grant this principal the ACL for it (kafka-acls --add), or ask the operators"
 _UNREACHABLE = "start a broker (engine broker) or fix bootstrap.servers in the app's kafka settings"
 HINTS = {
@@ -29,7 +27,7 @@ HINTS = {
     KafkaError.GROUP_ID_NOT_FOUND: "check the consumer group's name",
 }
 # what an admin call or its future raises when the cluster refuses or does not answer
-FAILURES = (KafkaException, FutureTimeout, BrokerError)
+FAILURES = (KafkaException, FutureTimeout, TimeoutError)
 AUTHORISATION = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
                  KafkaError.GROUP_AUTHORIZATION_FAILED)
 

@@ -15,7 +15,7 @@ from engine.admin.changes import AddPartitions, Change, CreateTopic, Plan, SetCo
 from engine.admin.cluster import Cluster, Outcome
 from engine.admin.offsets import watermarks
 from engine.admin.planning import plan_for
-from engine.app import App
+from engine.admin.subject import AdminSubject
 from engine.errors import AdminError
 from engine.routing.declared_topics import DeclaredTopic
 from engine.routing.selection import Selection
@@ -23,31 +23,32 @@ from engine.routing.selection import Selection
 TIMEOUT = 30.0  # seconds each admin request may take
 
 
-def plan(app: App, selection: Selection | None = None, *, timeout: float = TIMEOUT) -> Plan:
+def plan(app: AdminSubject, selection: Selection | None = None, *,
+         timeout: float = TIMEOUT) -> Plan:
     """What ``migrate`` would change (and what it never changes); changes nothing."""
     declared = app.declared_topics(selection)
     return _plan(Cluster(app.settings.kafka, timeout), declared)
 
 
-def create(app: App, selection: Selection | None = None, *,
+def create(app: AdminSubject, selection: Selection | None = None, *,
            timeout: float = TIMEOUT) -> tuple[Change, ...]:
     """Create the declared topics the cluster lacks."""
     return _apply(app, selection, timeout, [(CreateTopic, Cluster.create)])
 
 
-def repartition(app: App, selection: Selection | None = None, *,
+def repartition(app: AdminSubject, selection: Selection | None = None, *,
                 timeout: float = TIMEOUT) -> tuple[Change, ...]:
     """Add partitions up to the declared counts (partitions are never removed)."""
     return _apply(app, selection, timeout, [(AddPartitions, Cluster.add_partitions)])
 
 
-def align(app: App, selection: Selection | None = None, *,
+def align(app: AdminSubject, selection: Selection | None = None, *,
           timeout: float = TIMEOUT) -> tuple[Change, ...]:
     """Set every declared topic config that differs on the cluster (incremental alter)."""
     return _apply(app, selection, timeout, [(SetConfig, Cluster.set_configs)])
 
 
-def migrate(app: App, selection: Selection | None = None, *,
+def migrate(app: AdminSubject, selection: Selection | None = None, *,
             timeout: float = TIMEOUT) -> tuple[Change, ...]:
     """``create``, then ``repartition``, then ``align``, each on a fresh look at the cluster."""
     steps: list[tuple[type[Any], _Step]] = [
@@ -56,14 +57,14 @@ def migrate(app: App, selection: Selection | None = None, *,
     return _apply(app, selection, timeout, steps)
 
 
-def delete(app: App, selection: Selection | None = None, *,
+def delete(app: AdminSubject, selection: Selection | None = None, *,
            timeout: float = TIMEOUT) -> tuple[Change, ...]:
     """Delete the declared topics that exist, with their messages (no undo)."""
     cluster = Cluster(app.settings.kafka, timeout)
     return _finish(cluster.delete(existing(app, selection, cluster)))
 
 
-def existing(app: App, selection: Selection | None = None, cluster: Cluster | None = None,
+def existing(app: AdminSubject, selection: Selection | None = None, cluster: Cluster | None = None,
              *, timeout: float = TIMEOUT) -> list[str]:
     """The declared topics the cluster holds (what ``delete`` would delete)."""
     cluster = cluster or Cluster(app.settings.kafka, timeout)
@@ -82,7 +83,7 @@ class TopicInfo:
     watermarks: dict[int, tuple[int, int]]  # partition -> (low, high)
 
 
-def topic_info(app: App, name: str, *, timeout: float = TIMEOUT) -> TopicInfo:
+def topic_info(app: AdminSubject, name: str, *, timeout: float = TIMEOUT) -> TopicInfo:
     """What the cluster holds for ``name`` (declared or not); ``AdminError`` when absent."""
     cluster = Cluster(app.settings.kafka, timeout)
     found = cluster.observe([name])[name]
@@ -101,7 +102,7 @@ def _plan(cluster: Cluster, declared: Sequence[DeclaredTopic]) -> Plan:
     return plan_for(declared, cluster.observe([topic.name for topic in declared]))
 
 
-def _apply(app: App, selection: Selection | None, timeout: float,
+def _apply(app: AdminSubject, selection: Selection | None, timeout: float,
            steps: Sequence[tuple[type[Any], _Step]]) -> tuple[Change, ...]:
     declared = app.declared_topics(selection)
     cluster = Cluster(app.settings.kafka, timeout)

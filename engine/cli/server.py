@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, cast
 
 from engine.app import App
-from engine.broker import BrokerUnreachableError
-from engine.config.kafka import common_config, logged, refused
-from engine.errors import ConfigError
+from engine.connection.preflight import check_broker
 from engine.routing.selection import Selection
 from engine.swarm.logs import NodeFormatter
 
 log = logging.getLogger("engine.admin")
 EXIT_BAD_SETUP = 1  # the supervisor's exit code for a setup no restart can fix
-PREFLIGHT_TIMEOUT = 10.0  # seconds the broker has to answer before the server gives up
 
 
 def serve(app: App, args: argparse.Namespace, selection: Selection) -> int:
@@ -72,26 +68,3 @@ def configure_logging() -> None:
         handler.setFormatter(
             NodeFormatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
         logging.basicConfig(level=logging.INFO, handlers=[handler])
-
-
-def check_broker(kafka: dict[str, object], timeout: float | None = None) -> None:
-    """Raise ``BrokerUnreachableError`` unless a metadata request succeeds within ``timeout``.
-
-    Settings librdkafka refuses (a misspelt name) are a ``ConfigError`` naming them: the broker
-    was never asked.
-    """
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    timeout = PREFLIGHT_TIMEOUT if timeout is None else timeout
-    try:
-        client = AdminClient(cast(Any, logged(common_config(kafka))))
-    except KafkaException as error:
-        raise ConfigError([refused("kafka", error)]) from error
-    try:
-        client.list_topics(timeout=timeout)
-    except Exception as error:
-        servers = kafka.get("bootstrap.servers")
-        raise BrokerUnreachableError(
-            f"no Kafka broker answered at {servers} within {timeout:.0f}s ({error})"
-        ) from error

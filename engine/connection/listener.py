@@ -250,7 +250,7 @@ class Listener:
         """Mark partitions revoked (or lost) and run their consumers' ``revoked`` hooks."""
         for served in gone:
             if lost:
-                served.partition.lose()
+                served.partition.revoke()
             else:
                 served.partition.revoke()
         held = self._long.let_go(gone)  # their revoked hook runs once their job ended

@@ -48,11 +48,6 @@ class Monitor:
         """Every registered event name, in registration order."""
         return tuple(self._signals)
 
-    @property
-    def namespace(self) -> Namespace:
-        """The blinker namespace that holds this monitor's signals."""
-        return self._namespace
-
     def register_event(self, name: str) -> None:
         """Add a custom event to the registry; registering a known name is a no-op."""
         if not isinstance(name, str) or not _EVENT_NAME.match(name):

@@ -24,11 +24,6 @@ class Outcome:
         self.time = time
         self.unmarked_before = unmarked_before
 
-    @property
-    def ok(self) -> bool:
-        """Whether the hook returned."""
-        return self.error is None
-
     def __repr__(self) -> str:
         """ok, or the error."""
         return "Outcome(ok)" if self.error is None else f"Outcome(failed: {self.error!r})"

@@ -44,7 +44,7 @@ class Partition:
 
     __slots__ = (
         "_attempt", "_backoff", "_client", "_clock", "_delivered_end", "_failed_through",
-        "_failures", "_first_unmarked", "_held", "_lost", "_manual", "_pause_manual",
+        "_failures", "_first_unmarked", "_held", "_manual", "_pause_manual",
         "_pause_offset", "_paused_until", "_revoked", "_seek_due", "partition", "topic",
     )
 
@@ -59,7 +59,7 @@ class Partition:
         self._delivered_end: int | None = None
         self._attempt = self._failures = 0
         self._failed_through: int | None = None
-        self._revoked = self._lost = False
+        self._revoked = False
         self._manual = False
         self._paused_until: float | None = None
         self._pause_manual = False
@@ -88,11 +88,6 @@ class Partition:
         group by then, although its callback only comes with the next poll).
         """
         return self._revoked or self._client.assignment_lost()
-
-    @property
-    def is_lost(self) -> bool:
-        """Whether the partition was lost (taken without a chance to commit)."""
-        return self._lost
 
     @property
     def is_held(self) -> bool:
@@ -150,7 +145,7 @@ class Partition:
         if self.is_revoked:
             return False
         if not self._client.store_offset(self.topic, self.partition, offset + 1):
-            self.lose()
+            self.revoke()
             return False
         self._first_unmarked = offset + 1
         return True
@@ -269,10 +264,6 @@ class Partition:
     def revoke(self) -> None:
         """The partition was taken away: nothing more is marked or committed for it."""
         self._revoked = True
-
-    def lose(self) -> None:
-        """The partition was lost (no commit was possible): as revoked, and remembered."""
-        self._revoked = self._lost = True
 
     def next_unmarked(self, offsets: Iterable[int]) -> int | None:
         """Where a retry of a batch of ``offsets`` restarts (None before any batch).

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.connection.preflight import check_broker
 from engine.errors import ConfigError, PluginError, RoutingError
 from engine.swarm.reporter import NodeReporter
 
@@ -83,8 +84,6 @@ def run_node(app: App, selection: Selection | None, writer: int, supervisor: int
     The exit code: 0 after a graceful stop, ``BAD_SETUP`` when the app cannot run as
     configured (no restart would help); process mode itself exits 2 when forced.
     """
-    from engine.cli.server import check_broker
-
     try:
         NodeReporter(app, writer, supervisor).start()
         check_broker(dict(app.settings.kafka))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine import App, EngineError, PluginError
-from engine.swarm import node_port
+from engine.node_ports import node_port
 from plugins.health import HealthPlugin
 from plugins.prometheus import PrometheusPlugin
 from tests.conftest import BOOTSTRAP, NoopConsumer
