@@ -22,12 +22,22 @@ DUMP_SIGNALS = ("SIGTTIN",)
 
 @contextmanager
 def captured(on_signal: Callable[[str], None]) -> Iterator[None]:
-    """Route handled signals to ``on_signal`` on a dedicated thread; restore handlers after."""
+    """Route handled signals to ``on_signal`` on a dedicated thread; restore handlers after.
+
+    A stop signal captured meanwhile is then delivered again, once, to the handler it was
+    taken from when that is the embedding program's own (a Python callable): it asked to
+    hear of it, and the app's graceful stop has run first. Python's and the system's defaults
+    get nothing: a KeyboardInterrupt or a kill after a graceful stop would overrule the exit
+    code ``engine server`` picks.
+    """
     received: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    stops: list[int] = []  # appended in the handler only (main thread), read after restoring
 
     def handler(number: int, frame: FrameType | None) -> None:
         # SimpleQueue.put is reentrant: safe even if the main thread is inside a put
         received.put(signal.Signals(number).name)
+        if signal.Signals(number).name in STOP_SIGNALS and number not in stops:
+            stops.append(number)
 
     previous: dict[int, Any] = {}
     for name in (*STOP_SIGNALS, *QUIET_SIGNALS, *DUMP_SIGNALS):
@@ -44,6 +54,15 @@ def captured(on_signal: Callable[[str], None]) -> Iterator[None]:
             signal.signal(number, old)
         received.put(None)
         worker.join(1.0)
+    _deliver_again(stops, previous)
+
+
+def _deliver_again(stops: list[int], previous: dict[int, Any]) -> None:
+    """Raise each captured stop signal again, latest first, where its old handler is Python's."""
+    for number in reversed(stops):
+        old = previous.get(number)
+        if callable(old) and old is not signal.default_int_handler:
+            signal.raise_signal(number)  # runs ``old`` on this (the main) thread before returning
 
 
 def _serve(received: queue.SimpleQueue[str | None], on_signal: Callable[[str], None]) -> None:
