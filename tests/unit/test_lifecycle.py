@@ -96,16 +96,24 @@ def test_stopping_a_listener_that_never_started_goes_on_to_stopped() -> None:
     assert status.stop() is False
 
 
-def test_lifecycle_diagram_is_mermaid_with_every_state(app: App) -> None:
+def test_lifecycle_diagram_is_the_machines_mermaid_with_every_move(app: App) -> None:
     diagram = app.lifecycle_diagram()
-    assert diagram.splitlines()[0] == "stateDiagram-v2"
+    assert "stateDiagram-v2" in diagram.splitlines()[:4]
     for state in AppState:
-        assert f"{state.value} -->" in diagram or f"--> {state.value}" in diagram
-    assert "    running --> stopping" in diagram
+        assert f'state "{state.value}" as {state.value}' in diagram
+    assert "  running --> stopping: stop" in diagram.splitlines()
+    assert "  [*] --> initializing" in diagram.splitlines()
     drawn = [line for line in diagram.splitlines() if "-->" in line and "[*]" not in line]
     from engine.lifecycle import APP_TRANSITIONS
 
     assert len(drawn) == sum(len(targets) for targets in APP_TRANSITIONS.values())
+
+
+def test_the_listener_diagram_draws_its_verbs() -> None:
+    diagram = ListenerStatus.diagram()
+    assert "  pending --> stopping: stop" in diagram.splitlines()
+    assert "  quieting --> quiet: settle" in diagram.splitlines()
+    assert all(line == line.rstrip() for line in diagram.splitlines())
 
 
 def test_importing_the_engine_leaves_the_transitions_logger_alone() -> None:
@@ -129,12 +137,20 @@ def test_a_transition_logs_nothing_through_transitions(caplog: pytest.LogCapture
             and r.levelno >= 20] == []
 
 
-def test_a_table_that_moves_backwards_is_refused() -> None:
-    from engine.lifecycle.one_way import OneWayMachine
+def test_a_verb_that_moves_backwards_is_refused() -> None:
+    from engine.lifecycle.verb import Verb, checked
 
     with pytest.raises(ValueError, match="running -> initialized does not move forward"):
-        OneWayMachine(AppState, {AppState.RUNNING: (AppState.INITIALIZED,)},
-                      lambda state, previous: None)
+        checked(list(AppState), [Verb("back", (AppState.RUNNING,), AppState.INITIALIZED)])
+
+
+def test_two_verbs_entering_one_state_are_refused() -> None:
+    from engine.lifecycle.verb import Verb, checked
+
+    verbs = [Verb("run", (AppState.INITIALIZED,), AppState.RUNNING),
+             Verb("go", (AppState.INITIALIZING,), AppState.RUNNING)]
+    with pytest.raises(ValueError, match="more than one verb enters running"):
+        checked(list(AppState), verbs)
 
 
 @pytest.mark.parametrize("state", list(AppState))
