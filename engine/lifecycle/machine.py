@@ -1,9 +1,10 @@
 """A one-way lifecycle on a ``transitions`` machine, and its Mermaid diagram.
 
 The only module that imports ``transitions``. The machine's transitions are the lifecycle's
-verbs, each moving forward only, so a request for anything else is an invalid trigger, which the
-machine ignores (False). ``LockedMachine`` serialises the triggers; its ``after_state_change``
-callback is the one place that announces an entered state.
+verbs, each moving forward only, so a request for anything else is a trigger the machine
+refuses (``MachineError``, read as False: a refusal is routine, so it is not logged).
+``LockedMachine`` serialises the triggers; its ``after_state_change`` callback is the one place
+that announces an entered state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from transitions import MachineError
 from transitions.extensions import GraphMachine, LockedMachine
 
 from engine.lifecycle.verb import Verb, checked
@@ -81,7 +83,7 @@ class OneWayLifecycle(ABC, Generic[S]):
         self._model = _Model()
         self._machine = LockedMachine(
             model=self._model, name=self._name, send_event=True,
-            after_state_change=self._entered, ignore_invalid_triggers=True,
+            after_state_change=self._entered,
             **definition(self._order, self._verbs, initial),
         )
 
@@ -93,7 +95,12 @@ class OneWayLifecycle(ABC, Generic[S]):
     def request(self, target: S) -> bool:
         """Fire the verb that enters ``target``; False (and no change) if it cannot from here."""
         verb = self._verb_into.get(target)
-        return verb is not None and self._model.trigger(verb)
+        if verb is None:
+            return False
+        try:
+            return self._model.trigger(verb)
+        except MachineError:  # the verb does not leave the current state; nothing changed
+            return False
 
     def reached(self, state: S) -> bool:
         """Whether the current state is ``state`` or a later one (lock-free read)."""

@@ -133,8 +133,21 @@ def test_a_transition_logs_nothing_through_transitions(caplog: pytest.LogCapture
     lifecycle = Lifecycle(Monitor(), sender="app")
     lifecycle.request(AppState.INITIALIZED)
     lifecycle.request(AppState.RUNNING)
-    assert [r for r in caplog.records if r.name.startswith("transitions")
-            and r.levelno >= 20] == []
+    assert lifecycle.request(AppState.INITIALIZED) is False  # refused: no warning either
+    ListenerStatus(Monitor(), sender="listener", subscription_group="g").stop()
+    assert [r for r in caplog.records if r.name.startswith("transitions")] == []
+
+
+def test_an_apps_own_transitions_machine_still_logs(caplog: pytest.LogCaptureFixture) -> None:
+    from transitions import Machine
+
+    caplog.set_level("INFO")
+    Lifecycle(Monitor(), sender="app").request(AppState.INITIALIZED)
+    model = Machine(states=["a", "b"], initial="a", transitions=[["go", "a", "b"]],
+                    name="mine", after_state_change=lambda: None)
+    model.go()
+    own = [r for r in caplog.records if r.name.startswith("transitions")]
+    assert own and all(r.getMessage().startswith("mine: ") for r in own)
 
 
 def test_a_verb_that_moves_backwards_is_refused() -> None:
