@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from engine.instrumentation.monitor import Monitor
 from engine.lifecycle.app_state import APP_VERBS, AppState
-from engine.lifecycle.machine import OneWayLifecycle, diagram
+from engine.lifecycle.machine import APP_MACHINE, OneWayLifecycle, diagram
 
 
 class Lifecycle(OneWayLifecycle[AppState]):
     """The app's one-way lifecycle; each entered state instruments ``app.<state>``."""
 
     def __init__(self, monitor: Monitor, sender: object) -> None:
-        super().__init__(AppState, APP_VERBS, "engine.app")
+        super().__init__(AppState, APP_VERBS, APP_MACHINE)
         self._monitor = monitor
         self._sender = sender
 
@@ -21,8 +21,9 @@ class Lifecycle(OneWayLifecycle[AppState]):
         A node is forked from its supervisor, whose app was ``supervising`` by then; the
         node's copy starts where the supervisor's app began, and goes on to ``running``. A
         fresh machine, so no lock is inherited from another thread of the supervisor. Called in
-        the node before anything watches its lifecycle.
+        the node before anything watches its lifecycle (no watcher is kept).
         """
+        self._watchers = []
         self._build(AppState.INITIALIZED)
 
     @property

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from engine.instrumentation.monitor import Monitor
 from engine.lifecycle.listener_state import LISTENER_VERBS, ListenerState
-from engine.lifecycle.machine import OneWayLifecycle, diagram
+from engine.lifecycle.machine import LISTENER_MACHINE, OneWayLifecycle, diagram
 
 
 class ListenerStatus(OneWayLifecycle[ListenerState]):
     """One listener's one-way status; each entered state instruments ``connection.listener.*``."""
 
     def __init__(self, monitor: Monitor, sender: object, subscription_group: str) -> None:
-        super().__init__(ListenerState, LISTENER_VERBS, "engine.listener")
+        super().__init__(ListenerState, LISTENER_VERBS, LISTENER_MACHINE)
         self._monitor = monitor
         self._sender = sender
         self._subscription_group = subscription_group

@@ -10,11 +10,12 @@ that announces an entered state.
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from transitions import MachineError
 from transitions.extensions import GraphMachine, LockedMachine
@@ -22,6 +23,9 @@ from transitions.extensions import GraphMachine, LockedMachine
 from engine.lifecycle.verb import Verb, checked
 
 S = TypeVar("S", bound=Enum)
+
+APP_MACHINE = "engine.app"
+LISTENER_MACHINE = "engine.listener"
 
 
 class _DropOwnChatter(logging.Filter):
@@ -32,7 +36,7 @@ class _DropOwnChatter(logging.Filter):
     which is how the engine's are told apart; their warnings still pass.
     """
 
-    prefixes = frozenset({"engine.app: ", "engine.listener: "})
+    prefixes = frozenset({f"{APP_MACHINE}: ", f"{LISTENER_MACHINE}: "})
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
@@ -60,9 +64,10 @@ class _Model:
 class OneWayLifecycle(ABC, Generic[S]):
     """The shared shape of the app's lifecycle and a listener's status.
 
-    ``name`` (``engine.app`` or ``engine.listener``) names the machine; ``initial`` (the first
-    state by default) is where it starts, unannounced. Subclasses say how an entered state is
-    announced (``_announce``) and add their own predicates.
+    ``name`` (``APP_MACHINE`` or ``LISTENER_MACHINE``) names the machine; ``initial`` (the
+    first state by default) is where it starts, unannounced. Subclasses say how an entered state
+    is announced (``_announce``) and add their own predicates. The machine's lock is reentrant
+    (its ``machine_context``): a receiver may request a move on the thread that announced.
     """
 
     def __init__(self, states: type[S], verbs: Sequence[Verb[S]], name: str,
@@ -81,9 +86,11 @@ class OneWayLifecycle(ABC, Generic[S]):
         _drop_own_chatter()
         self._state: S = initial
         self._model = _Model()
+        # reentrant (the library's default Lock is not); cast: its stub wants __enter__ -> None
+        lock = cast(Any, threading.RLock())
         self._machine = LockedMachine(
             model=self._model, name=self._name, send_event=True,
-            after_state_change=self._entered,
+            after_state_change=self._entered, machine_context=[lock],
             **definition(self._order, self._verbs, initial),
         )
 

@@ -176,3 +176,18 @@ def test_the_readme_draws_the_diagram_the_code_generates(app: App) -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```mermaid\n{app.lifecycle_diagram()}\n```" in readme
+
+
+def test_a_receiver_may_stop_the_listener_that_announced_on_its_thread() -> None:
+    import threading
+
+    monitor = Monitor()
+    seen = recorder(monitor, "connection.listener.")
+    status = ListenerStatus(monitor, sender="listener", subscription_group="g")
+    monitor.subscribe("connection.listener.starting", lambda sender, **e: status.stop())
+    thread = threading.Thread(target=status.request, args=(ListenerState.STARTING,), daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the stop inside the announcement deadlocked"
+    assert [name for name, _ in seen] == [
+        "connection.listener.starting", "connection.listener.stopping"]

@@ -7,8 +7,6 @@ the ``FakeClient`` (no broker needed).
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -28,14 +26,6 @@ SWARM_ONLY = {"app.supervising"}
 LISTENER_PATH = ["connection.listener.starting", "connection.listener.running",
                  "connection.listener.quieting", "connection.listener.quiet",
                  "connection.listener.stopping", "connection.listener.stopped"]
-
-
-def wait_until(condition: Callable[[], bool], message: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.01)
 
 
 class StateEvents:
@@ -74,9 +64,17 @@ def started_app(monkeypatch: pytest.MonkeyPatch) -> tuple[App, StateEvents]:
     app.topic("orders", NoopConsumer)
     app.subscription_group("audit").topic("audit", NoopConsumer)
     events = StateEvents(app)
+    running: list[Any] = []
+    both_running = threading.Event()
+
+    def on_running(sender: Any, **event: Any) -> None:
+        running.append(sender)
+        if len(running) == 2:
+            both_running.set()
+
+    app.monitor.subscribe("connection.listener.running", on_running)
     app.start()
-    wait_until(lambda: events.names().count("connection.listener.running") == 2,
-               "both listeners running")
+    assert both_running.wait(30), "both listeners running within 30 s"
     return app, events
 
 
