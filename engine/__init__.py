@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         RoutingError,
         SeekError,
         StopTimeout,
+        SwarmError,
         UnknownEventError,
     )
     from engine.lifecycle import AppState, ListenerState
@@ -40,7 +41,7 @@ _HOMES = {
         "AdminError", "ConfigError", "DeserializationError", "EngineError", "NotRunningError",
         "PluginError",
         "ProduceError", "QueueClosedError", "RoutingError", "SeekError", "StopTimeout",
-        "UnknownEventError",
+        "SwarmError", "UnknownEventError",
     ], "engine.errors"),
 }
 
@@ -48,7 +49,7 @@ __all__ = [
     "AdminError", "App", "AppState", "ConfigError", "Consumer", "DeadLetterQueue",
     "DeserializationError", "EngineError", "ListenerState", "Message", "Messages",
     "NotRunningError", "Plugin", "PluginError", "ProduceError", "QueueClosedError",
-    "RoutingError", "SeekError", "Selection", "StopTimeout", "UnknownEventError",
+    "RoutingError", "SeekError", "Selection", "StopTimeout", "SwarmError", "UnknownEventError",
 ]
 
 

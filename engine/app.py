@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from engine import plugin as plugin_loading
 from engine.app_producer import AppProducer
 from engine.config.settings import Settings
-from engine.errors import EngineError, PluginError
+from engine.errors import EngineError, PluginError, SwarmError
 from engine.instrumentation.monitor import Monitor
 from engine.lifecycle.app_state import AppState
 from engine.lifecycle.lifecycle import Lifecycle
@@ -83,14 +83,15 @@ class App(TopicDeclarations):
     def run_swarm(self, nodes: int, selection: Selection | None = None) -> None:
         """Run ``nodes`` supervised copies of this app, one process each (POSIX: fork).
 
-        Returns once every node stopped gracefully; exits the process with code 2 when one
-        had to be forced, 1 when the app cannot run as configured (see ``engine.swarm``).
+        Returns once every node stopped gracefully; raises ``SwarmError`` when one had to be
+        forced (``exit_code`` 2) or the app cannot run as configured (1), and never exits the
+        process itself: the caller picks the exit code (see ``engine.swarm``).
         """
         from engine.swarm import Supervisor
 
         code = Supervisor(self, nodes, selection).run()
         if code:
-            raise SystemExit(code)
+            raise SwarmError(code)
 
     def start(self, selection: Selection | None = None) -> None:
         """Run in background threads (no signal handlers); return once running."""

@@ -71,6 +71,24 @@ class StopTimeout(EngineError):  # noqa: N818 - the public name in the API contr
         super().__init__(f"the engine did not stop within shutdown_timeout={timeout}s: {report}")
 
 
+_SWARM_ENDS = {
+    1: "a node found that the app cannot run as configured (its error is in the node's log)",
+    2: "a node had to be forced to stop",
+}
+
+
+class SwarmError(EngineError):
+    """A swarm ended badly; ``exit_code`` is what ``engine swarm`` exits with for it.
+
+    1: a node found that the app cannot run as configured; 2: a node had to be forced to stop.
+    """
+
+    def __init__(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        reason = _SWARM_ENDS.get(exit_code, "a node failed")
+        super().__init__(f"the swarm stopped: {reason} (exit code {exit_code})")
+
+
 class ProduceError(EngineError):
     """The broker did not acknowledge a synchronous send in time, or refused it."""
 

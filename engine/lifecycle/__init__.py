@@ -1,11 +1,11 @@
-"""Lifecycles: ordered, one-way state machines for the app and for each listener."""
+"""Lifecycles: ordered, one-way ``transitions`` machines for the app and for each listener."""
 
-from engine.lifecycle.app_state import APP_TRANSITIONS, AppState
+from engine.lifecycle.app_state import APP_TRANSITIONS, APP_VERBS, AppState
 from engine.lifecycle.lifecycle import Lifecycle
-from engine.lifecycle.listener_state import LISTENER_TRANSITIONS, ListenerState
+from engine.lifecycle.listener_state import LISTENER_TRANSITIONS, LISTENER_VERBS, ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
 
 __all__ = [
-    "APP_TRANSITIONS", "LISTENER_TRANSITIONS", "AppState", "Lifecycle", "ListenerState",
-    "ListenerStatus",
+    "APP_TRANSITIONS", "APP_VERBS", "LISTENER_TRANSITIONS", "LISTENER_VERBS", "AppState",
+    "Lifecycle", "ListenerState", "ListenerStatus",
 ]

@@ -1,8 +1,10 @@
-"""The app's states and the moves between them (the table the lifecycle enforces)."""
+"""The app's states and its verbs (the only transitions of its lifecycle machine)."""
 
 from __future__ import annotations
 
 from enum import Enum
+
+from engine.lifecycle.verb import Verb, moves
 
 
 class AppState(str, Enum):
@@ -19,16 +21,21 @@ class AppState(str, Enum):
     TERMINATED = "terminated"
 
 
-APP_TRANSITIONS: dict[AppState, tuple[AppState, ...]] = {
-    AppState.INITIALIZING: (AppState.INITIALIZED,),
+_A = AppState
+APP_VERBS: tuple[Verb[AppState], ...] = (
+    Verb("initialize", (_A.INITIALIZING,), _A.INITIALIZED),
     # supervising is a swarm supervisor's state while its nodes run (each node's app starts
     # initialized again and goes to running); it ends with stopping
-    AppState.INITIALIZED: (AppState.SUPERVISING, AppState.RUNNING, AppState.STOPPING),
-    AppState.SUPERVISING: (AppState.QUIETING, AppState.STOPPING),
-    AppState.RUNNING: (AppState.QUIETING, AppState.STOPPING),
-    AppState.QUIETING: (AppState.QUIET, AppState.STOPPING),
-    AppState.QUIET: (AppState.STOPPING,),
-    AppState.STOPPING: (AppState.STOPPED,),
-    AppState.STOPPED: (AppState.TERMINATED,),
-}
-"""Every move the app may make; the lifecycle diagram draws exactly these."""
+    Verb("supervise", (_A.INITIALIZED,), _A.SUPERVISING),
+    Verb("run", (_A.INITIALIZED,), _A.RUNNING),
+    Verb("quiet", (_A.SUPERVISING, _A.RUNNING), _A.QUIETING),
+    Verb("settle", (_A.QUIETING,), _A.QUIET),
+    Verb("stop", (_A.INITIALIZED, _A.SUPERVISING, _A.RUNNING, _A.QUIETING, _A.QUIET),
+         _A.STOPPING),
+    Verb("finish", (_A.STOPPING,), _A.STOPPED),
+    Verb("terminate", (_A.STOPPED,), _A.TERMINATED),
+)
+"""The app lifecycle machine's triggers; the diagram draws exactly these."""
+
+APP_TRANSITIONS: dict[AppState, tuple[AppState, ...]] = moves(list(AppState), APP_VERBS)
+"""Every move the app may make (read from its verbs)."""

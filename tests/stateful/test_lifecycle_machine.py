@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from itertools import pairwise
 from typing import Any
@@ -156,3 +157,68 @@ class ConcurrentRequests(RuleBasedStateMachine):
 TestConcurrentRequests = ConcurrentRequests.TestCase
 TestConcurrentRequests.settings = settings(max_examples=60, stateful_step_count=12,
                                            deadline=None)
+
+
+LISTENER_ORDER = list(ListenerState)
+STOP = "stop()"
+
+
+class ConcurrentListenerRequests(RuleBasedStateMachine):
+    """Threads race a listener's requests against ``stop()``: stop reads and moves atomically.
+
+    Only ``stop()`` enters ``stopping`` here and nobody requests ``stopped``, so it can only
+    follow a stop of a listener that never started; a ``stop()`` that saw ``pending`` while
+    another thread started it would end a started listener ``stopped``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.monitor = Monitor()
+        self.log: list[tuple[str, str]] = []
+        self.status = ListenerStatus(self.monitor, sender="l", subscription_group="g")
+        for name in self.monitor.events:
+            if name.startswith("connection.listener.") and name.count(".") == 2:
+                self.monitor.subscribe(
+                    name, lambda sender, **e: self.log.append((e["previous"], e["state"])))
+
+    @rule(requested=st.lists(st.sampled_from([*LISTENER_ORDER[:-2], STOP]), min_size=1,
+                             max_size=6))
+    def request_from_threads(self, requested: list[Any]) -> None:
+        barrier = threading.Barrier(len(requested))
+
+        def request(target: Any) -> None:
+            barrier.wait(timeout=30)
+            if target == STOP:
+                self.status.stop()
+            else:
+                self.status.request(target)
+
+        threads = [threading.Thread(target=request, args=(t,)) for t in requested]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads often: races show up, not only in theory
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+                assert not thread.is_alive()
+        finally:
+            sys.setswitchinterval(interval)
+
+    @invariant()
+    def each_state_once_in_order(self) -> None:
+        states = [LISTENER_ORDER.index(ListenerState(state)) for _, state in self.log]
+        assert states == sorted(set(states))
+        for (_, before), (after_previous, _) in pairwise(self.log):
+            assert before == after_previous
+
+    @invariant()
+    def stopped_only_after_a_stop_that_found_it_pending(self) -> None:
+        stopped = ("stopping", "stopped") in self.log
+        assert stopped == (("pending", "stopping") in self.log)
+        assert self.status.state.value == (self.log[-1][1] if self.log else "pending")
+
+
+TestConcurrentListenerRequests = ConcurrentListenerRequests.TestCase
+TestConcurrentListenerRequests.settings = settings(max_examples=60, stateful_step_count=12,
+                                                   deadline=None)

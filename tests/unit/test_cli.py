@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.lifecycle import Lifecycle
 
 APP = """
 from engine import App, Consumer
@@ -36,7 +37,8 @@ def test_info_shows_routes_masked_settings_and_the_lifecycle(
     assert "analytics/default" in out
     assert "sasl.password = ***" in out and "hunter2" not in out
     assert "fetch.queue.backoff.ms = 10  (engine default)" in out
-    assert "stateDiagram-v2" in out
+    assert f"lifecycle (mermaid):\n{Lifecycle.diagram()}\n" in out  # transitions draws it
+    assert "  running --> stopping: stop\n" in out
     assert "declared topics (engine topics):\n  none" in out
 
 

@@ -96,16 +96,24 @@ def test_stopping_a_listener_that_never_started_goes_on_to_stopped() -> None:
     assert status.stop() is False
 
 
-def test_lifecycle_diagram_is_mermaid_with_every_state(app: App) -> None:
+def test_lifecycle_diagram_is_the_machines_mermaid_with_every_move(app: App) -> None:
     diagram = app.lifecycle_diagram()
-    assert diagram.splitlines()[0] == "stateDiagram-v2"
+    assert "stateDiagram-v2" in diagram.splitlines()[:4]
     for state in AppState:
-        assert f"{state.value} -->" in diagram or f"--> {state.value}" in diagram
-    assert "    running --> stopping" in diagram
+        assert f'state "{state.value}" as {state.value}' in diagram
+    assert "  running --> stopping: stop" in diagram.splitlines()
+    assert "  [*] --> initializing" in diagram.splitlines()
     drawn = [line for line in diagram.splitlines() if "-->" in line and "[*]" not in line]
     from engine.lifecycle import APP_TRANSITIONS
 
     assert len(drawn) == sum(len(targets) for targets in APP_TRANSITIONS.values())
+
+
+def test_the_listener_diagram_draws_its_verbs() -> None:
+    diagram = ListenerStatus.diagram()
+    assert "  pending --> stopping: stop" in diagram.splitlines()
+    assert "  quieting --> quiet: settle" in diagram.splitlines()
+    assert all(line == line.rstrip() for line in diagram.splitlines())
 
 
 def test_importing_the_engine_leaves_the_transitions_logger_alone() -> None:
@@ -125,16 +133,37 @@ def test_a_transition_logs_nothing_through_transitions(caplog: pytest.LogCapture
     lifecycle = Lifecycle(Monitor(), sender="app")
     lifecycle.request(AppState.INITIALIZED)
     lifecycle.request(AppState.RUNNING)
-    assert [r for r in caplog.records if r.name.startswith("transitions")
-            and r.levelno >= 20] == []
+    assert lifecycle.request(AppState.INITIALIZED) is False  # refused: no warning either
+    ListenerStatus(Monitor(), sender="listener", subscription_group="g").stop()
+    assert [r for r in caplog.records if r.name.startswith("transitions")] == []
 
 
-def test_a_table_that_moves_backwards_is_refused() -> None:
-    from engine.lifecycle.one_way import OneWayMachine
+def test_an_apps_own_transitions_machine_still_logs(caplog: pytest.LogCaptureFixture) -> None:
+    from transitions import Machine
+
+    caplog.set_level("INFO")
+    Lifecycle(Monitor(), sender="app").request(AppState.INITIALIZED)
+    model = Machine(states=["a", "b"], initial="a", transitions=[["go", "a", "b"]],
+                    name="mine", after_state_change=lambda: None)
+    model.go()
+    own = [r for r in caplog.records if r.name.startswith("transitions")]
+    assert own and all(r.getMessage().startswith("mine: ") for r in own)
+
+
+def test_a_verb_that_moves_backwards_is_refused() -> None:
+    from engine.lifecycle.verb import Verb, checked
 
     with pytest.raises(ValueError, match="running -> initialized does not move forward"):
-        OneWayMachine(AppState, {AppState.RUNNING: (AppState.INITIALIZED,)},
-                      lambda state, previous: None)
+        checked(list(AppState), [Verb("back", (AppState.RUNNING,), AppState.INITIALIZED)])
+
+
+def test_two_verbs_entering_one_state_are_refused() -> None:
+    from engine.lifecycle.verb import Verb, checked
+
+    verbs = [Verb("run", (AppState.INITIALIZED,), AppState.RUNNING),
+             Verb("go", (AppState.INITIALIZING,), AppState.RUNNING)]
+    with pytest.raises(ValueError, match="more than one verb enters running"):
+        checked(list(AppState), verbs)
 
 
 @pytest.mark.parametrize("state", list(AppState))
@@ -147,3 +176,18 @@ def test_the_readme_draws_the_diagram_the_code_generates(app: App) -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```mermaid\n{app.lifecycle_diagram()}\n```" in readme
+
+
+def test_a_receiver_may_stop_the_listener_that_announced_on_its_thread() -> None:
+    import threading
+
+    monitor = Monitor()
+    seen = recorder(monitor, "connection.listener.")
+    status = ListenerStatus(monitor, sender="listener", subscription_group="g")
+    monitor.subscribe("connection.listener.starting", lambda sender, **e: status.stop())
+    thread = threading.Thread(target=status.request, args=(ListenerState.STARTING,), daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the stop inside the announcement deadlocked"
+    assert [name for name, _ in seen] == [
+        "connection.listener.starting", "connection.listener.stopping"]

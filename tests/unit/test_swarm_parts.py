@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,32 @@ def test_a_swarm_refuses_an_app_that_ran_or_produced() -> None:
     app.producer._producer = object()  # a client built by a send before the fork
     with pytest.raises(EngineError, match="produced before its swarm started"):
         Supervisor(app, 2)
+
+
+@pytest.mark.parametrize("code", [1, 2])
+def test_run_swarm_raises_a_swarm_error_instead_of_exiting(
+    app: App, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    class Ended:
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def run(self) -> int:
+            return code
+
+    monkeypatch.setattr("engine.swarm.Supervisor", Ended)
+    with pytest.raises(EngineError) as caught:  # SystemExit is not one: it would escape
+        app.run_swarm(nodes=2)
+    from engine import SwarmError
+
+    assert isinstance(caught.value, SwarmError)
+    assert caught.value.exit_code == code
+    assert str(caught.value).startswith("the swarm stopped: a node ")
+
+
+def test_run_swarm_returns_when_every_node_stopped_gracefully(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("engine.swarm.Supervisor",
+                        lambda *args: type("Graceful", (), {"run": lambda self: 0})())
+    assert app.run_swarm(nodes=2) is None
