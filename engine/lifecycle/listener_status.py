@@ -15,6 +15,11 @@ class ListenerStatus(OneWayLifecycle[ListenerState]):
         self._monitor = monitor
         self._sender = sender
         self._subscription_group = subscription_group
+        # a listener begins pending: announced once, as it is built, like every state after it
+        self._monitor.instrument(
+            "connection.listener.pending", self._sender,
+            subscription_group=subscription_group, state=ListenerState.PENDING.value,
+            previous=None)
 
     def stop(self) -> bool:
         """Ask to stop; a listener that never started goes straight on to stopped."""

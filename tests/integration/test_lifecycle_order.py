@@ -10,7 +10,7 @@ from tests.integration.conftest import Recorder, make_app, produce, wait_until
 
 APP_PATH = ["app.initialized", "app.running", "app.stopping", "app.stopped", "app.terminated"]
 LISTENER_PATH = [
-    "connection.listener.starting", "connection.listener.running",
+    "connection.listener.pending", "connection.listener.starting", "connection.listener.running",
     "connection.listener.quieting", "connection.listener.quiet",
     "connection.listener.stopping", "connection.listener.stopped",
 ]

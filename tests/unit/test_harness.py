@@ -356,8 +356,8 @@ def test_events_are_the_real_ones_without_the_apps_own() -> None:
         kafka.run()
         names = kafka.events.names()
         assert not [name for name in names if name.startswith("app.")]
-        assert names[:3] == ["connection.listener.starting", "connection.listener.running",
-                             "rebalance.partitions_assigned"]
+        assert names[:4] == ["connection.listener.pending", "connection.listener.starting",
+                             "connection.listener.running", "rebalance.partitions_assigned"]
         assert len(kafka.events.named("consumer.consumed")) == 1
         assert seen == ["plugin"]  # plugins on the app see the same events
     app.monitor.instrument("consumer.consumed", None)

@@ -75,10 +75,11 @@ def test_listener_states_are_announced_with_the_subscription_group() -> None:
     assert status.is_active
     status.stop()
     assert [name for name, _ in seen] == [
-        "connection.listener.starting", "connection.listener.running",
-        "connection.listener.stopping",
+        "connection.listener.pending", "connection.listener.starting",
+        "connection.listener.running", "connection.listener.stopping",
     ]
-    assert seen[0][1] == {
+    assert seen[0][1] == {"subscription_group": "g/default", "state": "pending", "previous": None}
+    assert seen[1][1] == {
         "subscription_group": "g/default", "state": "starting", "previous": "pending",
     }
 
@@ -91,7 +92,8 @@ def test_stopping_a_listener_that_never_started_goes_on_to_stopped() -> None:
     assert status.state is ListenerState.STOPPED
     assert not status.is_active
     assert [name for name, _ in seen] == [
-        "connection.listener.stopping", "connection.listener.stopped",
+        "connection.listener.pending", "connection.listener.stopping",
+        "connection.listener.stopped",
     ]
     assert status.stop() is False
 
@@ -190,4 +192,5 @@ def test_a_receiver_may_stop_the_listener_that_announced_on_its_thread() -> None
     thread.join(timeout=30)
     assert not thread.is_alive(), "the stop inside the announcement deadlocked"
     assert [name for name, _ in seen] == [
-        "connection.listener.starting", "connection.listener.stopping"]
+        "connection.listener.pending", "connection.listener.starting",
+        "connection.listener.stopping"]
