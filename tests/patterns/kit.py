@@ -41,7 +41,7 @@ def caught(machine: type[ConsumerMachine], *seen: str) -> str:
     text = str(failure.value)
     assert any(what in text.split("\n\n", 1)[0] for what in seen), text
     replay = pasted(failure.value, **{machine.__name__: machine})
-    with pytest.raises(Exception) as again:  # noqa: PT011 - checked below, as the machine was
+    with pytest.raises(Exception) as again:  # checked below, as the machine was
         replay()
     assert any(what in str(again.value) for what in seen), f"{again.value}\n\n{text}"
     return text
@@ -59,7 +59,7 @@ def app(client_id: str, topic: str, consumer: type, **route: Any) -> App:
     return built
 
 
-class Unavailable(ConnectionError):
+class UnavailableError(ConnectionError):
     """A downstream write failed; trying again later succeeds."""
 
 
@@ -72,10 +72,10 @@ class FlakyStore:
         self._failed: set[Any] = set()
 
     def write(self, key: Any, value: Any) -> None:
-        """Store ``value`` at ``key``; ``Unavailable`` on the first write of a flaky value."""
+        """Store ``value`` at ``key``; ``UnavailableError`` on the first write of a flaky value."""
         if isinstance(value, dict) and value.get("flaky") and key not in self._failed:
             self._failed.add(key)
-            raise Unavailable(f"store unavailable writing {key!r}")
+            raise UnavailableError(f"store unavailable writing {key!r}")
         self.rows[key] = value
 
 

@@ -1,73 +1,98 @@
 """The "at most once" loop of confluent-kafka's documentation: commit, then process.
 
 The documented loop commits synchronously as soon as a poll returns and processes afterwards,
-so a process that dies between the two has committed work it never did. Restated here for a
-batch: the buggy consumer commits the batch's end (``mark_as_consumed(last, sync=True)``)
-before it reads the batch; the correct one reads (books) every message, then commits.
+so a process that dies, or a write that fails, between the two has committed work never done.
+The correct consumer writes each message, then commits. Two restatements of the bug:
 
-Built-in check: the commit covers messages the consumer had not taken yet, so
-``committed_beyond_processed`` fails at the commit itself, no crash needed.
+- per batch: the consumer commits the batch's end (``mark_as_consumed(last, sync=True)``)
+  before it reads the batch. Built-in check: the commit covers messages not taken yet, so
+  ``committed_beyond_processed`` fails at the commit itself, no crash needed.
+- per message, as the documented loop: commit the message, then write it. The message was
+  read before the commit, so the harness counts it processed (it sees reads, not writes), and
+  a crash lands only where the consumer takes a message, never between the commit and the
+  write. Only a user oracle sees it, when the write fails (a ``flaky`` value fails its first
+  write): the retry starts after the committed message, whose write never happens.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from hypothesis import strategies as st
 
 from engine import App, Consumer, Messages
 from engine.testing import ConsumerMachine, Harness
-from tests.patterns.kit import BEYOND, SHRINK_BUDGET, app, caught, passes
+from tests.patterns.kit import BEYOND, SHRINK_BUDGET, FlakyStore, app, caught, passes
 
 
-def loop_app(commit_first: bool) -> App:
-    """Books each message's amount; ``commit_first`` commits the batch before booking it."""
-    booked: dict[tuple[int, int], Any] = {}
+def loop_app(commits_first: str | None) -> App:
+    """Writes each message by position; ``commits_first`` says what is committed too early."""
+    store = FlakyStore()
 
-    class Booking(Consumer):
+    class Loop(Consumer):
         def consume(self, messages: Messages) -> None:
             last = messages.last()
             assert last is not None
-            if commit_first:
-                self.mark_as_consumed(last, sync=True)  # the bug: nothing booked yet
+            if commits_first == "batch":
+                self.mark_as_consumed(last, sync=True)  # the bug: nothing written yet
             for message in messages:
-                booked[(message.partition, message.offset)] = message.payload
-            if not commit_first:
+                if commits_first == "message":
+                    self.mark_as_consumed(message, sync=True)  # the bug, message by message
+                store.write((message.partition, message.offset), message.payload)
+            if commits_first is None:
                 self.mark_as_consumed(last, sync=True)
 
-    built = app("at-most-once", "payments", Booking, manual_offset_management=True)
-    built.booked = booked  # type: ignore[attr-defined]
+    built = app("at-most-once", "payments", Loop, manual_offset_management=True)
+    built.store = store  # type: ignore[attr-defined]
     return built
 
 
-def at_most_once() -> App:
-    return loop_app(commit_first=True)
+def commits_each_batch_first() -> App:
+    return loop_app("batch")
 
 
-def at_least_once() -> App:
-    return loop_app(commit_first=False)
+def commits_each_message_first() -> App:
+    return loop_app("message")
+
+
+def commits_after_writing() -> App:
+    return loop_app(None)
 
 
 class AtLeastOnceMachine(ConsumerMachine):
-    app = at_least_once
+    app = commits_after_writing
     topic = "payments"
     partitions = 2
-    values = st.integers(1, 9)
+    values = st.fixed_dictionaries({"amount": st.integers(1, 9), "flaky": st.booleans()})
 
     def check_at_end(self, kafka: Harness) -> None:
-        booked = kafka.app.booked  # type: ignore[attr-defined]
-        assert set(booked) == {(m.partition, m.offset) for m in kafka.topic("payments")}
+        written = set(kafka.app.store.rows)  # type: ignore[attr-defined]
+        produced = {(m.partition, m.offset) for m in kafka.topic("payments")}
+        assert written == produced, f"payments never written: {sorted(produced - written)}"
 
 
-class AtMostOnceMachine(AtLeastOnceMachine):
-    app = at_most_once
+class BatchFirstMachine(ConsumerMachine):
+    """No check of its own, no failing write: the built-in check sees the early commit."""
+
+    app = commits_each_batch_first
+    topic = "payments"
+    partitions = 2
+    values = st.fixed_dictionaries({"amount": st.integers(1, 9), "flaky": st.just(False)})
     shrink_budget = SHRINK_BUDGET
 
 
-def test_committing_before_processing_is_committed_beyond_processed() -> None:
-    text = caught(AtMostOnceMachine, BEYOND)
+class MessageFirstMachine(AtLeastOnceMachine):
+    app = commits_each_message_first
+    shrink_budget = SHRINK_BUDGET
+
+
+def test_committing_a_batch_before_processing_is_committed_beyond_processed() -> None:
+    text = caught(BatchFirstMachine, BEYOND)
     assert "kafka.produce('payments'" in text
 
 
-def test_processing_then_committing_passes() -> None:
+def test_committing_each_message_before_writing_it_is_seen_by_the_oracle() -> None:
+    text = caught(MessageFirstMachine, "payments never written")
+    assert "'flaky': True" in text
+
+
+def test_writing_then_committing_passes() -> None:
     passes(AtLeastOnceMachine)

@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 
 from engine import App, Consumer, Messages
 from engine.testing import ConsumerMachine, Harness
-from tests.patterns.kit import BEYOND, LOST, SHRINK_BUDGET, FlakyStore, Unavailable, app, caught, log, passes
+from tests.patterns.kit import (
+    BEYOND,
+    LOST,
+    SHRINK_BUDGET,
+    FlakyStore,
+    UnavailableError,
+    app,
+    caught,
+    log,
+    passes,
+)
 
 
 def indexer_app(swallows: bool) -> App:
@@ -31,7 +41,7 @@ def indexer_app(swallows: bool) -> App:
                 return
             try:
                 self.index(messages)
-            except Unavailable:  # the bug: the rest of the batch is dropped
+            except UnavailableError:  # the bug: the rest of the batch is dropped
                 log.warning("indexing a batch of %s failed; moving on", messages.topic)
 
         def index(self, messages: Messages) -> None:
