@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from engine.testing.clock import EPOCH, Epoch, wall_seconds
 from engine.testing.harness import Harness
 from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
 from engine.testing.shrinking import BUDGET, can_give_up, give_up, is_final
@@ -36,11 +38,14 @@ class ConsumerMachine(RuleBasedStateMachine):
     """Random schedules of produce, poll, run, crash, rebalance, clock and restart steps.
 
     Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
-    ``keys``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX =
-    XMachine.TestCase`` makes the test. Built-in invariants: no ``reordered()`` and no
+    ``keys``, ``timestamps``, ``epoch``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``);
+    ``TestX = XMachine.TestCase`` makes the test. Built-in invariants: no ``reordered()`` and no
     ``committed_beyond_processed()`` after every step, nothing ``lost()`` at the end. ``end``
     is how an example ends: ``"idle"`` (run to idle) or ``"stop"`` (run to idle, then the
-    graceful ``stop()``: shutdown hooks, final commit) before the final checks.
+    graceful ``stop()``: shutdown hooks, final commit) before the final checks. ``epoch`` is
+    the harness' wall time at the start (``engine.testing.EPOCH``); ``timestamps`` draws each
+    produced message's timestamp (None: the virtual wall time when produced; or a strategy of
+    aware datetimes, or of offsets from ``epoch`` as ``timedelta`` or seconds).
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -55,6 +60,8 @@ class ConsumerMachine(RuleBasedStateMachine):
     max_crash_after: ClassVar[int] = 5
     shrink_budget: ClassVar[int] = 200
     end: ClassVar[str] = "idle"
+    epoch: ClassVar[Epoch] = EPOCH
+    timestamps: ClassVar[st.SearchStrategy[Any] | None] = None
 
     def __init_subclass__(cls, **options: Any) -> None:
         """Check the subclass names what the machine needs (at class creation)."""
@@ -65,6 +72,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         if cls.end not in _ENDINGS:
             raise TypeError(f"{cls.__name__}.end must be one of {', '.join(map(repr, _ENDINGS))}"
                             f" (got {cls.end!r}): 'idle' runs to idle, 'stop' then stops")
+        _check_time(cls)
         app = cls.__dict__.get("app")
         if isinstance(app, FunctionType):  # a plain function must not become a method
             type.__setattr__(cls, "app", staticmethod(app))
@@ -79,7 +87,8 @@ class ConsumerMachine(RuleBasedStateMachine):
         if (not BUDGET.begin(type(self), self.shrink_budget, final=self._final)
                 and can_give_up()):
             give_up()
-        self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
+        self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions},
+                             epoch=self.epoch)
         self.schedule: list[Step | Line] = []
         # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
         self._fresh = True
@@ -114,11 +123,14 @@ class ConsumerMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def produce(self, data: st.DataObject) -> None:
-        """Produce a drawn value with a drawn key."""
+        """Produce a drawn value with a drawn key (and a drawn timestamp, with ``timestamps``)."""
         value = data.draw(self.values, label="value")
         # drawn through key_of, so hypothesis prints the key the schedule produces with
         key = data.draw(self.keys.map(partial(self.key_of, value)), label="key")
-        self._do(step("produce", self._topic, value, key=key))
+        timestamp = None
+        if self.timestamps is not None:
+            timestamp = data.draw(self.timestamps.map(self._stamp), label="timestamp")
+        self._do(step("produce", self._topic, value, key=key, timestamp=timestamp))
 
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
@@ -193,6 +205,17 @@ class ConsumerMachine(RuleBasedStateMachine):
         app = self.app
         return app if isinstance(app, App) else app()
 
+    def _stamp(self, drawn: Any) -> datetime:
+        """A drawn timestamp as the aware datetime the message gets."""
+        if isinstance(drawn, datetime) and drawn.utcoffset() is not None:
+            return drawn
+        if isinstance(drawn, timedelta):
+            drawn = drawn.total_seconds()
+        if isinstance(drawn, (int, float)) and not isinstance(drawn, bool):
+            return datetime.fromtimestamp(wall_seconds(self.epoch) + drawn, tz=timezone.utc)
+        raise TypeError(f"{type(self).__name__}.timestamps drew {drawn!r}: draw timezone-aware"
+                        " datetimes, or offsets from the epoch (timedelta or seconds)")
+
     def _do(self, each: Step) -> None:
         self.schedule.append(each)
         self._fresh = refreshes(each) or (self._fresh and keeps_fresh(each))
@@ -220,3 +243,15 @@ class ConsumerMachine(RuleBasedStateMachine):
         test = render(self.schedule, type(self).__name__, end=end)
         return (f"{type(error).__name__}: {error}\n\n"
                 f"The schedule that led here, as a test to paste:\n\n{test}\n")
+
+
+def _check_time(machine: type[ConsumerMachine]) -> None:
+    """A machine's ``epoch`` and ``timestamps`` are usable (else a TypeError naming them)."""
+    try:
+        wall_seconds(machine.epoch)
+    except ValueError as error:
+        raise TypeError(f"{machine.__name__}.epoch: {error}") from None
+    drawn = machine.timestamps
+    if drawn is not None and not isinstance(drawn, st.SearchStrategy):
+        raise TypeError(f"{machine.__name__}.timestamps must be None (the virtual wall time) or"
+                        f" a hypothesis strategy of datetimes or offsets (got {drawn!r})")

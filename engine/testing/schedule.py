@@ -85,10 +85,13 @@ def render(steps: Iterable[Step | Line], machine: str, *, end: Iterable[str] = (
     """A machine's schedule as a test function a user can paste and run.
 
     ``machine`` names the machine class: the test makes one outside hypothesis (its harness
-    over a fresh app) so that recorded lines and the machine's own checks can use it.
+    over a fresh app) so that recorded lines and the machine's own checks can use it. A
+    timestamp prints as ``datetime.datetime(...)``: the test then imports ``datetime`` itself.
     """
-    lines = ["def test_replay():", f"    machine = {machine}()",
-             "    with machine.kafka as kafka:"]
     body = [str(each) for each in steps] + list(end)
+    lines = ["def test_replay():"]
+    if any("datetime." in line for line in body):  # a drawn timestamp prints as its repr
+        lines.append("    import datetime")
+    lines += [f"    machine = {machine}()", "    with machine.kafka as kafka:"]
     lines += [f"        {line}" for line in body] or ["        pass"]
     return "\n".join(lines)

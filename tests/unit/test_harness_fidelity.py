@@ -7,11 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, Messages
 from engine.processing.backoff import Backoff
 from engine.testing import EPOCH, ConsumerMachine, Harness, HarnessError, Position, Stuck
+from engine.testing.machine import ScheduleError
+from tests.unit.test_consumer_machine import pasted
 from tests.unit.test_harness import app_with
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
@@ -80,6 +83,87 @@ class WindowsMachine(ConsumerMachine):
 def test_a_time_bucketing_consumer_sees_the_same_windows_on_every_run() -> None:
     run_state_machine_as_test(WindowsMachine,
                               settings=settings(max_examples=20, deadline=None, database=None))
+
+
+# -- a machine's epoch and drawn timestamps ----------------------------------------------------
+
+LATER = datetime(2031, 3, 1, 8, 30, tzinfo=timezone.utc)
+
+
+def test_a_machine_starts_its_harness_at_its_epoch() -> None:
+    class Later(WindowsMachine):
+        epoch = LATER
+
+    machine = Later()  # outside hypothesis: a plain harness
+    with machine.kafka as kafka:
+        assert kafka.produce("events", 1).timestamp == LATER
+    assert WindowsMachine.epoch == EPOCH
+
+
+def test_a_bad_epoch_or_timestamps_fails_at_class_creation_naming_the_attribute() -> None:
+    base = {"app": windows_app, "topic": "events"}
+    with pytest.raises(TypeError, match=r"Naive.epoch: epoch .* needs a timezone"):
+        type("Naive", (ConsumerMachine,), {**base, "epoch": datetime(2030, 1, 1)})
+    with pytest.raises(TypeError, match=r"Text.epoch: epoch takes a timezone-aware datetime"):
+        type("Text", (ConsumerMachine,), {**base, "epoch": "2030-01-01"})
+    with pytest.raises(TypeError, match=r"Listed.timestamps must be None .* or a hypothesis"):
+        type("Listed", (ConsumerMachine,), {**base, "timestamps": [1, 2]})
+
+
+class Stamps(ConsumerMachine):
+    """Every produced message must carry a timestamp its ``timestamps`` allows."""
+
+    app = windows_app
+    topic = "events"
+    values = st.integers(0, 9)
+    epoch = LATER
+    low, high = LATER - timedelta(hours=1), LATER + timedelta(hours=1)
+
+    def check(self, kafka: Harness) -> None:
+        for message in kafka.topic("events"):
+            assert message.timestamp is not None
+            assert self.low <= message.timestamp <= self.high, message.timestamp
+
+
+@pytest.mark.parametrize("drawn", [
+    st.integers(-3600, 3600),
+    st.floats(-3600, 3600),
+    st.timedeltas(timedelta(hours=-1), timedelta(hours=1)),
+    st.datetimes(LATER.replace(tzinfo=None) - timedelta(hours=1),
+                 LATER.replace(tzinfo=None) + timedelta(hours=1), timezones=st.just(timezone.utc)),
+], ids=["seconds", "float-seconds", "timedeltas", "datetimes"])
+def test_drawn_timestamps_are_offsets_from_the_epoch_or_datetimes(drawn: st.SearchStrategy
+                                                                  ) -> None:
+    machine = type("Drawn", (Stamps,), {"timestamps": drawn})
+    run_state_machine_as_test(machine, settings=settings(max_examples=15, deadline=None,
+                                                        database=None))
+
+
+def test_a_drawn_timestamp_of_another_kind_is_a_clear_error() -> None:
+    machine = type("Naive", (Stamps,), {"timestamps": st.just(datetime(2030, 1, 1))})
+    with pytest.raises(TypeError, match=r"Naive.timestamps drew datetime.datetime\(2030"):
+        run_state_machine_as_test(machine, settings=settings(
+            max_examples=100, deadline=None, database=None, derandomize=True))
+
+
+class LateMessages(Stamps):
+    """Fails once a message is stamped more than 30 minutes after the epoch."""
+
+    timestamps = st.integers(-3600, 3600)
+    high = LATER + timedelta(minutes=30)
+    shrink_budget = 50
+
+
+def test_a_failure_that_needs_a_drawn_timestamp_prints_it_and_the_pasted_test_fails_again(
+) -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(LateMessages, settings=settings(
+            max_examples=100, deadline=None, database=None, derandomize=True))
+    text = str(failure.value)
+    assert "timestamp=datetime.datetime(2031, 3, 1, " in text, text
+    assert "def test_replay():\n    import datetime\n" in text, text
+    with pytest.raises(AssertionError):
+        pasted(failure.value, LateMessages=LateMessages)()
 
 
 # -- messages.raw counts as taking -------------------------------------------------------------
