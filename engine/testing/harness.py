@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from engine.testing.clock import Epoch, VirtualClock
 from engine.testing.crash import CrashPlan
 from engine.testing.errors import HarnessError, Stuck
 from engine.testing.events import EventLog, EventRecorder
+from engine.testing.faults import Faults
 from engine.testing.history import History
 from engine.testing.log import Log
 from engine.testing.member import Member
@@ -58,7 +59,8 @@ class Harness:
         self._groups = app.subscription_groups(
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
         self._create_topics(partitions)
-        self._transport = MemoryProducer(self._log)
+        self._faults = Faults()
+        self._transport = MemoryProducer(self._log, self._faults)
         self.producer = app.producer.rebuilt(client_factory=lambda config: self._transport)
         self._plan = CrashPlan()
         self._recorder = EventRecorder(app.monitor, self.events)
@@ -164,12 +166,8 @@ class Harness:
                group: str | None = None) -> None:
         """Take a partition away, as the group would (hooks run now; committed unless lost)."""
         self._running()
-        member = self._member(topic, group)
-        key = (topic, partition)
-        self._log.end(topic, partition)
-        if key not in member.client.positions:
-            raise HarnessError(f"{topic}/{partition} is not assigned; nothing to revoke")
-        member.revoke([key], lost)
+        member = self._assigned_member(topic, partition, group, "revoke")
+        self._surviving(lambda: member.revoke([(topic, partition)], lost))
 
     def assign(self, topic: str, partition: int, *, group: str | None = None) -> None:
         """Give a partition back (fetched from the group's commit, by a new consumer)."""
@@ -180,27 +178,70 @@ class Harness:
     def rebalance(self) -> None:
         """An eager rebalance of this lone member: everything revoked, everything assigned."""
         self._running()
-        for member in self._members:
-            member.revoke(list(member.client.positions), lost=False)
-            member.assign(member.all_partitions)
 
-    def crash(self, after: int | None = None) -> None:
-        """SIGKILL now, or (``after=k``) during the next consume job once it took k messages.
+        def rebalance() -> None:
+            for member in self._members:
+                member.revoke(list(member.client.positions), lost=False)
+                member.assign(member.all_partitions)
 
-        Everything not committed is lost; the process comes back at once with fresh
-        consumers (no hook runs) that start from the committed offsets.
+        self._surviving(rebalance)
+
+    def crash(self, after: int | None = None, *, at: str = "take") -> None:
+        """SIGKILL now, or at a point of the process's own calls.
+
+        ``at="take"``: now, or (``after=k``) during the next consume job once it took k
+        messages. ``at="produce"``: at a produce call of the app's producer (a consumer's
+        ``produce``/``produce_sync``, a dead-letter copy) once ``after`` (None: 0) more
+        succeeded; that call never reaches the log. ``at="commit"``: likewise at a commit the
+        engine makes (a ``sync=True`` mark, ``commit_offsets``, a revocation's or the stop's
+        final commit; not librdkafka's background auto-commit). Arming one replaces any
+        other. Everything not committed is lost; the process comes back at once with fresh
+        consumers (no hook runs) that start from the committed offsets; one that dies while
+        stopping stays stopped.
         """
         self._running()
-        if after is None:
+        if self._faults.arm_crash(self._plan, after, at):
             self._die()
-        else:
-            self._plan.arm(after)
+
+    def fail_produce(self, times: int = 1, *, topic: str | None = None,
+                     timeout: bool = False) -> None:
+        """The next ``times`` produce calls (to ``topic``, or any) fail; nothing is stored.
+
+        A broker's refusal (``TOPIC_AUTHORIZATION_FAILED``), or with ``timeout`` librdkafka's
+        ``_MSG_TIMED_OUT``: ``produce_sync`` raises ``ProduceError``, an asynchronous
+        ``produce`` reports ``error.occurred`` type ``producer.delivery.error``.
+        """
+        self._open()
+        if topic is not None:
+            self._log.partition_count(topic)  # unknown topic: a clear error
+        self._faults.fail_produce(times, topic, timeout)
+
+    def lose(self, topic: str, partition: int, *, group: str | None = None) -> None:
+        """The group gives a partition away (this member's session expired, say) unheard.
+
+        Until the next poll its commits carrying the partition are refused (``UNKNOWN_MEMBER_ID``,
+        reported as the engine reports it; ``is_revoked`` becomes True); that poll runs the
+        lost revocation. The partition then belongs to nobody until ``assign``.
+        """
+        self._running()
+        self._assigned_member(topic, partition, group, "lose").client.lose((topic, partition))
+
+    def assigned(self, topic: str, partition: int, group: str | None = None) -> bool:
+        """Whether the group assigns the partition here (not once ``lose`` gave it away)."""
+        self._running()
+        self._log.end(topic, partition)
+        client = self._member(topic, group).client
+        return (topic, partition) in client.positions and (topic, partition) not in client.lost
 
     def stop(self) -> None:
         """The graceful stop: shutdown hooks, flush, final commit, leave the group."""
         self._running()
-        for member in self._members:
-            member.stop()
+        try:
+            for member in self._members:
+                member.stop()
+        except ProcessDeath:
+            self._kill()
+            return
         self.producer.flush(1.0)
         self._members = []
         self._state = "stopped"
@@ -255,16 +296,35 @@ class Harness:
 
     def _new_member(self, group: SubscriptionGroup) -> Member:
         return Member(group, self.app.monitor, self.app.settings, self.producer, log=self._log,
-                      clock=self.clock, history=self.history, plan=self._plan)
+                      clock=self.clock, history=self.history, plan=self._plan,
+                      faults=self._faults)
+
+    def _surviving(self, call: Callable[[], None]) -> None:
+        """Make a call of the group's; a crash armed at a commit in it kills the process."""
+        try:
+            call()
+        except ProcessDeath:
+            self._die()
 
     def _die(self) -> None:
+        self._kill()
+        self.start()
+
+    def _kill(self) -> None:
         self.history.crashed()
         for member in self._members:
             member.kill()
         self._transport.drop_reports()
         self._members = []
         self._state = "stopped"
-        self.start()
+
+    def _assigned_member(self, topic: str, partition: int, group: str | None,
+                         call: str) -> Member:
+        member = self._member(topic, group)
+        self._log.end(topic, partition)
+        if (topic, partition) not in member.client.positions:
+            raise HarnessError(f"{topic}/{partition} is not assigned; nothing to {call}")
+        return member
 
     def _check_nothing_passed_over(self, polls: int) -> None:
         lines = [line for member in self._members
