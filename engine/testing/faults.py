@@ -1,5 +1,7 @@
-"""Producer and commit faults: crash points at produce and commit calls, failed produces, and
-the refusals librdkafka reports for a commit of a partition the group gave away.
+"""Producer and commit faults: crash points, failed produces, refused commits.
+
+Crash points at produce and commit calls, failed produces, and the refusals librdkafka
+reports for a commit of a partition the group gave away.
 
 One ``Faults`` per harness; the in-memory producer and clients ask it at each call. The
 errors are librdkafka's own (codes and wording as a broker makes them, checked against one by
@@ -8,6 +10,7 @@ tests/integration/test_harness_faults_differential.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -52,12 +55,19 @@ class _Failure:
 
 
 class Faults:
-    """Armed producer and commit faults: at most one crash point, and failures in order."""
+    """Armed producer and commit faults: at most one crash point, and failures in order.
+
+    ``produce_calls`` and ``commit_calls`` count the calls made so far (a fault at a call the
+    app never makes could never fire).
+    """
 
     def __init__(self) -> None:
         self._crash_at: str | None = None
         self._crash_after = 0
         self._failures: list[_Failure] = []
+        self.produce_calls = 0
+        self.commit_calls = 0
+        self.on_produce_failed: Callable[[], None] = lambda: None
 
     # -- arming (the harness) ------------------------------------------------------------------
 
@@ -101,16 +111,21 @@ class Faults:
 
     def producing(self, topic: str) -> KafkaError | None:
         """A produce call to ``topic``: dies here, or its delivery error (None: it succeeds)."""
+        self.produce_calls += 1
+        if self._crash_at == "produce" and self._crash_after == 0:
+            self.on_produce_failed()
         self._maybe_die("produce")
         for index, failure in enumerate(self._failures):
             if failure.topic is None or failure.topic == topic:
                 del self._failures[index]
+                self.on_produce_failed()
                 return produce_timed_out() if failure.timeout else produce_refused()
         self._succeeded("produce")
         return None
 
     def committing(self) -> None:
         """A commit call of the engine's: dies here when the crash waits for it."""
+        self.commit_calls += 1
         self._maybe_die("commit")
 
     def committed(self) -> None:

@@ -60,6 +60,7 @@ class Harness:
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
         self._create_topics(partitions)
         self._faults = Faults()
+        self._faults.on_produce_failed = self.history.produce_failed
         self._transport = MemoryProducer(self._log, self._faults)
         self.producer = app.producer.rebuilt(client_factory=lambda config: self._transport)
         self._plan = CrashPlan()
@@ -286,6 +287,11 @@ class Harness:
     def groups(self) -> tuple[SubscriptionGroup, ...]:
         """The subscription groups the harness runs (one listener each)."""
         return self._groups
+
+    @property
+    def faults(self) -> Faults:
+        """The armed producer and commit faults, and the calls they count."""
+        return self._faults
 
     @property
     def state(self) -> str:

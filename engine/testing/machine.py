@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from engine.testing.fault_rules import FaultRules, check_faults
 from engine.testing.harness import Harness
 from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
 from engine.testing.shrinking import BUDGET, can_give_up, give_up, is_final
@@ -32,15 +33,18 @@ class ScheduleError(AssertionError):
     """A check failed; the message ends with the schedule that led there, as a test to paste."""
 
 
-class ConsumerMachine(RuleBasedStateMachine):
-    """Random schedules of produce, poll, run, crash, rebalance, clock and restart steps.
+class ConsumerMachine(FaultRules, RuleBasedStateMachine):
+    """Random schedules of produce, poll, run, rebalance, clock, restart and fault steps.
 
     Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
     ``keys``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX =
     XMachine.TestCase`` makes the test. Built-in invariants: no ``reordered()`` and no
     ``committed_beyond_processed()`` after every step, nothing ``lost()`` at the end. ``end``
     is how an example ends: ``"idle"`` (run to idle) or ``"stop"`` (run to idle, then the
-    graceful ``stop()``: shutdown hooks, final commit) before the final checks.
+    graceful ``stop()``: shutdown hooks, final commit) before the final checks. ``faults``
+    names the faults drawn (all of ``engine.testing.fault_rules.FAULTS`` by default): "crash"
+    (SIGKILL now or at a take), "crash_at_produce", "crash_at_commit", "fail_produce",
+    "lose" (a partition lost unheard, given back later and before the end).
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -62,6 +66,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         missing = [hint for name, hint in _REQUIRED.items() if getattr(cls, name, None) is None]
         if missing:
             raise TypeError(f"{cls.__name__} needs: " + "; ".join(missing))
+        check_faults(cls.__name__, cls.faults)
         if cls.end not in _ENDINGS:
             raise TypeError(f"{cls.__name__}.end must be one of {', '.join(map(repr, _ENDINGS))}"
                             f" (got {cls.end!r}): 'idle' runs to idle, 'stop' then stops")
@@ -79,7 +84,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         if (not BUDGET.begin(type(self), self.shrink_budget, final=self._final)
                 and can_give_up()):
             give_up()
-        self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions})
+        self.kafka = Harness(self._fresh_app(), partitions={self._machine_topic: self.partitions})
         self.schedule: list[Step | Line] = []
         # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
         self._fresh = True
@@ -118,7 +123,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         value = data.draw(self.values, label="value")
         # drawn through key_of, so hypothesis prints the key the schedule produces with
         key = data.draw(self.keys.map(partial(self.key_of, value)), label="key")
-        self._do(step("produce", self._topic, value, key=key))
+        self._do(step("produce", self._machine_topic, value, key=key))
 
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
@@ -132,6 +137,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         self._do(step("run"))
 
     @rule(data=st.data())
+    @precondition(lambda machine: "crash" in machine.faults)
     def crash(self, data: st.DataObject) -> None:
         """SIGKILL now, or during the next consume after it took some messages."""
         after = data.draw(st.none() | st.integers(0, self.max_crash_after), label="after")
@@ -175,17 +181,13 @@ class ConsumerMachine(RuleBasedStateMachine):
             self.kafka.close()
 
     def _finish(self) -> None:
-        """Run to idle; with ``end = "stop"`` then stop gracefully (each step checked)."""
+        """Give back lost partitions, run to idle; with ``end = "stop"`` then stop gracefully."""
+        self.give_back()
         self._checked(self.kafka.run, "kafka.run()")
         if self.end == "stop":
             self._checked(self.kafka.stop, *_ENDINGS["stop"])
 
     # -- internals -----------------------------------------------------------------------------
-
-    @property
-    def _topic(self) -> str:
-        assert self.topic is not None
-        return self.topic
 
     def _fresh_app(self) -> App:
         from engine.app import App
