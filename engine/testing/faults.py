@@ -58,7 +58,8 @@ class Faults:
     """Armed producer and commit faults: at most one crash point, and failures in order.
 
     ``produce_calls`` and ``commit_calls`` count the calls made so far (a fault at a call the
-    app never makes could never fire).
+    app never makes could never fire); ``on_produce_failed`` is told of each produce call that
+    fails or dies (the history's ``produce_failed``).
     """
 
     def __init__(self) -> None:
@@ -74,8 +75,12 @@ class Faults:
     def arm_crash(self, plan: CrashPlan, after: int | None, at: str) -> bool:
         """Arm ``crash(after, at=at)``, replacing any crash armed before; True: die now.
 
-        ``at="take"`` is ``plan``'s (None: now); "produce" and "commit" wait here for that
-        call after ``after`` (None: 0) of them succeeded.
+        ``at="take"`` is ``plan``'s: now (None), or once the next consume job took ``after``
+        messages. "produce" waits for a call of the app's producer (a consumer's ``produce``
+        or ``produce_sync``, a dead-letter copy), "commit" for a commit the engine makes (a
+        ``sync=True`` mark, ``commit_offsets``, a revocation's or the stop's; not the
+        background auto-commit, librdkafka's own thread), after ``after`` (None: 0) of them
+        succeeded; that call never reaches the log.
         """
         if at not in CRASH_POINTS:
             raise HarnessError(f"crash(at=...) takes one of {', '.join(map(repr, CRASH_POINTS))}"
@@ -110,7 +115,13 @@ class Faults:
     # -- asking (the in-memory producer and clients) -------------------------------------------
 
     def producing(self, topic: str) -> KafkaError | None:
-        """A produce call to ``topic``: dies here, or its delivery error (None: it succeeds)."""
+        """A produce call to ``topic``: dies here, or its delivery error (None: it succeeds).
+
+        A failure is a broker's refusal (``TOPIC_AUTHORIZATION_FAILED``, not retried) or, armed
+        with ``timeout``, ``_MSG_TIMED_OUT``; the engine's producer turns it into a
+        ``ProduceError`` (``produce_sync``) or ``error.occurred`` type
+        ``producer.delivery.error`` (an asynchronous ``produce``).
+        """
         self.produce_calls += 1
         if self._crash_at == "produce" and self._crash_after == 0:
             self.on_produce_failed()

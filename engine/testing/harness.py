@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from engine.messages import Message
-from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
 from engine.processing.death import ProcessDeath
 from engine.producer import encode
 from engine.routing.selection import Selection
@@ -23,14 +22,13 @@ from engine.testing.history import History
 from engine.testing.log import Log
 from engine.testing.member import Member
 from engine.testing.memory_producer import MemoryProducer, encode_headers
+from engine.testing.topics import Partitions, create_topics, deserializers_for, watch_history
 
 if TYPE_CHECKING:
     from engine.app import App
     from engine.consumer import Consumer
     from engine.messages import Messages
     from engine.routing.subscription_group import SubscriptionGroup
-
-Partitions = int | Mapping[str, int] | None
 
 
 class Harness:
@@ -58,7 +56,7 @@ class Harness:
         self._log.on_commit = self.history.committed
         self._groups = app.subscription_groups(
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
-        self._create_topics(partitions)
+        create_topics(self._log, app, self._groups, partitions)
         self._faults = Faults()
         self._faults.on_produce_failed = self.history.produce_failed
         self._transport = MemoryProducer(self._log, self._faults)
@@ -66,7 +64,7 @@ class Harness:
         self._plan = CrashPlan()
         self._recorder = EventRecorder(app.monitor, self.events)
         self._recorder.start()
-        self._watch_history()
+        self._history_receivers = watch_history(app, self.history, self._groups)
         self._members: list[Member] = []
         self._state = "stopped"
         self.start()
@@ -91,7 +89,7 @@ class Harness:
             partition=partition,
             timestamp_ms=None if timestamp is None else int(timestamp.timestamp() * 1000),
         )
-        return Message.of(record, topic, record.partition(), self._deserializers(topic))
+        return Message.of(record, topic, record.partition(), deserializers_for(self._groups, topic))
 
     def partition_count(self, topic: str) -> int:
         """How many partitions ``topic`` has in the in-memory log."""
@@ -105,7 +103,7 @@ class Harness:
     def topic(self, name: str) -> list[Message]:
         """Every message a topic holds (produced by the test or by consumers), in order."""
         self._open()
-        deserializers = self._deserializers(name)
+        deserializers = deserializers_for(self._groups, name)
         return [Message.of(record, name, record.partition(), deserializers)
                 for record in self._log.appended(name)]
 
@@ -167,7 +165,8 @@ class Harness:
                group: str | None = None) -> None:
         """Take a partition away, as the group would (hooks run now; committed unless lost)."""
         self._running()
-        member = self._assigned_member(topic, partition, group, "revoke")
+        self._log.end(topic, partition)
+        member = self._member(topic, group).holding((topic, partition), "revoke")
         self._surviving(lambda: member.revoke([(topic, partition)], lost))
 
     def assign(self, topic: str, partition: int, *, group: str | None = None) -> None:
@@ -188,17 +187,10 @@ class Harness:
         self._surviving(rebalance)
 
     def crash(self, after: int | None = None, *, at: str = "take") -> None:
-        """SIGKILL now, or at a point of the process's own calls.
+        """SIGKILL now, or armed: at a take, a produce or a commit call (``Faults.arm_crash``).
 
-        ``at="take"``: now, or (``after=k``) during the next consume job once it took k
-        messages. ``at="produce"``: at a produce call of the app's producer (a consumer's
-        ``produce``/``produce_sync``, a dead-letter copy) once ``after`` (None: 0) more
-        succeeded; that call never reaches the log. ``at="commit"``: likewise at a commit the
-        engine makes (a ``sync=True`` mark, ``commit_offsets``, a revocation's or the stop's
-        final commit; not librdkafka's background auto-commit). Arming one replaces any
-        other. Everything not committed is lost; the process comes back at once with fresh
-        consumers (no hook runs) that start from the committed offsets; one that dies while
-        stopping stays stopped.
+        Nothing uncommitted survives; fresh consumers (no hook runs) start at once from the
+        committed offsets (a process that dies while stopping stays stopped).
         """
         self._running()
         if self._faults.arm_crash(self._plan, after, at):
@@ -206,33 +198,24 @@ class Harness:
 
     def fail_produce(self, times: int = 1, *, topic: str | None = None,
                      timeout: bool = False) -> None:
-        """The next ``times`` produce calls (to ``topic``, or any) fail; nothing is stored.
-
-        A broker's refusal (``TOPIC_AUTHORIZATION_FAILED``), or with ``timeout`` librdkafka's
-        ``_MSG_TIMED_OUT``: ``produce_sync`` raises ``ProduceError``, an asynchronous
-        ``produce`` reports ``error.occurred`` type ``producer.delivery.error``.
-        """
+        """The next ``times`` produce calls (to ``topic``, or any) fail (``Faults.producing``)."""
         self._open()
         if topic is not None:
             self._log.partition_count(topic)  # unknown topic: a clear error
         self._faults.fail_produce(times, topic, timeout)
 
     def lose(self, topic: str, partition: int, *, group: str | None = None) -> None:
-        """The group gives a partition away (this member's session expired, say) unheard.
-
-        Until the next poll its commits carrying the partition are refused (``UNKNOWN_MEMBER_ID``,
-        reported as the engine reports it; ``is_revoked`` becomes True); that poll runs the
-        lost revocation. The partition then belongs to nobody until ``assign``.
-        """
+        """The group gives a partition away unheard (``MemoryClient.lose``), to nobody."""
         self._running()
-        self._assigned_member(topic, partition, group, "lose").client.lose((topic, partition))
+        self._log.end(topic, partition)
+        self._member(topic, group).holding((topic, partition), "lose").client.lose(
+            (topic, partition))
 
     def assigned(self, topic: str, partition: int, group: str | None = None) -> bool:
         """Whether the group assigns the partition here (not once ``lose`` gave it away)."""
         self._running()
         self._log.end(topic, partition)
-        client = self._member(topic, group).client
-        return (topic, partition) in client.positions and (topic, partition) not in client.lost
+        return self._member(topic, group).client.holds((topic, partition))
 
     def stop(self) -> None:
         """The graceful stop: shutdown hooks, flush, final commit, leave the group."""
@@ -266,7 +249,7 @@ class Harness:
                 self.stop()
         finally:
             self._recorder.stop()
-            for receiver in self._history_receivers:
+            for _, receiver in self._history_receivers:
                 self.app.monitor.unsubscribe(receiver)
             self._state = "closed"
 
@@ -324,14 +307,6 @@ class Harness:
         self._members = []
         self._state = "stopped"
 
-    def _assigned_member(self, topic: str, partition: int, group: str | None,
-                         call: str) -> Member:
-        member = self._member(topic, group)
-        self._log.end(topic, partition)
-        if (topic, partition) not in member.client.positions:
-            raise HarnessError(f"{topic}/{partition} is not assigned; nothing to {call}")
-        return member
-
     def _check_nothing_passed_over(self, polls: int) -> None:
         lines = [line for member in self._members
                  for line in member.describe_passed_over(self.history)]
@@ -342,50 +317,6 @@ class Harness:
         now = self.clock.now()
         dues = [due for member in self._members if (due := member.next_due(now)) is not None]
         return min(dues) if dues else None
-
-    def _create_topics(self, partitions: Partitions) -> None:
-        routed = [topic.name for group in self._groups for topic in group.topics]
-        self._log.routed = tuple(dict.fromkeys(routed))
-        sizes: Mapping[str, int] = partitions if isinstance(partitions, Mapping) else {}
-        declared = {topic.name: topic.config.partitions or 1
-                    for topic in self.app.declared_topics()}
-        dead_letters = [topic.dead_letter_queue.topic for group in self._groups
-                        for topic in group.topics if topic.dead_letter_queue is not None]
-        every_routed = partitions if isinstance(partitions, int) else None
-        for name in [*self._log.routed, *dead_letters, *sizes, *declared]:
-            if self._log.has_topic(name):
-                continue
-            if name in sizes:
-                count = sizes[name]
-            elif every_routed is not None and name in self._log.routed:
-                count = every_routed
-            else:
-                count = declared.get(name, 1)
-            self._log.create_topic(name, count)
-
-    def _watch_history(self) -> None:
-        history, groups = self.history, self._groups
-
-        def dead_lettered(sender: Any, **event: Any) -> None:
-            names = [g.consumer_group for g in groups if event["topic"] in g.topic_names]
-            history.dead_lettered(sender, event["topic"], event["partition"], event["offset"],
-                                  names)
-
-        def sought(sender: Any, **event: Any) -> None:
-            history.sought(sender)
-
-        monitor = self.app.monitor
-        self._history_receivers = [dead_lettered, sought]
-        monitor.subscribe("dead_letter_queue.dispatched", dead_lettered)
-        monitor.subscribe("consumer.consuming.seek", sought)
-        monitor.subscribe("consumer.consuming.pause", sought)
-
-    def _deserializers(self, topic: str) -> Deserializers:
-        for group in self._groups:
-            if topic in group.topic_names:
-                route = group.topic(topic)
-                return deserializers_of(route.deserializer, route.key_deserializer)
-        return DEFAULT
 
     def _members_for(self, topic: str, group: str | None) -> list[Member]:
         members = [m for m in self._members if topic in m.group.topic_names

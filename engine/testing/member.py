@@ -9,6 +9,7 @@ from engine.connection.listener import Listener
 from engine.consumer import Consumer
 from engine.processing.partitions import PartitionKey
 from engine.testing.crash import CrashingExecutor, CrashPlan
+from engine.testing.errors import HarnessError
 from engine.testing.faults import Faults
 from engine.testing.inline_queue import InlineQueue
 from engine.testing.memory_client import MemoryClient
@@ -54,6 +55,12 @@ class Member:
         """Every partition of the group's topics."""
         return [(name, number) for name in self.group.topic_names
                 for number in range(self._log.partition_count(name))]
+
+    def holding(self, key: PartitionKey, call: str) -> Member:
+        """This member, which holds ``key`` (else a ``HarnessError``: nothing to ``call``)."""
+        if key not in self.client.positions:
+            raise HarnessError(f"{key[0]}/{key[1]} is not assigned; nothing to {call}")
+        return self
 
     def open(self) -> None:
         """Start the listener, take every partition, enter the fetch loop."""

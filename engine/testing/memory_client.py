@@ -104,8 +104,17 @@ class MemoryClient:
                        keys)
 
     def lose(self, key: PartitionKey) -> None:
-        """The group gave ``key`` away (a session timeout); the member hears at its next poll."""
+        """The group gave ``key`` away (a session timeout); the member hears at its next poll.
+
+        Until then a commit carrying it is refused whole (``UNKNOWN_MEMBER_ID``, reported as
+        the engine's client reports it, ``is_revoked`` then True); that poll runs the lost
+        revocation (no commit) and nobody holds it until the harness assigns it again.
+        """
         self.lost.add(key)
+
+    def holds(self, key: PartitionKey) -> bool:
+        """Whether the group assigns ``key`` here (not once it gave it away)."""
+        return key in self.positions and key not in self.lost
 
     def holding_work(self) -> list[PartitionKey]:
         """Assigned partitions whose fetch position is behind their end."""
