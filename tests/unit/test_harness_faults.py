@@ -273,3 +273,53 @@ def test_commits_of_other_partitions_go_through() -> None:
         consumer = kafka.consumer_for("orders", 1)
         assert consumer is not None and consumer.commit_offsets(sync=True)
         assert kafka.committed("orders", 1) == 1
+
+
+# -- what a failed produce leaves unprocessed ----------------------------------------------------
+
+def ack_first(**route: Any) -> App:
+    """Marks each message with a commit, then forwards it: the forward can be lost."""
+    app = App(kafka=KAFKA, client_id="ack-first")
+
+    class AckFirst(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                self.mark_as_consumed(message, sync=True)
+                self.produce_sync("copies", message.payload)
+
+    app.topic("orders", AckFirst, **route)
+    return app
+
+
+def test_a_message_marked_before_a_crash_at_its_forward_is_committed_beyond_processed() -> None:
+    with harness(ack_first()) as kafka:
+        kafka.produce("orders", 1)
+        kafka.produce("orders", 2)
+        kafka.crash(after=1, at="produce")
+        kafka.run()
+        assert copies(kafka) == [1]
+        assert [str(p) for p in kafka.history.committed_beyond_processed()] == ["orders/0@1"]
+        assert [str(p) for p in kafka.history.lost()] == ["orders/0@1"]
+
+
+def test_a_message_marked_before_its_failed_forward_is_lost_not_stuck() -> None:
+    with harness(ack_first()) as kafka:
+        kafka.produce("orders", 1)
+        kafka.fail_produce()
+        kafka.run()  # the engine retries from the first unmarked: never the failed forward
+        assert copies(kafka) == []
+        assert [str(p) for p in kafka.history.committed_beyond_processed()] == ["orders/0@0"]
+        assert [str(p) for p in kafka.history.lost()] == ["orders/0@0"]
+
+
+def test_forwarding_first_survives_both_faults() -> None:
+    with harness(forwarder(mark_sync=True)) as kafka:
+        kafka.produce("orders", 1)
+        kafka.produce("orders", 2)
+        kafka.crash(after=1, at="produce")
+        kafka.run()
+        kafka.fail_produce()
+        kafka.produce("orders", 3)
+        kafka.run()
+        assert copies(kafka) == [1, 2, 3]  # 1 was committed before the crash at 2
+        kafka.history.check()
