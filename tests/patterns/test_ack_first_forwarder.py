@@ -6,8 +6,6 @@ printed replay fails the same way when pasted.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -16,6 +14,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from engine.testing import ConsumerMachine, HistoryError, ScheduleError, Stuck
 from tests.patterns.forwarder_app import SOURCE, ack_first_app, forward_first_app
+from tests.unit.test_consumer_machine import pasted
 
 BUDGET = settings(max_examples=100, deadline=None, database=None)  # hypothesis' default
 SEARCH = settings(BUDGET, max_examples=300)  # ends at the first failure: found in a few dozen
@@ -30,15 +29,6 @@ class ForwardFirstMachine(ConsumerMachine):
 class AckFirstMachine(ForwardFirstMachine):
     app = ack_first_app
     shrink_budget = 40  # the file's runtime stays short; the schedule is short well before
-
-
-def pasted(failure: ScheduleError, **names: Any) -> Callable[[], None]:
-    """The test a failure prints, defined as a user pasting it next to ``names`` would."""
-    source = str(failure).split("as a test to paste:\n\n", 1)[1]
-    namespace: dict[str, Any] = dict(names)
-    exec(source, namespace)  # the point: the printed test runs as it is
-    test: Callable[[], None] = namespace["test_replay"]
-    return test
 
 
 def test_the_ack_first_forwarder_is_caught_by_a_producer_fault_and_the_replay_fails() -> None:
