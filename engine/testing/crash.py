@@ -52,12 +52,13 @@ class TakenMessages(Messages):
     out: production batches count nothing.
     """
 
-    __slots__ = ("_later", "_limit", "_taken", "_watching")
+    __slots__ = ("_last", "_later", "_limit", "_taken", "_watching")
 
     def __init__(self, raws: Sequence[RawMessage], topic: str, partition: int,
                  polled_at: float, deserializers: Deserializers = DEFAULT) -> None:
         super().__init__(raws, topic, partition, polled_at, deserializers)
         self._taken: set[int] = set()
+        self._last: int | None = None
         self._watching = False
         self._limit: int | None = None
         self._later: Callable[[int], None] | None = None
@@ -66,6 +67,11 @@ class TakenMessages(Messages):
     def taken_offsets(self) -> list[int]:
         """Offsets of the messages taken while watched, in offset order."""
         return [self._raws[index].offset() or 0 for index in sorted(self._taken)]
+
+    @property
+    def last_taken(self) -> int | None:
+        """The offset of the message the consumer took last (None: none yet)."""
+        return None if self._last is None else self._raws[self._last].offset() or 0
 
     @property
     def delivered(self) -> Sequence[RawMessage]:
@@ -122,6 +128,7 @@ class TakenMessages(Messages):
         if self._limit is not None and len(self._taken) >= self._limit:
             raise ProcessDeath(f"crash after {self._limit} message(s) of {self!r}")
         self._taken.add(index)
+        self._last = index
 
     def _take_later(self, index: int) -> None:
         if self._later is not None:

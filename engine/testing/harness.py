@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from engine.messages import Message
-from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
 from engine.processing.death import ProcessDeath
 from engine.producer import encode
 from engine.routing.selection import Selection
@@ -18,18 +17,18 @@ from engine.testing.clock import Epoch, VirtualClock
 from engine.testing.crash import CrashPlan
 from engine.testing.errors import HarnessError, Stuck
 from engine.testing.events import EventLog, EventRecorder
+from engine.testing.faults import Faults
 from engine.testing.history import History
 from engine.testing.log import Log
 from engine.testing.member import Member
 from engine.testing.memory_producer import MemoryProducer, encode_headers
+from engine.testing.topics import Partitions, create_topics, deserializers_for, watch_history
 
 if TYPE_CHECKING:
     from engine.app import App
     from engine.consumer import Consumer
     from engine.messages import Messages
     from engine.routing.subscription_group import SubscriptionGroup
-
-Partitions = int | Mapping[str, int] | None
 
 
 class Harness:
@@ -57,13 +56,15 @@ class Harness:
         self._log.on_commit = self.history.committed
         self._groups = app.subscription_groups(
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
-        self._create_topics(partitions)
-        self._transport = MemoryProducer(self._log)
+        create_topics(self._log, app, self._groups, partitions)
+        self._faults = Faults()
+        self._faults.on_produce_failed = self.history.produce_failed
+        self._transport = MemoryProducer(self._log, self._faults)
         self.producer = app.producer.rebuilt(client_factory=lambda config: self._transport)
         self._plan = CrashPlan()
         self._recorder = EventRecorder(app.monitor, self.events)
         self._recorder.start()
-        self._watch_history()
+        self._history_receivers = watch_history(app, self.history, self._groups)
         self._members: list[Member] = []
         self._state = "stopped"
         self.start()
@@ -88,7 +89,7 @@ class Harness:
             partition=partition,
             timestamp_ms=None if timestamp is None else int(timestamp.timestamp() * 1000),
         )
-        return Message.of(record, topic, record.partition(), self._deserializers(topic))
+        return Message.of(record, topic, record.partition(), deserializers_for(self._groups, topic))
 
     def partition_count(self, topic: str) -> int:
         """How many partitions ``topic`` has in the in-memory log."""
@@ -102,7 +103,7 @@ class Harness:
     def topic(self, name: str) -> list[Message]:
         """Every message a topic holds (produced by the test or by consumers), in order."""
         self._open()
-        deserializers = self._deserializers(name)
+        deserializers = deserializers_for(self._groups, name)
         return [Message.of(record, name, record.partition(), deserializers)
                 for record in self._log.appended(name)]
 
@@ -164,12 +165,9 @@ class Harness:
                group: str | None = None) -> None:
         """Take a partition away, as the group would (hooks run now; committed unless lost)."""
         self._running()
-        member = self._member(topic, group)
-        key = (topic, partition)
         self._log.end(topic, partition)
-        if key not in member.client.positions:
-            raise HarnessError(f"{topic}/{partition} is not assigned; nothing to revoke")
-        member.revoke([key], lost)
+        member = self._member(topic, group).holding((topic, partition), "revoke")
+        self._surviving(lambda: member.revoke([(topic, partition)], lost))
 
     def assign(self, topic: str, partition: int, *, group: str | None = None) -> None:
         """Give a partition back (fetched from the group's commit, by a new consumer)."""
@@ -180,27 +178,54 @@ class Harness:
     def rebalance(self) -> None:
         """An eager rebalance of this lone member: everything revoked, everything assigned."""
         self._running()
-        for member in self._members:
-            member.revoke(list(member.client.positions), lost=False)
-            member.assign(member.all_partitions)
 
-    def crash(self, after: int | None = None) -> None:
-        """SIGKILL now, or (``after=k``) during the next consume job once it took k messages.
+        def rebalance() -> None:
+            for member in self._members:
+                member.revoke(list(member.client.positions), lost=False)
+                member.assign(member.all_partitions)
 
-        Everything not committed is lost; the process comes back at once with fresh
-        consumers (no hook runs) that start from the committed offsets.
+        self._surviving(rebalance)
+
+    def crash(self, after: int | None = None, *, at: str = "take") -> None:
+        """SIGKILL now, or armed: at a take, a produce or a commit call (``Faults.arm_crash``).
+
+        Nothing uncommitted survives; fresh consumers (no hook runs) start at once from the
+        committed offsets (a process that dies while stopping stays stopped).
         """
         self._running()
-        if after is None:
+        if self._faults.arm_crash(self._plan, after, at):
             self._die()
-        else:
-            self._plan.arm(after)
+
+    def fail_produce(self, times: int = 1, *, topic: str | None = None,
+                     timeout: bool = False) -> None:
+        """The next ``times`` produce calls (to ``topic``, or any) fail (``Faults.producing``)."""
+        self._open()
+        if topic is not None:
+            self._log.partition_count(topic)  # unknown topic: a clear error
+        self._faults.fail_produce(times, topic, timeout)
+
+    def lose(self, topic: str, partition: int, *, group: str | None = None) -> None:
+        """The group gives a partition away unheard (``MemoryClient.lose``), to nobody."""
+        self._running()
+        self._log.end(topic, partition)
+        self._member(topic, group).holding((topic, partition), "lose").client.lose(
+            (topic, partition))
+
+    def assigned(self, topic: str, partition: int, group: str | None = None) -> bool:
+        """Whether the group assigns the partition here (not once ``lose`` gave it away)."""
+        self._running()
+        self._log.end(topic, partition)
+        return self._member(topic, group).client.holds((topic, partition))
 
     def stop(self) -> None:
         """The graceful stop: shutdown hooks, flush, final commit, leave the group."""
         self._running()
-        for member in self._members:
-            member.stop()
+        try:
+            for member in self._members:
+                member.stop()
+        except ProcessDeath:
+            self._kill()
+            return
         self.producer.flush(1.0)
         self._members = []
         self._state = "stopped"
@@ -224,7 +249,7 @@ class Harness:
                 self.stop()
         finally:
             self._recorder.stop()
-            for receiver in self._history_receivers:
+            for _, receiver in self._history_receivers:
                 self.app.monitor.unsubscribe(receiver)
             self._state = "closed"
 
@@ -247,6 +272,11 @@ class Harness:
         return self._groups
 
     @property
+    def faults(self) -> Faults:
+        """The armed producer and commit faults, and the calls they count."""
+        return self._faults
+
+    @property
     def state(self) -> str:
         """``running``, ``stopped`` or ``closed``."""
         return self._state
@@ -255,16 +285,27 @@ class Harness:
 
     def _new_member(self, group: SubscriptionGroup) -> Member:
         return Member(group, self.app.monitor, self.app.settings, self.producer, log=self._log,
-                      clock=self.clock, history=self.history, plan=self._plan)
+                      clock=self.clock, history=self.history, plan=self._plan,
+                      faults=self._faults)
+
+    def _surviving(self, call: Callable[[], None]) -> None:
+        """Make a call of the group's; a crash armed at a commit in it kills the process."""
+        try:
+            call()
+        except ProcessDeath:
+            self._die()
 
     def _die(self) -> None:
+        self._kill()
+        self.start()
+
+    def _kill(self) -> None:
         self.history.crashed()
         for member in self._members:
             member.kill()
         self._transport.drop_reports()
         self._members = []
         self._state = "stopped"
-        self.start()
 
     def _check_nothing_passed_over(self, polls: int) -> None:
         lines = [line for member in self._members
@@ -276,50 +317,6 @@ class Harness:
         now = self.clock.now()
         dues = [due for member in self._members if (due := member.next_due(now)) is not None]
         return min(dues) if dues else None
-
-    def _create_topics(self, partitions: Partitions) -> None:
-        routed = [topic.name for group in self._groups for topic in group.topics]
-        self._log.routed = tuple(dict.fromkeys(routed))
-        sizes: Mapping[str, int] = partitions if isinstance(partitions, Mapping) else {}
-        declared = {topic.name: topic.config.partitions or 1
-                    for topic in self.app.declared_topics()}
-        dead_letters = [topic.dead_letter_queue.topic for group in self._groups
-                        for topic in group.topics if topic.dead_letter_queue is not None]
-        every_routed = partitions if isinstance(partitions, int) else None
-        for name in [*self._log.routed, *dead_letters, *sizes, *declared]:
-            if self._log.has_topic(name):
-                continue
-            if name in sizes:
-                count = sizes[name]
-            elif every_routed is not None and name in self._log.routed:
-                count = every_routed
-            else:
-                count = declared.get(name, 1)
-            self._log.create_topic(name, count)
-
-    def _watch_history(self) -> None:
-        history, groups = self.history, self._groups
-
-        def dead_lettered(sender: Any, **event: Any) -> None:
-            names = [g.consumer_group for g in groups if event["topic"] in g.topic_names]
-            history.dead_lettered(sender, event["topic"], event["partition"], event["offset"],
-                                  names)
-
-        def sought(sender: Any, **event: Any) -> None:
-            history.sought(sender)
-
-        monitor = self.app.monitor
-        self._history_receivers = [dead_lettered, sought]
-        monitor.subscribe("dead_letter_queue.dispatched", dead_lettered)
-        monitor.subscribe("consumer.consuming.seek", sought)
-        monitor.subscribe("consumer.consuming.pause", sought)
-
-    def _deserializers(self, topic: str) -> Deserializers:
-        for group in self._groups:
-            if topic in group.topic_names:
-                route = group.topic(topic)
-                return deserializers_of(route.deserializer, route.key_deserializer)
-        return DEFAULT
 
     def _members_for(self, topic: str, group: str | None) -> list[Member]:
         members = [m for m in self._members if topic in m.group.topic_names

@@ -59,6 +59,7 @@ class ConsumeCall:
         self.key: PartitionKey = (messages.topic, messages.partition)
         self.sought = False
         self.marked: int | None = None  # the furthest offset the consumer itself marked
+        self.cut_short: int | None = None  # the message a failed produce left unfinished
 
     def end(self, outcome: str, error: BaseException | None = None, *,
             returned: bool = False) -> None:
@@ -89,7 +90,9 @@ class History:
     ``last()``, ``payloads``, ``raw``) in a ``consume`` call that returned or later (a kept
     batch), when it took it and then marked past it, when a returned call marked past it,
     or when it was dead-lettered. Delivered and never taken is not processed: unless it comes
-    again, it is ``lost()``.
+    again, it is ``lost()``. Nor is the message the consumer took last when one of its produce
+    calls failed or died and the call then raised or the process died: its handling was cut
+    short, even if it was marked (a commit that covered it is ``committed_beyond_processed``).
     """
 
     def __init__(self, end_of: Callable[[str, int], int]) -> None:
@@ -154,6 +157,12 @@ class History:
         if call is not None and call.consumer is consumer:
             call.sought = True  # what this call processes no longer sets the progress
 
+    def produce_failed(self) -> None:
+        """A produce call of the running consume call failed or died: its message is unfinished."""
+        call = self._current
+        if call is not None and call.messages.last_taken is not None:
+            call.cut_short = call.messages.last_taken
+
     def crashed(self) -> None:
         """The process died."""
         self.crashes += 1
@@ -163,6 +172,14 @@ class History:
     def _ended(self, call: ConsumeCall, outcome: str, error: BaseException | None,
                returned: bool) -> None:
         topic, partition = call.key
+        # a message cut short that the consumer marked past itself is no failure the engine
+        # must retry: it is the consumer's loss (``lost``, ``committed_beyond_processed``)
+        marked_away: Position | None = None
+        if not returned and call.cut_short is not None:
+            cut_short = Position(topic, partition, call.cut_short)
+            self._unprocess(call.group, cut_short)
+            if call.marked is not None and call.marked > cut_short.offset:
+                marked_away = cut_short
         self.deliveries += [
             Delivery(topic, partition, raw.offset() or 0, call.attempt, call.consumer, outcome,
                      call.group)
@@ -179,7 +196,8 @@ class History:
                 done = self._processed.get(call.group, set())
                 self._failing.setdefault(call.group, set()).update(
                     failed for raw in call.messages.delivered
-                    if (failed := Position(topic, partition, raw.offset() or 0)) not in done)
+                    if (failed := Position(topic, partition, raw.offset() or 0)) not in done
+                    and failed != marked_away)
         self._current = None
 
     def _process(self, group: str, consumer: object, key: PartitionKey,
@@ -193,6 +211,12 @@ class History:
             failing.discard(Position(*key, offset))
             if not moved and offset > self._last.get(id(consumer), -1):
                 self._last[id(consumer)] = offset
+
+    def _unprocess(self, group: str, position: Position) -> None:
+        self._processed.get(group, set()).discard(position)
+        committed = self._committed.get(group, {}).get((position.topic, position.partition))
+        if committed is not None and committed > position.offset:
+            self._beyond.append(position)
 
     # -- checks --------------------------------------------------------------------------------
 

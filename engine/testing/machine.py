@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from engine.testing.clock import EPOCH, Epoch, wall_seconds
+from engine.testing.fault_rules import FaultRules, check_faults
 from engine.testing.harness import Harness
 from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
 from engine.testing.shrinking import BUDGET, can_give_up, give_up, is_final
@@ -34,8 +35,8 @@ class ScheduleError(AssertionError):
     """A check failed; the message ends with the schedule that led there, as a test to paste."""
 
 
-class ConsumerMachine(RuleBasedStateMachine):
-    """Random schedules of produce, poll, run, crash, rebalance, clock and restart steps.
+class ConsumerMachine(FaultRules, RuleBasedStateMachine):
+    """Random schedules of produce, poll, run, rebalance, clock, restart and fault steps.
 
     Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
     ``keys``, ``timestamps``, ``epoch``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``);
@@ -45,7 +46,10 @@ class ConsumerMachine(RuleBasedStateMachine):
     graceful ``stop()``: shutdown hooks, final commit) before the final checks. ``epoch`` is
     the harness' wall time at the start (``engine.testing.EPOCH``); ``timestamps`` draws each
     produced message's timestamp (None: the virtual wall time when produced; or a strategy of
-    aware datetimes, or of offsets from ``epoch`` as ``timedelta`` or seconds).
+    aware datetimes, or of offsets from ``epoch`` as ``timedelta`` or seconds). ``faults``
+    names the faults drawn (all of ``engine.testing.fault_rules.FAULTS`` by default): "crash"
+    (SIGKILL now or at a take), "crash_at_produce", "crash_at_commit", "fail_produce",
+    "lose" (a partition lost unheard, given back later and before the end).
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -69,6 +73,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         missing = [hint for name, hint in _REQUIRED.items() if getattr(cls, name, None) is None]
         if missing:
             raise TypeError(f"{cls.__name__} needs: " + "; ".join(missing))
+        check_faults(cls.__name__, cls.faults)
         if cls.end not in _ENDINGS:
             raise TypeError(f"{cls.__name__}.end must be one of {', '.join(map(repr, _ENDINGS))}"
                             f" (got {cls.end!r}): 'idle' runs to idle, 'stop' then stops")
@@ -87,8 +92,8 @@ class ConsumerMachine(RuleBasedStateMachine):
         if (not BUDGET.begin(type(self), self.shrink_budget, final=self._final)
                 and can_give_up()):
             give_up()
-        self.kafka = Harness(self._fresh_app(), partitions={self._topic: self.partitions},
-                             epoch=self.epoch)
+        self.kafka = Harness(self._fresh_app(),
+                             partitions={self._machine_topic: self.partitions}, epoch=self.epoch)
         self.schedule: list[Step | Line] = []
         # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
         self._fresh = True
@@ -130,7 +135,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         timestamp = None
         if self.timestamps is not None:
             timestamp = data.draw(self.timestamps.map(self._stamp), label="timestamp")
-        self._do(step("produce", self._topic, value, key=key, timestamp=timestamp))
+        self._do(step("produce", self._machine_topic, value, key=key, timestamp=timestamp))
 
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
@@ -144,6 +149,7 @@ class ConsumerMachine(RuleBasedStateMachine):
         self._do(step("run"))
 
     @rule(data=st.data())
+    @precondition(lambda machine: "crash" in machine.faults)
     def crash(self, data: st.DataObject) -> None:
         """SIGKILL now, or during the next consume after it took some messages."""
         after = data.draw(st.none() | st.integers(0, self.max_crash_after), label="after")
@@ -187,17 +193,13 @@ class ConsumerMachine(RuleBasedStateMachine):
             self.kafka.close()
 
     def _finish(self) -> None:
-        """Run to idle; with ``end = "stop"`` then stop gracefully (each step checked)."""
+        """Give back lost partitions, run to idle; with ``end = "stop"`` then stop gracefully."""
+        self.give_back()
         self._checked(self.kafka.run, "kafka.run()")
         if self.end == "stop":
             self._checked(self.kafka.stop, *_ENDINGS["stop"])
 
     # -- internals -----------------------------------------------------------------------------
-
-    @property
-    def _topic(self) -> str:
-        assert self.topic is not None
-        return self.topic
 
     def _fresh_app(self) -> App:
         from engine.app import App

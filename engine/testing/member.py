@@ -9,6 +9,8 @@ from engine.connection.listener import Listener
 from engine.consumer import Consumer
 from engine.processing.partitions import PartitionKey
 from engine.testing.crash import CrashingExecutor, CrashPlan
+from engine.testing.errors import HarnessError
+from engine.testing.faults import Faults
 from engine.testing.inline_queue import InlineQueue
 from engine.testing.memory_client import MemoryClient
 
@@ -28,13 +30,13 @@ class Member:
 
     def __init__(self, group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
-                 plan: CrashPlan) -> None:
+                 plan: CrashPlan, faults: Faults) -> None:
         self.group = group
         self._log = log
         self.queue = InlineQueue(monitor)
 
         def client(group: SubscriptionGroup, monitor: Monitor, listener: object) -> MemoryClient:
-            return MemoryClient(group, monitor, listener, log, clock, history)
+            return MemoryClient(group, monitor, listener, log, clock, history, faults)
 
         executor = functools.partial(CrashingExecutor, consumer_group=group.consumer_group,
                                      plan=plan, history=history,
@@ -54,6 +56,12 @@ class Member:
         return [(name, number) for name in self.group.topic_names
                 for number in range(self._log.partition_count(name))]
 
+    def holding(self, key: PartitionKey, call: str) -> Member:
+        """This member, which holds ``key`` (else a ``HarnessError``: nothing to ``call``)."""
+        if key not in self.client.positions:
+            raise HarnessError(f"{key[0]}/{key[1]} is not assigned; nothing to {call}")
+        return self
+
     def open(self) -> None:
         """Start the listener, take every partition, enter the fetch loop."""
         self.listener.connect()
@@ -62,6 +70,8 @@ class Member:
 
     def poll(self, limit: int | None) -> list[Messages]:
         """One fetch-loop iteration; the batches it ran (a process death goes through)."""
+        if self.client.lost:  # the poll hears of partitions the group gave away
+            self.revoke(sorted(self.client.lost), lost=True)
         self.client.fetch_limit = limit
         try:
             self.listener.iterate()
@@ -75,7 +85,13 @@ class Member:
         self.listener.after_rebalance([])
 
     def assign(self, keys: list[PartitionKey]) -> None:
-        """The group gives partitions (fetched from the next poll)."""
+        """The group gives partitions (fetched from the next poll).
+
+        One given away that the member has not heard of yet is heard lost first.
+        """
+        unheard = [key for key in keys if key in self.client.lost]
+        if unheard:
+            self.revoke(unheard, lost=True)
         self.client.assign(keys)
 
     def stop(self) -> None:

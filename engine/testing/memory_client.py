@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, TopicPartition
 
 from engine.connection.client import check_config, seek_offset
+from engine.connection.commits import Commits
 from engine.connection.rebalance import RebalanceTracker
 from engine.errors import SeekError
 from engine.processing.partitions import PartitionKey
+from engine.testing.faults import Faults, commit_refused
 from engine.testing.log import EndOfPartition
 
 if TYPE_CHECKING:
@@ -27,17 +29,24 @@ class MemoryClient:
     The harness drives the group side (``assign``, ``revoke``); the listener drives the rest
     exactly as it drives the real client. Stored offsets are committed when librdkafka would
     commit them: every ``auto.commit.interval.ms`` of virtual time (a timer on the clock, polls
-    or not), on revocation, on close and when asked.
+    or not), on revocation, on close and when asked. ``faults`` may kill the process at a commit
+    the engine makes (not at the background timer's: that is librdkafka's thread). A partition
+    the group gave away (``lose``) refuses every commit that carries its offset, as the
+    coordinator refuses an unknown member, until the next poll hears it lost.
     """
 
     def __init__(self, group: SubscriptionGroup, monitor: Monitor, listener: object,
-                 log: Log, clock: VirtualClock, history: History) -> None:
+                 log: Log, clock: VirtualClock, history: History,
+                 faults: Faults | None = None) -> None:
         self.group = group
         self.monitor = monitor
         self._listener = listener
         self._log = log
         self._clock = clock
         self._history = history
+        self._faults = faults or Faults()
+        self._commits = Commits(monitor, self, group.id)
+        self.lost: set[PartitionKey] = set()  # given away; this member has not heard yet
         self.rebalance = RebalanceTracker()
         self.fatal_error: Any = None
         self.fetch_limit: int | None = None
@@ -72,6 +81,7 @@ class MemoryClient:
             else:
                 self.paused.discard(key)
         if keys:
+            self._commits.assigned()
             self.rebalance.assigned(keys)
             self._announce("rebalance.partitions_assigned", keys)
 
@@ -83,12 +93,28 @@ class MemoryClient:
         if not lost:
             self.commit(sync=True)
         for key in keys:
+            self.lost.discard(key)
             del self.positions[key]
             self._stored.pop(key, None)
             self.paused.discard(key)
+        if lost and not self.lost:
+            self._commits.assigned()  # rejoined: what it still holds is its own again
         self.rebalance.revoked(keys, lost=lost)
         self._announce("rebalance.partitions_lost" if lost else "rebalance.partitions_revoked",
                        keys)
+
+    def lose(self, key: PartitionKey) -> None:
+        """The group gave ``key`` away (a session timeout); the member hears at its next poll.
+
+        Until then a commit carrying it is refused whole (``UNKNOWN_MEMBER_ID``, reported as
+        the engine's client reports it, ``is_revoked`` then True); that poll runs the lost
+        revocation (no commit) and nobody holds it until the harness assigns it again.
+        """
+        self.lost.add(key)
+
+    def holds(self, key: PartitionKey) -> bool:
+        """Whether the group assigns ``key`` here (not once it gave it away)."""
+        return key in self.positions and key not in self.lost
 
     def holding_work(self) -> list[PartitionKey]:
         """Assigned partitions whose fetch position is behind their end."""
@@ -115,7 +141,7 @@ class MemoryClient:
     def _tick(self, now: float) -> None:
         """librdkafka's background auto-commit: stored offsets go every interval, idle or not."""
         if now >= self._next_commit:
-            self.commit(sync=False)
+            self._commit_stored(sync=False)
             elapsed = (now - self._next_commit) // self._commit_every + 1
             self._next_commit += elapsed * self._commit_every  # the timer's own beat
 
@@ -219,7 +245,26 @@ class MemoryClient:
         return True
 
     def commit(self, sync: bool) -> bool:
-        """Commit what was stored (True when there was nothing to commit)."""
+        """Commit what was stored (True when there was nothing to commit).
+
+        An armed crash dies here first; a refusal is reported as the engine's client does.
+        """
+        self._faults.committing()
+        done = self._commit_stored(sync)
+        if done:
+            self._faults.committed()
+        return done
+
+    def _commit_stored(self, sync: bool) -> bool:
+        if not self._stored:
+            return True
+        if self.lost.intersection(self._stored):  # refused whole; the offsets stay stored
+            if sync:
+                return self._commits.failed(KafkaException(commit_refused(sync=True)), sync)
+            self._commits.on_commit(commit_refused(sync=False),
+                                    [TopicPartition(*key, offset)
+                                     for key, offset in self._stored.items()])
+            return True
         stored, self._stored = self._stored, {}
         for key, offset in stored.items():
             if self._log.committed(self.group.consumer_group, key) != offset:
@@ -227,8 +272,8 @@ class MemoryClient:
         return True
 
     def assignment_lost(self) -> bool:
-        """Never: a lost assignment is the harness's explicit ``revoke(lost=True)``."""
-        return False
+        """Once a commit was refused for a lost assignment (until the member rejoins)."""
+        return self._commits.assignment_lost
 
     def high_watermark(self, topic: str, partition: int) -> int | None:
         """The partition's end offset."""
@@ -239,6 +284,7 @@ class MemoryClient:
         if self._connected:
             self.commit(sync=True)
         self._disconnect()
+        self.lost.clear()
         self.positions.clear()
         self.paused.clear()
         return True
@@ -250,6 +296,7 @@ class MemoryClient:
     def kill(self) -> None:
         """The process died: stored offsets are gone, nothing is committed."""
         self._stored.clear()
+        self.lost.clear()
         self._disconnect()
         self.positions.clear()
         self.paused.clear()

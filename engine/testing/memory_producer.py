@@ -5,36 +5,45 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.testing.faults import Faults
 from engine.testing.log import Headers, Log, Record
 
 Delivery = Callable[[Any, Any], None]
+Report = tuple[Delivery, Any, "Record | None"]  # the callback, the error, the stored message
 
 
 class MemoryProducer:
     """Appends each message to the log at once; its delivery report comes with the next poll.
 
     The engine's own ``Producer`` drives it (encoding, dead-letter headers, sync waits), so a
-    consumer's ``produce`` and the dead-letter queue behave as with a broker.
+    consumer's ``produce`` and the dead-letter queue behave as with a broker. ``faults`` may
+    kill the process at a call, or fail it: the message is not stored and its report carries
+    librdkafka's error.
     """
 
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, faults: Faults | None = None) -> None:
         self._log = log
-        self._reports: list[tuple[Delivery, Record]] = []
+        self._faults = faults or Faults()
+        self._reports: list[Report] = []
 
     def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None,
                 headers: Any = None, on_delivery: Delivery | None = None,
                 partition: int | None = None) -> None:
-        """Store the message (an unknown topic or partition raises ``HarnessError``)."""
-        record = self._log.append(topic, value, key=key, headers=encode_headers(headers),
-                                  partition=partition)
+        """Store the message (an unknown topic or partition raises ``HarnessError``).
+
+        An armed fault dies here (``ProcessDeath``) or fails the send (nothing stored).
+        """
+        error = self._faults.producing(topic)
+        record = None if error is not None else self._log.append(
+            topic, value, key=key, headers=encode_headers(headers), partition=partition)
         if on_delivery is not None:
-            self._reports.append((on_delivery, record))
+            self._reports.append((on_delivery, error, record))
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve the delivery reports; how many."""
         reports, self._reports = self._reports, []
-        for report, record in reports:
-            report(None, record)
+        for report, error, record in reports:
+            report(error, record)
         return len(reports)
 
     def flush(self, timeout: float = 0.0) -> int:

@@ -44,7 +44,7 @@ def step(name: str, *args: Any, **kwargs: Any) -> Step:
 
 
 _REFRESHING = frozenset({"restart", "rebalance"})
-_IDLE = frozenset({"produce", "advance", "crash"})
+_IDLE = frozenset({"produce", "advance", "crash", "fail_produce"})
 
 
 def refreshes(each: Step) -> bool:
@@ -57,7 +57,7 @@ def refreshes(each: Step) -> bool:
 
 
 def keeps_fresh(each: Step) -> bool:
-    """Steps that leave fresh consumers fresh (arming a crash is the harness', not theirs)."""
+    """Steps that leave fresh consumers fresh (arming a fault is the harness', not theirs)."""
     return each.name in _IDLE
 
 
