@@ -4,32 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from engine.messages import Message
-from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
 from engine.processing.death import ProcessDeath
+from engine.processing.partitions import PartitionKey
 from engine.producer import encode
 from engine.routing.selection import Selection
 from engine.testing.clock import Epoch, VirtualClock
 from engine.testing.crash import CrashPlan
 from engine.testing.errors import HarnessError, Stuck
-from engine.testing.events import EventLog, EventRecorder
+from engine.testing.events import EventLog, EventRecorder, HistoryFeed
 from engine.testing.history import History
 from engine.testing.log import Log
 from engine.testing.member import Member
+from engine.testing.members import Members
 from engine.testing.memory_producer import MemoryProducer, encode_headers
+from engine.testing.topics import (
+    Partitions,
+    consumer_group_of,
+    create_topics,
+    deserializers_for,
+    subscription_index,
+)
 
 if TYPE_CHECKING:
     from engine.app import App
     from engine.consumer import Consumer
     from engine.messages import Messages
     from engine.routing.subscription_group import SubscriptionGroup
-
-Partitions = int | Mapping[str, int] | None
 
 
 class Harness:
@@ -43,7 +48,8 @@ class Harness:
     are created too. ``consumer_groups`` / ``topics`` limit what runs,
     as the CLI's filters do. ``epoch`` is the wall time the virtual clock starts at (a
     timezone-aware datetime or Unix seconds; ``engine.testing.EPOCH`` by default, so that
-    timestamps are the same on every run).
+    timestamps are the same on every run). ``join()``, ``leave()`` and ``crash(member=)``
+    add and take away processes of the app in its consumer groups (``engine.testing.members``).
     """
 
     def __init__(self, app: App, partitions: Partitions = None, *,
@@ -57,14 +63,15 @@ class Harness:
         self._log.on_commit = self.history.committed
         self._groups = app.subscription_groups(
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
-        self._create_topics(partitions)
+        create_topics(self._log, app, self._groups, partitions)
         self._transport = MemoryProducer(self._log)
         self.producer = app.producer.rebuilt(client_factory=lambda config: self._transport)
         self._plan = CrashPlan()
         self._recorder = EventRecorder(app.monitor, self.events)
         self._recorder.start()
-        self._watch_history()
-        self._members: list[Member] = []
+        self._feed = HistoryFeed(app.monitor, self.history, self._groups)
+        self._feed.start()
+        self._members = Members(self._groups, self._new_member, self._log)
         self._state = "stopped"
         self.start()
 
@@ -88,7 +95,7 @@ class Harness:
             partition=partition,
             timestamp_ms=None if timestamp is None else int(timestamp.timestamp() * 1000),
         )
-        return Message.of(record, topic, record.partition(), self._deserializers(topic))
+        return Message.of(record, topic, record.partition(), deserializers_for(self._groups, topic))
 
     def partition_count(self, topic: str) -> int:
         """How many partitions ``topic`` has in the in-memory log."""
@@ -102,21 +109,31 @@ class Harness:
     def topic(self, name: str) -> list[Message]:
         """Every message a topic holds (produced by the test or by consumers), in order."""
         self._open()
-        deserializers = self._deserializers(name)
+        deserializers = deserializers_for(self._groups, name)
         return [Message.of(record, name, record.partition(), deserializers)
                 for record in self._log.appended(name)]
 
     def committed(self, topic: str, partition: int, group: str | None = None) -> int | None:
         """The group's committed offset (the next to read); None when nothing was committed."""
         self._open()
-        self._log.end(topic, partition)  # unknown topic or partition: a clear error
-        return self._log.committed(self._consumer_group(topic, group), (topic, partition))
+        key = self._key(topic, partition)
+        return self._log.committed(consumer_group_of(self._groups, topic, group), key)
 
     def consumer_for(self, topic: str, partition: int, group: str | None = None
                      ) -> Consumer | None:
-        """The live consumer instance of a partition (None before its first batch)."""
+        """The live consumer instance of a partition, in the member owning it.
+
+        None before its first batch, or while nobody owns the partition.
+        """
         self._open()
-        return self._member(topic, group).consumer_for((topic, partition))
+        index = subscription_index(self._groups, topic, group)
+        owner = self._members.owner(index, (topic, partition))
+        return None if owner is None else owner.consumer_for((topic, partition))
+
+    def assignment(self, topic: str, group: str | None = None) -> dict[int, list[int]]:
+        """Member number -> the partitions of ``topic`` it owns (every live member listed)."""
+        self._open()
+        return self._members.assignment(subscription_index(self._groups, topic, group), topic)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -134,7 +151,7 @@ class Harness:
                 ran += member.poll(limit)
             except ProcessDeath:
                 ran += member.queue.take_batches()
-                self._die()
+                self._die(member.number)
                 break
         return ran
 
@@ -147,13 +164,14 @@ class Harness:
         self._running()
         polls = 0
         while True:
-            due = self._next_due()
+            due = self._members.next_due(self.clock.now())
             if due is None:
-                self._check_nothing_passed_over(polls)
+                passed_over = self._members.passed_over(self.history)
+                if passed_over:
+                    raise Stuck(polls, passed_over, passed_over=True)
                 return polls
             if polls >= max_polls:
-                raise Stuck(polls, [line for member in self._members
-                                    for line in member.describe_work(self.history)])
+                raise Stuck(polls, self._members.work(self.history))
             self.clock.advance_to(due)
             self.poll()
             polls += 1
@@ -164,45 +182,67 @@ class Harness:
                group: str | None = None) -> None:
         """Take a partition away, as the group would (hooks run now; committed unless lost)."""
         self._running()
-        member = self._member(topic, group)
-        key = (topic, partition)
-        self._log.end(topic, partition)
-        if key not in member.client.positions:
+        index = subscription_index(self._groups, topic, group)
+        owner = self._members.owner(index, self._key(topic, partition))
+        if owner is None:
             raise HarnessError(f"{topic}/{partition} is not assigned; nothing to revoke")
-        member.revoke([key], lost)
+        owner.revoke([(topic, partition)], lost)
 
-    def assign(self, topic: str, partition: int, *, group: str | None = None) -> None:
-        """Give a partition back (fetched from the group's commit, by a new consumer)."""
+    def assign(self, topic: str, partition: int, *, group: str | None = None,
+               member: int | None = None) -> None:
+        """Give a partition (to ``member``, else the oldest): fetched from the group's commit."""
         self._running()
-        self._log.end(topic, partition)
-        self._member(topic, group).assign([(topic, partition)])
+        index = subscription_index(self._groups, topic, group)
+        key = self._key(topic, partition)
+        target, owner = self._members.member(index, member), self._members.owner(index, key)
+        if owner is not None and owner is not target:
+            raise HarnessError(f"{topic}/{partition} is assigned to member {owner.number};"
+                               " revoke it first")
+        target.assign([key])
 
     def rebalance(self) -> None:
-        """An eager rebalance of this lone member: everything revoked, everything assigned."""
+        """An eager rebalance: everything revoked, everything assigned again by the assignor."""
         self._running()
-        for member in self._members:
-            member.revoke(list(member.client.positions), lost=False)
-            member.assign(member.all_partitions)
+        self._members.rebalance()
 
-    def crash(self, after: int | None = None) -> None:
+    def join(self) -> int:
+        """Another process of the app joins its groups and takes its share; its member number."""
+        self._running()
+        return self._members.join()
+
+    def leave(self, member: int | None = None) -> None:
+        """A member (the newest by default) stops gracefully; the others take its partitions."""
+        self._running()
+        self._members.leave(self._members.numbers[-1] if member is None else member)
+
+    def settle(self) -> None:
+        """Partitions nobody owns (after ``revoke``) go to the members owning fewest."""
+        self._running()
+        self._members.settle()
+
+    def crash(self, after: int | None = None, *, member: int | None = None) -> None:
         """SIGKILL now, or (``after=k``) during the next consume job once it took k messages.
 
-        Everything not committed is lost; the process comes back at once with fresh
-        consumers (no hook runs) that start from the committed offsets.
+        Everything not committed is lost. The process comes back at once with fresh consumers
+        (no hook runs) that start from the committed offsets; with other members alive, the
+        killed one (``member=``, or the one running the job) stays dead and they take over.
         """
         self._running()
-        if after is None:
-            self._die()
-        else:
+        if after is not None and member is not None:
+            raise HarnessError("crash(after=...) kills the member that runs the next consume"
+                               " job; member= is for a crash now")
+        if after is not None:
             self._plan.arm(after)
+        elif member is None:
+            self._die(None)
+        else:
+            self._die(member)
 
     def stop(self) -> None:
         """The graceful stop: shutdown hooks, flush, final commit, leave the group."""
         self._running()
-        for member in self._members:
-            member.stop()
+        self._members.stop()
         self.producer.flush(1.0)
-        self._members = []
         self._state = "stopped"
 
     def start(self) -> None:
@@ -210,10 +250,8 @@ class Harness:
         self._open()
         if self._state == "running":
             raise HarnessError("the harness is already running")
-        self._members = [self._new_member(group) for group in self._groups]
         self._state = "running"
-        for member in self._members:
-            member.open()
+        self._members.start()
 
     def close(self) -> None:
         """Stop (if running) and let go of the app's monitor; the harness is done."""
@@ -224,8 +262,7 @@ class Harness:
                 self.stop()
         finally:
             self._recorder.stop()
-            for receiver in self._history_receivers:
-                self.app.monitor.unsubscribe(receiver)
+            self._feed.stop()
             self._state = "closed"
 
     def __enter__(self) -> Harness:
@@ -247,108 +284,37 @@ class Harness:
         return self._groups
 
     @property
+    def members(self) -> tuple[int, ...]:
+        """The live members' numbers (0 is the process ``start()`` runs; ``join()`` adds)."""
+        return self._members.numbers
+
+    @property
     def state(self) -> str:
         """``running``, ``stopped`` or ``closed``."""
         return self._state
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _new_member(self, group: SubscriptionGroup) -> Member:
+    def _new_member(self, group: SubscriptionGroup, number: int) -> Member:
         return Member(group, self.app.monitor, self.app.settings, self.producer, log=self._log,
-                      clock=self.clock, history=self.history, plan=self._plan)
+                      clock=self.clock, history=self.history, plan=self._plan, number=number)
 
-    def _die(self) -> None:
-        self.history.crashed()
-        for member in self._members:
-            member.kill()
-        self._transport.drop_reports()
-        self._members = []
-        self._state = "stopped"
-        self.start()
+    def _die(self, number: int | None) -> None:
+        """A process dies: the only one (or ``None``: all) comes back; else the rest take over."""
+        if number is not None and number not in self.members:
+            self._members.member(0, number)  # names the live members
+        if number is None or len(self.members) == 1:
+            self.history.crashed()
+            self._members.kill()
+            self._transport.drop_reports()
+            self._state = "stopped"
+            self.start()
+            return
+        self.history.crashed(self._members.die(number))
 
-    def _check_nothing_passed_over(self, polls: int) -> None:
-        lines = [line for member in self._members
-                 for line in member.describe_passed_over(self.history)]
-        if lines:
-            raise Stuck(polls, lines, passed_over=True)
-
-    def _next_due(self) -> float | None:
-        now = self.clock.now()
-        dues = [due for member in self._members if (due := member.next_due(now)) is not None]
-        return min(dues) if dues else None
-
-    def _create_topics(self, partitions: Partitions) -> None:
-        routed = [topic.name for group in self._groups for topic in group.topics]
-        self._log.routed = tuple(dict.fromkeys(routed))
-        sizes: Mapping[str, int] = partitions if isinstance(partitions, Mapping) else {}
-        declared = {topic.name: topic.config.partitions or 1
-                    for topic in self.app.declared_topics()}
-        dead_letters = [topic.dead_letter_queue.topic for group in self._groups
-                        for topic in group.topics if topic.dead_letter_queue is not None]
-        every_routed = partitions if isinstance(partitions, int) else None
-        for name in [*self._log.routed, *dead_letters, *sizes, *declared]:
-            if self._log.has_topic(name):
-                continue
-            if name in sizes:
-                count = sizes[name]
-            elif every_routed is not None and name in self._log.routed:
-                count = every_routed
-            else:
-                count = declared.get(name, 1)
-            self._log.create_topic(name, count)
-
-    def _watch_history(self) -> None:
-        history, groups = self.history, self._groups
-
-        def dead_lettered(sender: Any, **event: Any) -> None:
-            names = [g.consumer_group for g in groups if event["topic"] in g.topic_names]
-            history.dead_lettered(sender, event["topic"], event["partition"], event["offset"],
-                                  names)
-
-        def sought(sender: Any, **event: Any) -> None:
-            history.sought(sender)
-
-        monitor = self.app.monitor
-        self._history_receivers = [dead_lettered, sought]
-        monitor.subscribe("dead_letter_queue.dispatched", dead_lettered)
-        monitor.subscribe("consumer.consuming.seek", sought)
-        monitor.subscribe("consumer.consuming.pause", sought)
-
-    def _deserializers(self, topic: str) -> Deserializers:
-        for group in self._groups:
-            if topic in group.topic_names:
-                route = group.topic(topic)
-                return deserializers_of(route.deserializer, route.key_deserializer)
-        return DEFAULT
-
-    def _members_for(self, topic: str, group: str | None) -> list[Member]:
-        members = [m for m in self._members if topic in m.group.topic_names
-                   and (group is None or m.group.consumer_group == group)]
-        if not members:
-            routed = ", ".join(self._log.routed) or "none"
-            where = f" in consumer group {group!r}" if group else ""
-            raise HarnessError(f"topic {topic!r} is not consumed{where} (routed: {routed})")
-        return members
-
-    def _member(self, topic: str, group: str | None) -> Member:
-        members = self._members_for(topic, group)
-        if len(members) > 1:
-            names = ", ".join(sorted(m.group.consumer_group for m in members))
-            raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
-                               f" ({names}); pass group=")
-        return members[0]
-
-    def _consumer_group(self, topic: str, group: str | None) -> str:
-        if group is not None:
-            return group
-        names = sorted({g.consumer_group for g in self._groups if topic in g.topic_names})
-        if len(names) == 1:
-            return names[0]
-        if not names:
-            raise HarnessError(f"topic {topic!r} is not consumed by any consumer group;"
-                               " pass group=")
-        raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
-                           f" ({', '.join(names)}); pass group=")
+    def _key(self, topic: str, partition: int) -> PartitionKey:
+        self._log.end(topic, partition)  # unknown topic or partition: a clear error
+        return (topic, partition)
 
     def _open(self) -> None:
         if self._state == "closed":

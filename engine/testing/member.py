@@ -24,12 +24,16 @@ if TYPE_CHECKING:
 
 
 class Member:
-    """A group member as one process runs it: the real ``Listener`` and its jobs, inline."""
+    """A group member as one process runs it: the real ``Listener`` and its jobs, inline.
+
+    ``number`` is the process's (``engine.testing.members``); the history records it.
+    """
 
     def __init__(self, group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
-                 plan: CrashPlan) -> None:
+                 plan: CrashPlan, number: int = 0) -> None:
         self.group = group
+        self.number = number
         self._log = log
         self.queue = InlineQueue(monitor)
 
@@ -37,7 +41,7 @@ class Member:
             return MemoryClient(group, monitor, listener, log, clock, history)
 
         executor = functools.partial(CrashingExecutor, consumer_group=group.consumer_group,
-                                     plan=plan, history=history,
+                                     plan=plan, history=history, member=number,
                                      wall_offset=clock.wall() - clock.now())
         self.listener = Listener(group, self.queue, monitor, settings, producer,
                                  client_factory=client, executor_factory=executor,
@@ -48,16 +52,10 @@ class Member:
         """The listener's in-memory client."""
         return cast(MemoryClient, self.listener.client)
 
-    @property
-    def all_partitions(self) -> list[PartitionKey]:
-        """Every partition of the group's topics."""
-        return [(name, number) for name in self.group.topic_names
-                for number in range(self._log.partition_count(name))]
-
-    def open(self) -> None:
-        """Start the listener, take every partition, enter the fetch loop."""
+    def open(self, keys: list[PartitionKey]) -> None:
+        """Start the listener, take the partitions the group gives, enter the fetch loop."""
         self.listener.connect()
-        self.client.assign(self.all_partitions)
+        self.client.assign(keys)
         self.listener.enter_fetch_loop()
 
     def poll(self, limit: int | None) -> list[Messages]:

@@ -1,0 +1,83 @@
+"""The harness's topic set-up: which topics exist, with how many partitions, read how, by whom."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
+from engine.testing.errors import HarnessError
+
+if TYPE_CHECKING:
+    from engine.app import App
+    from engine.routing.subscription_group import SubscriptionGroup
+    from engine.testing.log import Log
+
+Partitions = int | Mapping[str, int] | None
+"""Topic sizes: an int for every routed topic, a mapping by name, or None (declared, else 1)."""
+
+
+def create_topics(log: Log, app: App, groups: tuple[SubscriptionGroup, ...],
+                  partitions: Partitions) -> None:
+    """Create the routed, dead-letter, named and declared topics in ``log``.
+
+    A topic named in a ``partitions`` mapping gets that size; with an int, every routed topic
+    gets it; the rest get their declared ``config`` partitions, else 1.
+    """
+    routed = [topic.name for group in groups for topic in group.topics]
+    log.routed = tuple(dict.fromkeys(routed))
+    sizes: Mapping[str, int] = partitions if isinstance(partitions, Mapping) else {}
+    declared = {topic.name: topic.config.partitions or 1 for topic in app.declared_topics()}
+    dead_letters = [topic.dead_letter_queue.topic for group in groups
+                    for topic in group.topics if topic.dead_letter_queue is not None]
+    every_routed = partitions if isinstance(partitions, int) else None
+    for name in [*log.routed, *dead_letters, *sizes, *declared]:
+        if log.has_topic(name):
+            continue
+        if name in sizes:
+            count = sizes[name]
+        elif every_routed is not None and name in log.routed:
+            count = every_routed
+        else:
+            count = declared.get(name, 1)
+        log.create_topic(name, count)
+
+
+def deserializers_for(groups: tuple[SubscriptionGroup, ...], topic: str) -> Deserializers:
+    """How the first group routing ``topic`` reads it (the defaults for other topics)."""
+    for group in groups:
+        if topic in group.topic_names:
+            route = group.topic(topic)
+            return deserializers_of(route.deserializer, route.key_deserializer)
+    return DEFAULT
+
+
+def subscription_index(groups: tuple[SubscriptionGroup, ...], topic: str,
+                       group: str | None) -> int:
+    """Which of ``groups`` consumes ``topic`` (in consumer group ``group``, if given)."""
+    found = [index for index, each in enumerate(groups) if topic in each.topic_names
+             and (group is None or each.consumer_group == group)]
+    if not found:
+        routed = ", ".join(dict.fromkeys(t for each in groups for t in each.topic_names))
+        where = f" in consumer group {group!r}" if group else ""
+        raise HarnessError(f"topic {topic!r} is not consumed{where} (routed: {routed or 'none'})")
+    if len(found) > 1:
+        names = ", ".join(sorted(groups[index].consumer_group for index in found))
+        raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
+                           f" ({names}); pass group=")
+    return found[0]
+
+
+def consumer_group_of(groups: tuple[SubscriptionGroup, ...], topic: str,
+                      group: str | None) -> str:
+    """``group``, else the one consumer group consuming ``topic``."""
+    if group is not None:
+        return group
+    names = sorted({each.consumer_group for each in groups if topic in each.topic_names})
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise HarnessError(f"topic {topic!r} is not consumed by any consumer group;"
+                           " pass group=")
+    raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
+                       f" ({', '.join(names)}); pass group=")
