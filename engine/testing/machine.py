@@ -11,6 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from engine.testing.group_rules import GroupRules
 from engine.testing.harness import Harness
 from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
 from engine.testing.shrinking import BUDGET, can_give_up, give_up, is_final
@@ -32,15 +33,17 @@ class ScheduleError(AssertionError):
     """A check failed; the message ends with the schedule that led there, as a test to paste."""
 
 
-class ConsumerMachine(RuleBasedStateMachine):
-    """Random schedules of produce, poll, run, crash, rebalance, clock and restart steps.
+class ConsumerMachine(GroupRules, RuleBasedStateMachine):
+    """Random schedules of produce, poll, run, crash, rebalance, clock, restart, group steps.
 
-    Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
-    ``keys``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``); ``TestX =
-    XMachine.TestCase`` makes the test. Built-in invariants: no ``reordered()`` and no
-    ``committed_beyond_processed()`` after every step, nothing ``lost()`` at the end. ``end``
-    is how an example ends: ``"idle"`` (run to idle) or ``"stop"`` (run to idle, then the
-    graceful ``stop()``: shutdown hooks, final commit) before the final checks.
+    The group's steps (``GroupRules``) are partial and lost revokes, and members joining,
+    leaving and dying. Subclass it with ``app`` and ``topic`` (and optionally ``partitions``,
+    ``values``, ``keys``, ``end``, ``revokes``, ``max_members``, ``check(kafka)``,
+    ``check_at_end(kafka)``); ``TestX = XMachine.TestCase`` makes the test. Built-in
+    invariants: no ``reordered()`` and no ``committed_beyond_processed()`` after every step,
+    nothing ``lost()`` at the end. ``end`` is how an example ends: ``"idle"`` (run to idle)
+    or ``"stop"`` (run to idle, then the graceful ``stop()``: shutdown hooks, final commit)
+    before the final checks.
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -166,19 +169,24 @@ class ConsumerMachine(RuleBasedStateMachine):
         try:
             # a step already failed: that is the error to see
             if sys.exc_info()[1] is None:
-                self._finish()
-                ending = _ENDINGS[self.end]
+                ending = self._finish()
                 self._checked(self.kafka.history.check, *ending, "kafka.history.check()")
                 self._checked(lambda: self.check_at_end(self.kafka), *ending,
                               "machine.check_at_end(kafka)")
         finally:
             self.kafka.close()
 
-    def _finish(self) -> None:
-        """Run to idle; with ``end = "stop"`` then stop gracefully (each step checked)."""
-        self._checked(self.kafka.run, "kafka.run()")
-        if self.end == "stop":
-            self._checked(self.kafka.stop, *_ENDINGS["stop"])
+    def _finish(self) -> tuple[str, ...]:
+        """Settle what a revoke left unassigned, run to idle, with ``end = "stop"`` stop.
+
+        Each step is checked; the steps, as the printed test ends.
+        """
+        ending = (("kafka.settle()",) if self.needs_settling() else ()) + _ENDINGS[self.end]
+        calls = {"kafka.settle()": self.kafka.settle, "kafka.run()": self.kafka.run,
+                 "kafka.stop()": self.kafka.stop}
+        for done, line in enumerate(ending, 1):
+            self._checked(calls[line], *ending[:done])
+        return ending
 
     # -- internals -----------------------------------------------------------------------------
 
