@@ -88,7 +88,7 @@ def test_roundrobin_deals_partitions_in_turn() -> None:
 
 
 def test_an_assignor_the_harness_does_not_model_is_named() -> None:
-    with pytest.raises(HarnessError, match="'sticky'.*models range, roundrobin"):
+    with pytest.raises(HarnessError, match=r"'sticky'.*models range, roundrobin"):
         Harness(tracing_app("sticky"))
 
 
