@@ -1,4 +1,9 @@
-"""The harness: the user's app on the engine's own code, over an in-memory Kafka, one thread."""
+"""The harness: the user's app on the engine's own code, over an in-memory Kafka, one thread.
+
+Over 250 lines for a reason: it is the kit's public API, one short method per call a test
+makes. The work is elsewhere: ``members`` (processes and assignment), ``topics`` (set-up),
+``log``, ``memory_client``, ``history``.
+"""
 
 from __future__ import annotations
 
@@ -301,8 +306,8 @@ class Harness:
 
     def _die(self, number: int | None) -> None:
         """A process dies: the only one (or ``None``: all) comes back; else the rest take over."""
-        if number is not None and number not in self.members:
-            self._members.member(0, number)  # names the live members
+        if number is not None:
+            self._members.check(number)
         if number is None or len(self.members) == 1:
             self.history.crashed()
             self._members.kill()

@@ -129,7 +129,7 @@ class Members:
         members = self._of(index)
         if number is None:
             return next(iter(members.values()))
-        self._check(number)
+        self.check(number)
         return members[number]
 
     def assignment(self, index: int, topic: str) -> dict[int, list[int]]:
@@ -164,13 +164,14 @@ class Members:
         return number
 
     def _gone(self, number: int, verb: str) -> list[Member]:
-        self._check(number)
+        self.check(number)
         if len(self._processes) == 1:
             raise HarnessError(f"member {number} is the only one: it cannot {verb} alone"
                                f" ({'stop()' if verb == 'leave' else 'crash()'} does that)")
         return self._processes.pop(number)
 
-    def _check(self, number: int) -> None:
+    def check(self, number: int) -> None:
+        """Raise ``HarnessError`` naming the live members unless ``number`` is one."""
         if number not in self._processes:
             live = ", ".join(map(str, self._processes)) or "none"
             raise HarnessError(f"no member {number!r} in the group (live members: {live})")
