@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, Messages
 from engine.testing import ConsumerMachine, Harness, ScheduleError
-from tests.unit.test_consumer_machine import pasted
+from tests.unit.test_consumer_machine import CarelessMachine, pasted
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1", "partition.assignment.strategy": "cooperative-sticky"}
 EXAMPLES = settings(max_examples=60, deadline=None, database=None, derandomize=True)
@@ -155,3 +156,27 @@ def test_a_sink_whose_revoked_hook_drops_its_buffer_is_found_only_with_a_second_
 
 def test_the_sink_that_flushes_on_revoke_passes_every_rule() -> None:
     run_state_machine_as_test(CorrectSinkMachine, settings=EXAMPLES)
+
+
+class LostRevokeLedgerMachine(CarelessMachine):
+    """The non-idempotent ledger where only revokes redeliver (no crash, rebalance, restart)."""
+
+    max_members = 1
+
+    def crash(self, data: Any = None) -> None:  # plain methods: no longer rules
+        """Left out."""
+
+    def rebalance(self) -> None:
+        """Left out."""
+
+    def restart(self) -> None:
+        """Left out."""
+
+
+def test_a_lost_revoke_finds_the_non_idempotent_ledger_and_the_printed_test_replays() -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(LostRevokeLedgerMachine, settings=EXAMPLES)
+    text = str(failure.value)
+    assert re.search(r"kafka\.revoke\('orders', \d, lost=True\)", text), text
+    with pytest.raises(AssertionError, match="!= produced"):
+        pasted(failure.value, LostRevokeLedgerMachine=LostRevokeLedgerMachine)()
