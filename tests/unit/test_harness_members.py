@@ -9,6 +9,7 @@ import pytest
 
 from engine import App, Consumer, Messages
 from engine.testing import Harness, HarnessError
+from engine.testing.schedule import replay, step
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
 
@@ -222,3 +223,22 @@ def test_a_consumer_that_skips_part_of_a_batch_is_lost_across_members() -> None:
         kafka.run()
         assert kafka.history.lost() == [("orders", 0, 1), ("orders", 1, 1)]
         assert {d.member for d in kafka.history.deliveries} == {0, 1}
+
+
+def test_group_steps_print_as_the_calls_they_replay() -> None:
+    steps = [step("join"), step("revoke", "orders", 1, lost=True),
+             step("assign", "orders", 1, member=1), step("leave", member=1), step("join"),
+             step("crash", member=2), step("settle")]
+    assert [str(each) for each in steps] == [
+        "kafka.join()", "kafka.revoke('orders', 1, lost=True)",
+        "kafka.assign('orders', 1, member=1)", "kafka.leave(member=1)", "kafka.join()",
+        "kafka.crash(member=2)", "kafka.settle()"]
+    with Harness(tracing_app("cooperative-sticky"), partitions={"orders": 2}) as kafka:
+        fill(kafka)
+        kafka.poll(limit=1)
+        replay(kafka, steps[:3])
+        assert kafka.assignment("orders") == {0: [0], 1: [1]}
+        replay(kafka, steps[3:])
+        assert kafka.members == (0,) and kafka.assignment("orders") == {0: [0, 1]}
+        kafka.run()
+        kafka.history.check()
