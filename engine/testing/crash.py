@@ -181,10 +181,11 @@ class CrashingExecutor(Executor):
 
     def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
                  clock: Callable[[], float], *, consumer_group: str, plan: CrashPlan,
-                 history: History, wall_offset: float) -> None:
+                 history: History, wall_offset: float, member: int = 0) -> None:
         super().__init__(route, partition, runtime, monitor, clock)
         self._wall_offset = wall_offset
         self._group = consumer_group
+        self._member = member
         self._plan = plan
         self._history = history
         self._crash_after: int | None = None
@@ -197,7 +198,8 @@ class CrashingExecutor(Executor):
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         assert isinstance(messages, TakenMessages)
-        job = self._history.begin(self._group, consumer, messages, self._runtime.attempt)
+        job = self._history.begin(self._group, consumer, messages, self._runtime.attempt,
+                                  member=self._member)
         limit = self._crash_after = self._plan.take()
         try:
             super()._consume(consumer, messages)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
+    from engine.routing.subscription_group import SubscriptionGroup
+    from engine.testing.history import History
 
 
 class Event(NamedTuple):
@@ -58,3 +60,36 @@ class EventRecorder:
             append(Event(name, payload, sender))
 
         return record
+
+
+class HistoryFeed:
+    """Tells the history what only events say: dead-lettered messages, seeks and pauses."""
+
+    def __init__(self, monitor: Monitor, history: History,
+                 groups: tuple[SubscriptionGroup, ...]) -> None:
+        self._monitor = monitor
+        self._history = history
+        self._groups = groups
+        self._receivers: list[Callable[..., None]] = []
+
+    def start(self) -> None:
+        """Subscribe."""
+        dead_lettered, sought = self._dead_lettered, self._sought
+        self._receivers = [dead_lettered, sought]  # the very objects to unsubscribe later
+        self._monitor.subscribe("dead_letter_queue.dispatched", dead_lettered)
+        self._monitor.subscribe("consumer.consuming.seek", sought)
+        self._monitor.subscribe("consumer.consuming.pause", sought)
+
+    def stop(self) -> None:
+        """Unsubscribe (the app may serve another harness)."""
+        for receiver in self._receivers:
+            self._monitor.unsubscribe(receiver)
+        self._receivers = []
+
+    def _dead_lettered(self, sender: Any, **event: Any) -> None:
+        names = [g.consumer_group for g in self._groups if event["topic"] in g.topic_names]
+        self._history.dead_lettered(sender, event["topic"], event["partition"],
+                                    event["offset"], names)
+
+    def _sought(self, sender: Any, **event: Any) -> None:
+        self._history.sought(sender)

@@ -81,7 +81,7 @@ class FaultRules:
 
     @rule(data=st.data())
     @precondition(lambda machine: "lose" in machine.faults)
-    def assign_back(self, data: st.DataObject) -> None:
+    def regain_lost(self, data: st.DataObject) -> None:
         """A partition given away comes back (skipped while none is away)."""
         away = self._partitions(assigned=False)
         if away:

@@ -1,4 +1,9 @@
-"""The harness: the user's app on the engine's own code, over an in-memory Kafka, one thread."""
+"""The harness: the user's app on the engine's own code, over an in-memory Kafka, one thread.
+
+Over 250 lines for a reason: it is the kit's public API, one short method per call a test
+makes. The work is elsewhere: ``members`` (processes and assignment), ``topics`` (set-up),
+``log``, ``memory_client``, ``history``.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,26 @@ from typing import TYPE_CHECKING, Any
 
 from engine.messages import Message
 from engine.processing.death import ProcessDeath
+from engine.processing.partitions import PartitionKey
 from engine.producer import encode
 from engine.routing.selection import Selection
 from engine.testing.clock import Epoch, VirtualClock
 from engine.testing.crash import CrashPlan
 from engine.testing.errors import HarnessError, Stuck
-from engine.testing.events import EventLog, EventRecorder
+from engine.testing.events import EventLog, EventRecorder, HistoryFeed
 from engine.testing.faults import Faults
 from engine.testing.history import History
 from engine.testing.log import Log
 from engine.testing.member import Member
+from engine.testing.members import Members
 from engine.testing.memory_producer import MemoryProducer, encode_headers
-from engine.testing.topics import Partitions, create_topics, deserializers_for, watch_history
+from engine.testing.topics import (
+    Partitions,
+    consumer_group_of,
+    create_topics,
+    deserializers_for,
+    subscription_index,
+)
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -42,7 +55,8 @@ class Harness:
     are created too. ``consumer_groups`` / ``topics`` limit what runs,
     as the CLI's filters do. ``epoch`` is the wall time the virtual clock starts at (a
     timezone-aware datetime or Unix seconds; ``engine.testing.EPOCH`` by default, so that
-    timestamps are the same on every run).
+    timestamps are the same on every run). ``join()``, ``leave()`` and ``crash(member=)``
+    add and take away processes of the app in its consumer groups (``engine.testing.members``).
     """
 
     def __init__(self, app: App, partitions: Partitions = None, *,
@@ -64,8 +78,9 @@ class Harness:
         self._plan = CrashPlan()
         self._recorder = EventRecorder(app.monitor, self.events)
         self._recorder.start()
-        self._history_receivers = watch_history(app, self.history, self._groups)
-        self._members: list[Member] = []
+        self._feed = HistoryFeed(app.monitor, self.history, self._groups)
+        self._feed.start()
+        self._members = Members(self._groups, self._new_member, self._log)
         self._state = "stopped"
         self.start()
 
@@ -110,14 +125,24 @@ class Harness:
     def committed(self, topic: str, partition: int, group: str | None = None) -> int | None:
         """The group's committed offset (the next to read); None when nothing was committed."""
         self._open()
-        self._log.end(topic, partition)  # unknown topic or partition: a clear error
-        return self._log.committed(self._consumer_group(topic, group), (topic, partition))
+        key = self._key(topic, partition)
+        return self._log.committed(consumer_group_of(self._groups, topic, group), key)
 
     def consumer_for(self, topic: str, partition: int, group: str | None = None
                      ) -> Consumer | None:
-        """The live consumer instance of a partition (None before its first batch)."""
+        """The live consumer instance of a partition, in the member owning it.
+
+        None before its first batch, or while nobody owns the partition.
+        """
         self._open()
-        return self._member(topic, group).consumer_for((topic, partition))
+        index = subscription_index(self._groups, topic, group)
+        owner = self._members.owner(index, (topic, partition))
+        return None if owner is None else owner.consumer_for((topic, partition))
+
+    def assignment(self, topic: str, group: str | None = None) -> dict[int, list[int]]:
+        """Member number -> the partitions of ``topic`` it owns (every live member listed)."""
+        self._open()
+        return self._members.assignment(subscription_index(self._groups, topic, group), topic)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -135,7 +160,7 @@ class Harness:
                 ran += member.poll(limit)
             except ProcessDeath:
                 ran += member.queue.take_batches()
-                self._die()
+                self._die(member.number)
                 break
         return ran
 
@@ -148,13 +173,14 @@ class Harness:
         self._running()
         polls = 0
         while True:
-            due = self._next_due()
+            due = self._members.next_due(self.clock.now())
             if due is None:
-                self._check_nothing_passed_over(polls)
+                passed_over = self._members.passed_over(self.history)
+                if passed_over:
+                    raise Stuck(polls, passed_over, passed_over=True)
                 return polls
             if polls >= max_polls:
-                raise Stuck(polls, [line for member in self._members
-                                    for line in member.describe_work(self.history)])
+                raise Stuck(polls, self._members.work(self.history))
             self.clock.advance_to(due)
             self.poll()
             polls += 1
@@ -165,36 +191,71 @@ class Harness:
                group: str | None = None) -> None:
         """Take a partition away, as the group would (hooks run now; committed unless lost)."""
         self._running()
-        self._log.end(topic, partition)
-        member = self._member(topic, group).holding((topic, partition), "revoke")
-        self._surviving(lambda: member.revoke([(topic, partition)], lost))
+        owner = self._owner(topic, partition, group, "revoke")
+        self._surviving(lambda: owner.revoke([(topic, partition)], lost), owner.number)
 
-    def assign(self, topic: str, partition: int, *, group: str | None = None) -> None:
-        """Give a partition back (fetched from the group's commit, by a new consumer)."""
-        self._running()
-        self._log.end(topic, partition)
-        self._member(topic, group).assign([(topic, partition)])
+    def assign(self, topic: str, partition: int, *, group: str | None = None,
+               member: int | None = None) -> None:
+        """Give a partition (to ``member``, else the oldest): fetched from the group's commit.
 
-    def rebalance(self) -> None:
-        """An eager rebalance of this lone member: everything revoked, everything assigned."""
-        self._running()
-
-        def rebalance() -> None:
-            for member in self._members:
-                member.revoke(list(member.client.positions), lost=False)
-                member.assign(member.all_partitions)
-
-        self._surviving(rebalance)
-
-    def crash(self, after: int | None = None, *, at: str = "take") -> None:
-        """SIGKILL now, or armed: at a take, a produce or a commit call (``Faults.arm_crash``).
-
-        Nothing uncommitted survives; fresh consumers (no hook runs) start at once from the
-        committed offsets (a process that dies while stopping stays stopped).
+        One ``lose`` gave away goes back to the member that lost it unless ``member=`` names
+        another, which takes it once the loser heard it was lost.
         """
         self._running()
+        index = subscription_index(self._groups, topic, group)
+        key = self._key(topic, partition)
+        owner = self._members.owner(index, key)
+        if owner is not None and not owner.client.holds(key):  # lost, not heard yet
+            if member is None or member == owner.number:
+                member = owner.number
+            else:
+                loser = owner
+                self._surviving(lambda: loser.revoke([key], lost=True), loser.number)
+                owner = None
+        target = self._members.member(index, member)
+        if owner is not None and owner is not target:
+            raise HarnessError(f"{topic}/{partition} is assigned to member {owner.number};"
+                               " revoke it first")
+        self._surviving(lambda: target.assign([key]), target.number)
+
+    def rebalance(self) -> None:
+        """An eager rebalance: everything revoked, everything assigned again by the assignor."""
+        self._running()
+        self._surviving(self._members.rebalance)
+
+    def join(self) -> int:
+        """Another process of the app joins its groups and takes its share; its member number."""
+        self._running()
+        joined: list[int] = []
+        self._surviving(lambda: joined.append(self._members.join()))
+        return joined[0] if joined else self.members[-1]
+
+    def leave(self, member: int | None = None) -> None:
+        """A member (the newest by default) stops gracefully; the others take its partitions."""
+        self._running()
+        number = self._members.numbers[-1] if member is None else member
+        self._surviving(lambda: self._members.leave(number))
+
+    def settle(self) -> None:
+        """Partitions nobody owns (after ``revoke``) go to the members owning fewest."""
+        self._running()
+        self._members.settle()
+
+    def crash(self, after: int | None = None, *, at: str = "take",
+              member: int | None = None) -> None:
+        """SIGKILL now, or armed: at a take, a produce or a commit call (``Faults.arm_crash``).
+
+        Everything not committed is lost. The process comes back at once with fresh consumers
+        (no hook runs) that start from the committed offsets; with other members alive, the
+        killed one (``member=``, or the one running the job) stays dead and they take over.
+        A process that dies while stopping stays stopped.
+        """
+        self._running()
+        if member is not None and (after is not None or at != "take"):
+            raise HarnessError("an armed crash kills the member that reaches it; member= is for"
+                               " a crash now")
         if self._faults.arm_crash(self._plan, after, at):
-            self._die()
+            self._die(member)
 
     def fail_produce(self, times: int = 1, *, topic: str | None = None,
                      timeout: bool = False) -> None:
@@ -207,27 +268,24 @@ class Harness:
     def lose(self, topic: str, partition: int, *, group: str | None = None) -> None:
         """The group gives a partition away unheard (``MemoryClient.lose``), to nobody."""
         self._running()
-        self._log.end(topic, partition)
-        self._member(topic, group).holding((topic, partition), "lose").client.lose(
-            (topic, partition))
+        self._owner(topic, partition, group, "lose").client.lose((topic, partition))
 
     def assigned(self, topic: str, partition: int, group: str | None = None) -> bool:
-        """Whether the group assigns the partition here (not once ``lose`` gave it away)."""
+        """Whether the group assigns the partition to a member (not once ``lose`` gave it away)."""
         self._running()
-        self._log.end(topic, partition)
-        return self._member(topic, group).client.holds((topic, partition))
+        index, key = subscription_index(self._groups, topic, group), self._key(topic, partition)
+        owner = self._members.owner(index, key)
+        return owner is not None and owner.client.holds(key)
 
     def stop(self) -> None:
         """The graceful stop: shutdown hooks, flush, final commit, leave the group."""
         self._running()
         try:
-            for member in self._members:
-                member.stop()
+            self._members.stop()
         except ProcessDeath:
             self._kill()
             return
         self.producer.flush(1.0)
-        self._members = []
         self._state = "stopped"
 
     def start(self) -> None:
@@ -235,10 +293,8 @@ class Harness:
         self._open()
         if self._state == "running":
             raise HarnessError("the harness is already running")
-        self._members = [self._new_member(group) for group in self._groups]
         self._state = "running"
-        for member in self._members:
-            member.open()
+        self._members.start()
 
     def close(self) -> None:
         """Stop (if running) and let go of the app's monitor; the harness is done."""
@@ -249,8 +305,7 @@ class Harness:
                 self.stop()
         finally:
             self._recorder.stop()
-            for _, receiver in self._history_receivers:
-                self.app.monitor.unsubscribe(receiver)
+            self._feed.stop()
             self._state = "closed"
 
     def __enter__(self) -> Harness:
@@ -272,6 +327,11 @@ class Harness:
         return self._groups
 
     @property
+    def members(self) -> tuple[int, ...]:
+        """The live members' numbers (0 is the process ``start()`` runs; ``join()`` adds)."""
+        return self._members.numbers
+
+    @property
     def faults(self) -> Faults:
         """The armed producer and commit faults, and the calls they count."""
         return self._faults
@@ -283,69 +343,49 @@ class Harness:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _new_member(self, group: SubscriptionGroup) -> Member:
+    def _new_member(self, group: SubscriptionGroup, number: int) -> Member:
         return Member(group, self.app.monitor, self.app.settings, self.producer, log=self._log,
                       clock=self.clock, history=self.history, plan=self._plan,
-                      faults=self._faults)
+                      faults=self._faults, number=number)
 
-    def _surviving(self, call: Callable[[], None]) -> None:
-        """Make a call of the group's; a crash armed at a commit in it kills the process."""
+    def _owner(self, topic: str, partition: int, group: str | None, call: str) -> Member:
+        """The member owning the partition (else a ``HarnessError``: nothing to ``call``)."""
+        index = subscription_index(self._groups, topic, group)
+        owner = self._members.owner(index, self._key(topic, partition))
+        if owner is None:
+            raise HarnessError(f"{topic}/{partition} is not assigned; nothing to {call}")
+        return owner
+
+    def _surviving(self, call: Callable[[], None], member: int | None = None) -> None:
+        """Make a call of the group's; a crash armed at a commit in it kills the process.
+
+        ``member`` is the process the call runs in (None: several, so all of them die).
+        """
         try:
             call()
         except ProcessDeath:
-            self._die()
+            self._die(member)
 
-    def _die(self) -> None:
-        self._kill()
-        self.start()
+    def _die(self, number: int | None) -> None:
+        """A process dies: the only one (or ``None``: all) comes back; else the rest take over."""
+        if number is not None:
+            self._members.check(number)
+        if number is None or len(self.members) == 1:
+            self._kill()
+            self.start()
+            return
+        self.history.crashed(self._members.die(number))
 
     def _kill(self) -> None:
+        """Every process dies; the harness is stopped."""
         self.history.crashed()
-        for member in self._members:
-            member.kill()
+        self._members.kill()
         self._transport.drop_reports()
-        self._members = []
         self._state = "stopped"
 
-    def _check_nothing_passed_over(self, polls: int) -> None:
-        lines = [line for member in self._members
-                 for line in member.describe_passed_over(self.history)]
-        if lines:
-            raise Stuck(polls, lines, passed_over=True)
-
-    def _next_due(self) -> float | None:
-        now = self.clock.now()
-        dues = [due for member in self._members if (due := member.next_due(now)) is not None]
-        return min(dues) if dues else None
-
-    def _members_for(self, topic: str, group: str | None) -> list[Member]:
-        members = [m for m in self._members if topic in m.group.topic_names
-                   and (group is None or m.group.consumer_group == group)]
-        if not members:
-            routed = ", ".join(self._log.routed) or "none"
-            where = f" in consumer group {group!r}" if group else ""
-            raise HarnessError(f"topic {topic!r} is not consumed{where} (routed: {routed})")
-        return members
-
-    def _member(self, topic: str, group: str | None) -> Member:
-        members = self._members_for(topic, group)
-        if len(members) > 1:
-            names = ", ".join(sorted(m.group.consumer_group for m in members))
-            raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
-                               f" ({names}); pass group=")
-        return members[0]
-
-    def _consumer_group(self, topic: str, group: str | None) -> str:
-        if group is not None:
-            return group
-        names = sorted({g.consumer_group for g in self._groups if topic in g.topic_names})
-        if len(names) == 1:
-            return names[0]
-        if not names:
-            raise HarnessError(f"topic {topic!r} is not consumed by any consumer group;"
-                               " pass group=")
-        raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
-                           f" ({', '.join(names)}); pass group=")
+    def _key(self, topic: str, partition: int) -> PartitionKey:
+        self._log.end(topic, partition)  # unknown topic or partition: a clear error
+        return (topic, partition)
 
     def _open(self) -> None:
         if self._state == "closed":

@@ -32,7 +32,8 @@ class Delivery:
     """One message handed to one ``consume`` call, and how that call ended.
 
     ``outcome``: ``"ok"`` (returned), ``"failed"`` (raised) or ``"crashed"`` (the process
-    died during it).
+    died during it). ``member``: the number of the process that ran it (0 unless others
+    joined).
     """
 
     topic: str
@@ -42,6 +43,7 @@ class Delivery:
     consumer: Any
     outcome: str
     consumer_group: str
+    member: int = 0
 
     @property
     def position(self) -> Position:
@@ -53,8 +55,9 @@ class ConsumeCall:
     """One ``consume`` call while it runs (marks made meanwhile count what was taken)."""
 
     def __init__(self, history: History, group: str, consumer: Consumer,
-                 messages: TakenMessages, attempt: int) -> None:
+                 messages: TakenMessages, attempt: int, member: int = 0) -> None:
         self.history, self.group, self.consumer = history, group, consumer
+        self.member = member
         self.messages, self.attempt = messages, attempt
         self.key: PartitionKey = (messages.topic, messages.partition)
         self.sought = False
@@ -117,14 +120,14 @@ class History:
         self._started.setdefault(group, {}).setdefault(key, offset)
 
     def begin(self, group: str, consumer: Consumer, messages: TakenMessages,
-              attempt: int) -> ConsumeCall:
+              attempt: int, *, member: int = 0) -> ConsumeCall:
         """A consume call starts; a first attempt behind the instance's progress is a reorder."""
         last = self._last.get(id(consumer))
         first = messages.metadata.first_offset
         if attempt == 1 and last is not None and first <= last:
             self._reordered.append(Position(messages.topic, messages.partition, first))
         self._group_of[id(consumer)] = group
-        self._current = ConsumeCall(self, group, consumer, messages, attempt)
+        self._current = ConsumeCall(self, group, consumer, messages, attempt, member)
         return self._current
 
     def stored(self, group: str, key: PartitionKey, offset: int) -> None:
@@ -163,11 +166,17 @@ class History:
         if call is not None and call.messages.last_taken is not None:
             call.cut_short = call.messages.last_taken
 
-    def crashed(self) -> None:
-        """The process died."""
+    def crashed(self, keys: Iterable[PartitionKey] | None = None) -> None:
+        """A process died (owning ``keys``; None: every process, and every partition)."""
         self.crashes += 1
         self._current = None
-        self._failing.clear()  # the new process fetches again from the committed offsets
+        # its partitions are fetched again from the committed offsets, by a new process
+        if keys is None:
+            self._failing.clear()
+            return
+        gone = set(keys)
+        for failing in self._failing.values():
+            failing.difference_update([f for f in failing if (f.topic, f.partition) in gone])
 
     def _ended(self, call: ConsumeCall, outcome: str, error: BaseException | None,
                returned: bool) -> None:
@@ -182,7 +191,7 @@ class History:
                 marked_away = cut_short
         self.deliveries += [
             Delivery(topic, partition, raw.offset() or 0, call.attempt, call.consumer, outcome,
-                     call.group)
+                     call.group, call.member)
             for raw in call.messages.delivered
         ]
         if returned:

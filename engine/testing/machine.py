@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from engine.testing.clock import EPOCH, Epoch, wall_seconds
 from engine.testing.fault_rules import FaultRules, check_faults
+from engine.testing.group_rules import GroupRules
 from engine.testing.harness import Harness
 from engine.testing.schedule import Line, Step, keeps_fresh, refreshes, render, step
 from engine.testing.shrinking import BUDGET, can_give_up, give_up, is_final
@@ -35,21 +36,23 @@ class ScheduleError(AssertionError):
     """A check failed; the message ends with the schedule that led there, as a test to paste."""
 
 
-class ConsumerMachine(FaultRules, RuleBasedStateMachine):
-    """Random schedules of produce, poll, run, rebalance, clock, restart and fault steps.
+class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
+    """Random schedules of produce, poll, run, rebalance, clock, restart, fault and group steps.
 
     Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
-    ``keys``, ``timestamps``, ``epoch``, ``end``, ``check(kafka)``, ``check_at_end(kafka)``);
-    ``TestX = XMachine.TestCase`` makes the test. Built-in invariants: no ``reordered()`` and no
-    ``committed_beyond_processed()`` after every step, nothing ``lost()`` at the end. ``end``
-    is how an example ends: ``"idle"`` (run to idle) or ``"stop"`` (run to idle, then the
-    graceful ``stop()``: shutdown hooks, final commit) before the final checks. ``epoch`` is
-    the harness' wall time at the start (``engine.testing.EPOCH``); ``timestamps`` draws each
-    produced message's timestamp (None: the virtual wall time when produced; or a strategy of
-    aware datetimes, or of offsets from ``epoch`` as ``timedelta`` or seconds). ``faults``
-    names the faults drawn (all of ``engine.testing.fault_rules.FAULTS`` by default): "crash"
-    (SIGKILL now or at a take), "crash_at_produce", "crash_at_commit", "fail_produce",
-    "lose" (a partition lost unheard, given back later and before the end).
+    ``keys``, ``timestamps``, ``epoch``, ``end``, ``faults``, ``revokes``, ``max_members``,
+    ``check(kafka)``, ``check_at_end(kafka)``); ``TestX = XMachine.TestCase`` makes the test.
+    Built-in invariants: no ``reordered()`` and no ``committed_beyond_processed()`` after
+    every step, nothing ``lost()`` at the end. ``end`` is how an example ends: ``"idle"`` (run
+    to idle) or ``"stop"`` (run to idle, then the graceful ``stop()``: shutdown hooks, final
+    commit) before the final checks. ``epoch`` is the harness' wall time at the start
+    (``engine.testing.EPOCH``); ``timestamps`` draws each produced message's timestamp (None:
+    the virtual wall time when produced; or a strategy of aware datetimes, or of offsets from
+    ``epoch`` as ``timedelta`` or seconds). ``faults`` names the faults drawn (all of
+    ``engine.testing.fault_rules.FAULTS`` by default): "crash" (SIGKILL now or at a take),
+    "crash_at_produce", "crash_at_commit", "fail_produce", "lose" (a partition lost unheard,
+    given back later and before the end). The group's steps (``GroupRules``) are partial and
+    lost revokes, and members joining, leaving and dying.
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -184,20 +187,26 @@ class ConsumerMachine(FaultRules, RuleBasedStateMachine):
         try:
             # a step already failed: that is the error to see
             if sys.exc_info()[1] is None:
-                self._finish()
-                ending = _ENDINGS[self.end]
+                ending = self._finish()
                 self._checked(self.kafka.history.check, *ending, "kafka.history.check()")
                 self._checked(lambda: self.check_at_end(self.kafka), *ending,
                               "machine.check_at_end(kafka)")
         finally:
             self.kafka.close()
 
-    def _finish(self) -> None:
-        """Give back lost partitions, run to idle; with ``end = "stop"`` then stop gracefully."""
+    def _finish(self) -> tuple[str, ...]:
+        """Give back, settle, run to idle, with ``end = "stop"`` stop; the steps, as printed.
+
+        Lost partitions come back (printed steps), then what a revoke left unassigned is
+        settled; each step is checked.
+        """
         self.give_back()
-        self._checked(self.kafka.run, "kafka.run()")
-        if self.end == "stop":
-            self._checked(self.kafka.stop, *_ENDINGS["stop"])
+        ending = (("kafka.settle()",) if self.needs_settling() else ()) + _ENDINGS[self.end]
+        calls = {"kafka.settle()": self.kafka.settle, "kafka.run()": self.kafka.run,
+                 "kafka.stop()": self.kafka.stop}
+        for done, line in enumerate(ending, 1):
+            self._checked(calls[line], *ending[:done])
+        return ending
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from engine.connection.listener import Listener
 from engine.consumer import Consumer
 from engine.processing.partitions import PartitionKey
 from engine.testing.crash import CrashingExecutor, CrashPlan
-from engine.testing.errors import HarnessError
 from engine.testing.faults import Faults
 from engine.testing.inline_queue import InlineQueue
 from engine.testing.memory_client import MemoryClient
@@ -26,12 +25,16 @@ if TYPE_CHECKING:
 
 
 class Member:
-    """A group member as one process runs it: the real ``Listener`` and its jobs, inline."""
+    """A group member as one process runs it: the real ``Listener`` and its jobs, inline.
+
+    ``number`` is the process's (``engine.testing.members``); the history records it.
+    """
 
     def __init__(self, group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
-                 plan: CrashPlan, faults: Faults) -> None:
+                 plan: CrashPlan, faults: Faults, number: int = 0) -> None:
         self.group = group
+        self.number = number
         self._log = log
         self.queue = InlineQueue(monitor)
 
@@ -39,7 +42,7 @@ class Member:
             return MemoryClient(group, monitor, listener, log, clock, history, faults)
 
         executor = functools.partial(CrashingExecutor, consumer_group=group.consumer_group,
-                                     plan=plan, history=history,
+                                     plan=plan, history=history, member=number,
                                      wall_offset=clock.wall() - clock.now())
         self.listener = Listener(group, self.queue, monitor, settings, producer,
                                  client_factory=client, executor_factory=executor,
@@ -50,22 +53,10 @@ class Member:
         """The listener's in-memory client."""
         return cast(MemoryClient, self.listener.client)
 
-    @property
-    def all_partitions(self) -> list[PartitionKey]:
-        """Every partition of the group's topics."""
-        return [(name, number) for name in self.group.topic_names
-                for number in range(self._log.partition_count(name))]
-
-    def holding(self, key: PartitionKey, call: str) -> Member:
-        """This member, which holds ``key`` (else a ``HarnessError``: nothing to ``call``)."""
-        if key not in self.client.positions:
-            raise HarnessError(f"{key[0]}/{key[1]} is not assigned; nothing to {call}")
-        return self
-
-    def open(self) -> None:
-        """Start the listener, take every partition, enter the fetch loop."""
+    def open(self, keys: list[PartitionKey]) -> None:
+        """Start the listener, take the partitions the group gives, enter the fetch loop."""
         self.listener.connect()
-        self.client.assign(self.all_partitions)
+        self.client.assign(keys)
         self.listener.enter_fetch_loop()
 
     def poll(self, limit: int | None) -> list[Messages]:

@@ -1,31 +1,29 @@
-"""What a harness sets up around its log: topics, deserializers, the history's events.
-
-The topics it creates, how each topic's messages are read, and the engine events its
-history follows.
-"""
+"""The harness's topic set-up: which topics exist, with how many partitions, read how, by whom."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
+from engine.testing.errors import HarnessError
 
 if TYPE_CHECKING:
     from engine.app import App
     from engine.routing.subscription_group import SubscriptionGroup
-    from engine.testing.history import History
     from engine.testing.log import Log
 
 Partitions = int | Mapping[str, int] | None
 """Topic sizes: an int for every routed topic, a mapping by name, or None (declared, else 1)."""
 
-Receiver = Callable[..., None]
 
-
-def create_topics(log: Log, app: App, groups: Sequence[SubscriptionGroup],
+def create_topics(log: Log, app: App, groups: tuple[SubscriptionGroup, ...],
                   partitions: Partitions) -> None:
-    """Create the routed, dead-letter, listed and declared topics the log lacks."""
+    """Create the routed, dead-letter, named and declared topics in ``log``.
+
+    A topic named in a ``partitions`` mapping gets that size; with an int, every routed topic
+    gets it; the rest get their declared ``config`` partitions, else 1.
+    """
     routed = [topic.name for group in groups for topic in group.topics]
     log.routed = tuple(dict.fromkeys(routed))
     sizes: Mapping[str, int] = partitions if isinstance(partitions, Mapping) else {}
@@ -45,8 +43,8 @@ def create_topics(log: Log, app: App, groups: Sequence[SubscriptionGroup],
         log.create_topic(name, count)
 
 
-def deserializers_for(groups: Sequence[SubscriptionGroup], topic: str) -> Deserializers:
-    """How ``topic``'s messages are read: its route's deserializers, else the defaults."""
+def deserializers_for(groups: tuple[SubscriptionGroup, ...], topic: str) -> Deserializers:
+    """How the first group routing ``topic`` reads it (the defaults for other topics)."""
     for group in groups:
         if topic in group.topic_names:
             route = group.topic(topic)
@@ -54,20 +52,32 @@ def deserializers_for(groups: Sequence[SubscriptionGroup], topic: str) -> Deseri
     return DEFAULT
 
 
-def watch_history(app: App, history: History,
-                  groups: Sequence[SubscriptionGroup]) -> list[tuple[str, Receiver]]:
-    """Feed ``history`` dead-letter copies, seeks and pauses; the subscriptions made."""
+def subscription_index(groups: tuple[SubscriptionGroup, ...], topic: str,
+                       group: str | None) -> int:
+    """Which of ``groups`` consumes ``topic`` (in consumer group ``group``, if given)."""
+    found = [index for index, each in enumerate(groups) if topic in each.topic_names
+             and (group is None or each.consumer_group == group)]
+    if not found:
+        routed = ", ".join(dict.fromkeys(t for each in groups for t in each.topic_names))
+        where = f" in consumer group {group!r}" if group else ""
+        raise HarnessError(f"topic {topic!r} is not consumed{where} (routed: {routed or 'none'})")
+    if len(found) > 1:
+        names = ", ".join(sorted(groups[index].consumer_group for index in found))
+        raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
+                           f" ({names}); pass group=")
+    return found[0]
 
-    def dead_lettered(sender: Any, **event: Any) -> None:
-        names = [g.consumer_group for g in groups if event["topic"] in g.topic_names]
-        history.dead_lettered(sender, event["topic"], event["partition"], event["offset"],
-                              names)
 
-    def sought(sender: Any, **event: Any) -> None:
-        history.sought(sender)
-
-    subscriptions = [("dead_letter_queue.dispatched", dead_lettered),
-                     ("consumer.consuming.seek", sought), ("consumer.consuming.pause", sought)]
-    for name, receiver in subscriptions:
-        app.monitor.subscribe(name, receiver)
-    return subscriptions
+def consumer_group_of(groups: tuple[SubscriptionGroup, ...], topic: str,
+                      group: str | None) -> str:
+    """``group``, else the one consumer group consuming ``topic``."""
+    if group is not None:
+        return group
+    names = sorted({each.consumer_group for each in groups if topic in each.topic_names})
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise HarnessError(f"topic {topic!r} is not consumed by any consumer group;"
+                           " pass group=")
+    raise HarnessError(f"topic {topic!r} is consumed by several consumer groups"
+                       f" ({', '.join(names)}); pass group=")
