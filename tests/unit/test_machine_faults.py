@@ -131,3 +131,18 @@ def test_the_new_steps_print_as_calls_and_replay() -> None:
         assert [m.payload for m in kafka.topic("copies")] == [1, 2]
         assert kafka.history.crashes == 1 and kafka.faults.failures_armed == 0
         assert kafka.committed("orders", 0) == 2
+
+
+def test_a_crash_in_the_final_stop_is_followed_by_a_restart_before_the_checks() -> None:
+    from tests.patterns.test_batching_sink import FlushingSinkMachine
+
+    machine = FlushingSinkMachine()  # buffers, writes and marks in shutdown (end = "stop")
+    kafka = machine.kafka
+    kafka.join()  # two members: the first one's final commit dies before the second flushes
+    kafka.produce("events", 1, partition=0)
+    kafka.produce("events", 2, partition=1)
+    kafka.poll()
+    kafka.crash(at="commit")
+    machine.teardown()  # before: ScheduleError, events/1@0 lost (it was only uncommitted)
+    assert kafka.history.crashes == 1
+    assert set(kafka.app.store) == {(0, 0), (1, 0)}  # type: ignore[attr-defined]
