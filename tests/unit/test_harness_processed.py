@@ -15,7 +15,7 @@ from engine import App, Consumer, Messages
 from engine.testing import ConsumerMachine, Harness, Position, ScheduleError
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
-BUDGET = settings(max_examples=100, deadline=None, database=None)
+BUDGET = settings(max_examples=100, deadline=None, database=None, derandomize=True)
 Consume = Callable[[Consumer, Messages], None]
 
 

@@ -13,7 +13,7 @@ from engine.testing import ConsumerMachine, Harness
 from engine.testing.schedule import Step, keeps_fresh, refreshes, replay, step
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
-BUDGET = settings(max_examples=60, deadline=None, database=None)
+BUDGET = settings(max_examples=60, deadline=None, database=None, derandomize=True)
 
 
 def reader_app() -> App:
