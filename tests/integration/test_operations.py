@@ -153,7 +153,7 @@ def test_server_with_no_broker_answering_exits_1_with_a_hint(
         f"app = App(kafka={{'bootstrap.servers': '127.0.0.1:{free_port()}'}})\n"
         "app.topic('t', C)\n"
     )
-    monkeypatch.setattr("engine.cli.server.PREFLIGHT_TIMEOUT", 2.0)
+    monkeypatch.setattr("engine.connection.preflight.PREFLIGHT_TIMEOUT", 2.0)
     assert main(["server", str(app_file)]) == 1
     err = capsys.readouterr().err
     assert "engine: no Kafka broker answered at 127.0.0.1:" in err

@@ -214,7 +214,7 @@ def test_a_numeric_option_out_of_range_is_one_engine_line_with_a_hint_and_exit_1
 
 
 def test_a_misspelt_librdkafka_setting_is_named_not_taken_for_a_missing_broker() -> None:
-    from engine.cli.server import check_broker
+    from engine.connection.preflight import check_broker
     from engine.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:

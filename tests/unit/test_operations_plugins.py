@@ -365,8 +365,8 @@ def test_every_client_the_engine_creates_logs_through_stdlib_logging(
     import confluent_kafka.admin
 
     from engine.broker import create_topics
-    from engine.cli.server import check_broker
     from engine.config.kafka import LIBRDKAFKA_LOGGER
+    from engine.connection.preflight import check_broker
 
     configs: list[dict[str, Any]] = []
 
