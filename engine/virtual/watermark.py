@@ -1,7 +1,7 @@
 """One partition's in-flight offsets across its virtual partitions, and the watermark they allow.
 
-Pure: no I/O, no threads, no locks; its owner serialises the calls. Offsets are delivered per
-virtual partition in increasing order; marking an offset marks the earlier ones of its own
+Pure: no I/O, no threads, no locks; its owner serialises the calls. A batch is delivered as split,
+one increasing list per virtual partition; marking an offset marks the earlier ones of its own
 virtual partition only. The watermark is the first offset not processed in any virtual
 partition: the offset to commit. Offsets missing from a delivery (compacted away, transaction
 markers) are never waited for. Processed offsets above the watermark are kept (for the commit's
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class Watermark:
@@ -34,14 +34,18 @@ class Watermark:
             self._remember(offset)
         self._settle()
 
-    def deliver(self, virtual_partition: int, offsets: Iterable[int]) -> None:
-        """Put ``offsets`` (increasing, not yet delivered nor processed) in flight."""
-        queue = self._pending.setdefault(virtual_partition, deque())
-        for offset in offsets:
-            self._check_new(offset)
-            queue.append(offset)
-            self._owner[offset] = virtual_partition
-            self._next = offset + 1
+    def deliver(self, batch: Sequence[Iterable[int]]) -> None:
+        """Put a split batch in flight: ``batch[i]`` holds virtual partition ``i``'s offsets.
+
+        Each list increases; every offset is new (at or above the end of earlier deliveries,
+        in no other list, not processed already).
+        """
+        lists = [list(offsets) for offsets in batch]
+        self._check_new(lists)  # before any change: a refused delivery leaves no trace
+        for virtual_partition, offsets in enumerate(lists):
+            self._pending.setdefault(virtual_partition, deque()).extend(offsets)
+            self._owner.update(dict.fromkeys(offsets, virtual_partition))
+        self._next = max([self._next - 1, *(offsets[-1] for offsets in lists if offsets)]) + 1
 
     def mark(self, offset: int) -> None:
         """Mark ``offset`` and the earlier unprocessed ones of its virtual partition processed."""
@@ -77,12 +81,19 @@ class Watermark:
         self._owner.clear()
         self._settle()
 
-    def _check_new(self, offset: int) -> None:
-        if offset < self._next:
-            raise ValueError(f"offset {offset} is below {self._next}: delivered already, or "
-                             f"not increasing")
-        if offset in self._done_set:
-            raise ValueError(f"offset {offset} is already processed")
+    def _check_new(self, lists: list[list[int]]) -> None:
+        seen: set[int] = set()
+        for offsets in lists:
+            for previous, offset in zip([None, *offsets], offsets):
+                if offset < self._next:
+                    raise ValueError(f"offset {offset} is below {self._next}, delivered already")
+                if previous is not None and offset <= previous:
+                    raise ValueError(f"offset {offset} follows {previous}: not increasing")
+                if offset in seen or offset in self._owner:
+                    raise ValueError(f"offset {offset} is delivered twice")
+                if offset in self._done_set:
+                    raise ValueError(f"offset {offset} is already processed")
+                seen.add(offset)
 
     def _remember(self, offset: int) -> None:
         heapq.heappush(self._done, offset)
