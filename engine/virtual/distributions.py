@@ -85,7 +85,7 @@ def balanced(messages: Sequence[M], partitioner: Partitioner, partitions: int) -
     placed, spread = _place(sizes, unkeyed, partitions)
     lists: list[list[M]] = [[] for _ in range(partitions)]
     next_unkeyed = 0
-    for message, value in zip(messages, values):
+    for message, value in zip(messages, values, strict=True):
         if value is None:
             lists[spread[next_unkeyed]].append(message)
             next_unkeyed += 1

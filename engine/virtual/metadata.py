@@ -114,7 +114,7 @@ def _read_runs(data: bytes, max_offsets: int) -> list[int] | None:
         return None
     relative: list[int] = []
     end = 0
-    for gap, length in zip(numbers[::2], numbers[1::2]):
+    for gap, length in zip(numbers[::2], numbers[1::2], strict=True):
         if length < 1 or len(relative) + length > max_offsets:
             return None
         relative.extend(range(end + gap, end + gap + length))

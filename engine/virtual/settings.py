@@ -27,7 +27,8 @@ class VirtualPartitions:
     def problems(self) -> list[str]:
         """Every problem with these settings, each naming its culprit (empty when valid)."""
         problems = []
-        if not callable(self.partitioner):
+        partitioner: object = self.partitioner  # typed callable, but any value may come in
+        if not callable(partitioner):
             problems.append(f"virtual_partitions partitioner must be callable "
                             f"(got {self.partitioner!r})")
         limit = self.max_partitions

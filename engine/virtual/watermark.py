@@ -84,7 +84,7 @@ class Watermark:
     def _check_new(self, lists: list[list[int]]) -> None:
         seen: set[int] = set()
         for offsets in lists:
-            for previous, offset in zip([None, *offsets], offsets):
+            for previous, offset in zip([None, *offsets], offsets, strict=False):
                 if offset < self._next:
                     raise ValueError(f"offset {offset} is below {self._next}, delivered already")
                 if previous is not None and offset <= previous:

@@ -56,7 +56,7 @@ def test_equal_values_share_an_encoding_and_others_are_refused_by_name() -> None
     assert canonical_bytes(True) == canonical_bytes(1)
     assert canonical_bytes(bytearray(b"k")) == canonical_bytes(b"k")
     assert canonical_bytes("1") != canonical_bytes(1) != canonical_bytes(b"\x01")
-    with pytest.raises(TypeError, match="got float: 1.5"):
+    with pytest.raises(TypeError, match=r"got float: 1\.5"):
         canonical_bytes(1.5)
     with pytest.raises(TypeError, match="got list"):
         canonical_bytes(("a", ["b"]))

@@ -80,7 +80,7 @@ def scenarios(draw: st.DrawFn) -> tuple[int, dict[int, list[int]], list[int]]:
     offsets = [start + sum(steps[:index]) - steps[0] for index in range(1, len(steps) + 1)]
     owners = draw(st.lists(st.integers(0, 3), min_size=len(offsets), max_size=len(offsets)))
     lists: dict[int, list[int]] = {}
-    for offset, owner in zip(offsets, owners):
+    for offset, owner in zip(offsets, owners, strict=True):
         lists.setdefault(owner, []).append(offset)
     return start, lists, draw(st.permutations(offsets))
 
