@@ -8,6 +8,7 @@ carrying the metadata) will be built on these pure pieces; see API.md section 12
 - ``settings``: the ``VirtualPartitions`` value and its validation.
 - ``stable_hash``: a process-independent hash of a partitioner's value.
 - ``distributions``: ``consistent`` and ``balanced`` splitting of one partition's batch.
+- ``errors``: ``SplitError``, a partitioner's failure naming the offset.
 - ``watermark``: one partition's in-flight offsets across its virtual partitions.
 - ``metadata``: completed offsets above the watermark, encoded for a commit's metadata.
 """

@@ -34,18 +34,24 @@ class Watermark:
             self._remember(offset)
         self._settle()
 
-    def deliver(self, batch: Sequence[Iterable[int]]) -> None:
+    def deliver(self, batch: Sequence[Iterable[int]], last: int | None = None) -> None:
         """Put a split batch in flight: ``batch[i]`` holds virtual partition ``i``'s offsets.
 
         Each list increases; every offset is new (at or above the end of earlier deliveries,
-        in no other list, not processed already).
+        in no other list, not processed already). ``last``: the batch's last fetched offset,
+        when a retry left out its last messages as processed already; offsets up to it that
+        are neither delivered nor processed are gaps.
         """
         lists = [list(offsets) for offsets in batch]
         self._check_new(lists)  # before any change: a refused delivery leaves no trace
+        highest = max([offsets[-1] for offsets in lists if offsets], default=None)
+        if last is not None and highest is not None and last < highest:
+            raise ValueError(f"last offset {last} is below the batch's offset {highest}")
         for virtual_partition, offsets in enumerate(lists):
             self._pending.setdefault(virtual_partition, deque()).extend(offsets)
             self._owner.update(dict.fromkeys(offsets, virtual_partition))
-        self._next = max([self._next - 1, *(offsets[-1] for offsets in lists if offsets)]) + 1
+        self._next = max([self._next - 1, *(x for x in (highest, last) if x is not None)]) + 1
+        self._settle()
 
     def mark(self, offset: int) -> None:
         """Mark ``offset`` and the earlier unprocessed ones of its virtual partition processed."""

@@ -42,7 +42,7 @@ class WatermarkMachine(RuleBasedStateMachine):
         lists: list[list[int]] = [[] for _ in range(VIRTUAL)]
         for index, offset in enumerate(retried + new):
             lists[owners[index % len(owners)]].append(offset)
-        self.marks.deliver(lists)
+        self.marks.deliver(lists, last=self.end - 1)
         self.in_flight = {vp: offsets for vp, offsets in enumerate(lists) if offsets}
 
     @precondition(lambda self: self.in_flight)
@@ -87,10 +87,10 @@ class WatermarkMachine(RuleBasedStateMachine):
         """Once every batch is processed, the watermark reaches the end."""
         self.marks.release()
         retried = [o for o in self.real if o >= self.marks.watermark and o not in self.processed]
-        self.marks.deliver([retried])
-        for offset in reversed(retried):
+        self.marks.deliver([retried], last=self.end - 1 if self.real else None)
+        for offset in retried[-1:]:
             self.marks.mark(offset)
-        assert self.marks.watermark == max(self.real, default=-1) + 1 or not self.real
+        assert self.marks.watermark == self.end
 
 
 TestWatermarkMachine = WatermarkMachine.TestCase

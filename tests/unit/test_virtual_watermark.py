@@ -44,6 +44,18 @@ def test_a_released_batch_keeps_the_watermark_and_the_retry_skips_what_was_done(
     assert marks.watermark == 5 and marks.completed_above() == []
 
 
+def test_a_retry_that_leaves_out_its_processed_tail_names_its_last_offset() -> None:
+    marks = Watermark(0)
+    marks.deliver([[0], [2, 3]])  # offset 1 was compacted away
+    marks.mark(3)
+    marks.release()
+    marks.deliver([[0]], last=3)
+    marks.mark(0)
+    assert marks.watermark == 4 and marks.completed_above() == []
+    with pytest.raises(ValueError, match="last offset 4 is below the batch's offset 5"):
+        marks.deliver([[5]], last=4)
+
+
 def test_a_new_owner_starts_from_the_metadata_and_steps_over_it() -> None:
     marks = Watermark(5, completed=[6, 7, 9])
     assert marks.watermark == 5 and marks.completed_above() == [6, 7, 9]
