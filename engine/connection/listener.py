@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
-ClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
+ListenerClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
 """Builds a listener's client: ``(group, monitor, listener)``."""
 
 ExecutorFactory = Callable[["Topic", int, Runtime, "Monitor", Callable[[], float]], Executor]
@@ -46,7 +46,7 @@ class Listener:
 
     def __init__(self, group: SubscriptionGroup, jobs_queue: ListenerQueue, monitor: Monitor,
                  settings: Settings, producer: Producer, *,
-                 client_factory: ClientFactory = Client,
+                 client_factory: ListenerClientFactory = Client,
                  executor_factory: ExecutorFactory = Executor,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.group = group
