@@ -30,7 +30,7 @@ from engine.testing.member import Member
 from engine.testing.members import Members
 from engine.testing.memory_producer import MemoryProducer, encode_headers
 from engine.testing.topics import (
-    Partitions,
+    TopicSizes,
     consumer_group_of,
     create_topics,
     deserializers_for,
@@ -59,7 +59,7 @@ class Harness:
     add and take away processes of the app in its consumer groups (``engine.testing.members``).
     """
 
-    def __init__(self, app: App, partitions: Partitions = None, *,
+    def __init__(self, app: App, partitions: TopicSizes = None, *,
                  consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
                  epoch: Epoch | None = None) -> None:
         self.app = app

@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     from engine.routing.subscription_group import SubscriptionGroup
     from engine.testing.log import Log
 
-Partitions = int | Mapping[str, int] | None
+TopicSizes = int | Mapping[str, int] | None
 """Topic sizes: an int for every routed topic, a mapping by name, or None (declared, else 1)."""
 
 
 def create_topics(log: Log, app: App, groups: tuple[SubscriptionGroup, ...],
-                  partitions: Partitions) -> None:
+                  partitions: TopicSizes) -> None:
     """Create the routed, dead-letter, named and declared topics in ``log``.
 
     A topic named in a ``partitions`` mapping gets that size; with an int, every routed topic
