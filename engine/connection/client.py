@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException
+from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.config.kafka import PROBE_LOGGER, logged, refused
@@ -62,7 +63,7 @@ class Client:
         config["on_commit"] = self._commits.on_commit
         if int(config.get("statistics.interval.ms", 0) or 0) > 0:
             config["stats_cb"] = self._on_statistics
-        self._consumer = Consumer(logged(config))
+        self._consumer = KafkaConsumer(logged(config))
         self._consumer.subscribe(
             list(self.group.topic_names), on_assign=self._on_assign,
             on_revoke=self._on_revoke, on_lost=self._on_lost,
@@ -297,7 +298,7 @@ def check_config(group: SubscriptionGroup) -> None:
     config = {key: value for key, value in group.kafka.items()
               if key not in ("bootstrap.servers", "metadata.broker.list")}
     try:
-        probe = Consumer(logged({**config, "log_level": 0}, PROBE_LOGGER))
+        probe = KafkaConsumer(logged({**config, "log_level": 0}, PROBE_LOGGER))
     except KafkaException as error:
         raise ConfigError([refused(f"subscription group {group.id}", error)]) from error
     probe.close()

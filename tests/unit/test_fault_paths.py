@@ -579,7 +579,7 @@ def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
         def subscribe(self, topics: list[str], **callbacks: Any) -> None:
             pass
 
-    monkeypatch.setattr(client_module, "Consumer", Binding)
+    monkeypatch.setattr(client_module, "KafkaConsumer", Binding)
     entry, client, _ = owned_partition(Owning())
     events: list[dict[str, Any]] = []
     client.monitor.subscribe("error.occurred", lambda s, **e: events.append(e))
