@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, port, positive
-from plugins.serving import cannot_serve, port_to_serve
+
+from .serving import cannot_serve, port_to_serve
 
 if TYPE_CHECKING:
     from engine.app import App

@@ -14,7 +14,8 @@ from engine.app import App
 from engine.config.kafka import LIBRDKAFKA_LOGGER
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, positive
-from plugins.repeats import RepeatFilter, Repeats, same_text
+
+from .repeats import RepeatFilter, Repeats, same_text
 
 
 class LoggerPlugin(Configurable):

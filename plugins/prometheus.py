@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, needs, port
-from plugins.batch_tally import BatchTally
-from plugins.serving import cannot_serve, port_to_serve
+
+from .batch_tally import BatchTally
+from .serving import cannot_serve, port_to_serve
 
 if TYPE_CHECKING:
     from engine.app import App
