@@ -168,7 +168,7 @@ class Listener:
             messages = served.executor.batch(batch, polled_at)
             # a paused partition refuses what was fetched before its pause (sought again)
             meta = messages.metadata
-            if served.partition.start(meta.first_offset, meta.last_offset):
+            if served.state.start(meta.first_offset, meta.last_offset):
                 jobs.append(self._consume_job(key, served, messages))
         self._run_jobs(jobs)
         # after the batches: eofed never runs before, or beside, its partition's consume
@@ -178,7 +178,7 @@ class Listener:
         """The job of one batch; a long-running topic's holds its partition while it runs."""
         if self._long.owns(key[0]):
             return self._long.job(self.id, served, messages, self._long_job_ended)
-        return Consume(served.executor, self.id, served.partition, served.strategy, messages)
+        return Consume(served.executor, self.id, served.state, served.strategy, messages)
 
     def _long_job_ended(self, served: Served) -> None:
         """(Listener thread) a long job ended; a partition revoked meanwhile hears it now."""
@@ -250,9 +250,9 @@ class Listener:
         """Mark partitions revoked (or lost) and run their consumers' ``revoked`` hooks."""
         for served in gone:
             if lost:
-                served.partition.revoke()
+                served.state.revoke()
             else:
-                served.partition.revoke()
+                served.state.revoke()
         held = self._long.let_go(gone)  # their revoked hook runs once their job ended
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
                        if served.executor.consumer and served not in held)
@@ -329,11 +329,11 @@ class Listener:
         """Everything one newly served partition needs, bound to the current client."""
         topic, number = key
         client = self._long.client_for(topic, self.client)
-        partition = Partition(topic, number, client, self._backoff, self._clock)
-        runtime = Runtime(partition, self.producer, self.monitor)
+        state = Partition(topic, number, client, self._backoff, self._clock)
+        runtime = Runtime(state, self.producer, self.monitor)
         executor = self._executor_factory(self.group.topic(topic), number, runtime, self.monitor,
                                           self._clock)
-        return Served(partition, executor, self._strategies[topic])
+        return Served(state, executor, self._strategies[topic])
 
     def _report(self, error: Exception) -> None:
         self.monitor.instrument("error.occurred", self, type="connection.listener.fetch_loop.error",

@@ -110,7 +110,7 @@ class Member:
             if key not in self.client.paused:
                 return now
             if key in self.listener.partitions:
-                until = self.listener.partitions.get(key).partition.paused_until
+                until = self.listener.partitions.get(key).state.paused_until
                 if until is not None:
                     due = until if due is None else min(due, until)
         return due
@@ -123,7 +123,7 @@ class Member:
             line = (f"{key[0]}/{key[1]} ({self.group.consumer_group}): at offset {position},"
                     f" {self._log.end(*key) - position} message(s) left")
             if key in self.listener.partitions:
-                line += f", attempt {self.listener.partitions.get(key).partition.attempt}"
+                line += f", attempt {self.listener.partitions.get(key).state.attempt}"
             error = history.last_error.get(key)
             if error is not None:
                 line += f", last error {error!r}"
