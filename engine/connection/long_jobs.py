@@ -22,9 +22,9 @@ class LongJobs:
     while its job runs waits here until the job ends: only then may its hook run.
     """
 
-    def __init__(self, group: SubscriptionGroup) -> None:
+    def __init__(self, subscription_group: SubscriptionGroup) -> None:
         self.calls = HandleCalls()
-        self._topics = {topic.name for topic in group.topics if topic.long_running_job}
+        self._topics = {topic.name for topic in subscription_group.topics if topic.long_running_job}
         self._revoked: list[Served] = []
 
     def owns(self, topic: str) -> bool:

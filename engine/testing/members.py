@@ -160,7 +160,7 @@ class Members:
         number, self._next = self._next, self._next + 1
         self._processes[number] = [self._build(group, number) for group in self._groups]
         for member in self._processes[number]:
-            member.open(self.partitions(member.group) if every else [])
+            member.open(self.partitions(member.subscription_group) if every else [])
         return number
 
     def _gone(self, number: int, verb: str) -> list[Member]:
