@@ -343,14 +343,14 @@ class Harness:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _new_member(self, group: SubscriptionGroup, number: int) -> Member:
-        return Member(group, self.app.monitor, self.app.settings, self.producer, log=self._log,
-                      clock=self.clock, history=self.history, plan=self._plan,
+    def _new_member(self, subscription_group: SubscriptionGroup, number: int) -> Member:
+        return Member(subscription_group, self.app.monitor, self.app.settings, self.producer,
+                      log=self._log, clock=self.clock, history=self.history, plan=self._plan,
                       faults=self._faults, number=number)
 
-    def _owner(self, topic: str, partition: int, group: str | None, call: str) -> Member:
+    def _owner(self, topic: str, partition: int, consumer_group: str | None, call: str) -> Member:
         """The member owning the partition (else a ``HarnessError``: nothing to ``call``)."""
-        index = subscription_index(self._groups, topic, group)
+        index = subscription_index(self._groups, topic, consumer_group)
         owner = self._members.owner(index, self._key(topic, partition))
         if owner is None:
             raise HarnessError(f"{topic}/{partition} is not assigned; nothing to {call}")
