@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
 ListenerClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
-"""Builds a listener's client: ``(group, monitor, listener)``."""
+"""Builds a listener's client: ``(subscription_group, monitor, listener)``."""
 
 ExecutorFactory = Callable[["Topic", int, Runtime, "Monitor", Callable[[], float]], Executor]
 """Builds a partition's executor: ``(route, partition, runtime, monitor, clock)``."""

@@ -49,7 +49,7 @@ class Selection:
             raise RoutingError("; ".join(problems))
 
     def keeps(self, subscription_group: SubscriptionGroup, topic: Topic) -> bool:
-        """Whether ``topic`` of ``group`` passes every filter."""
+        """Whether ``topic`` of ``subscription_group`` passes every filter."""
         return self.keeps_names((subscription_group.consumer_group,),
                                 (subscription_group.name, subscription_group.id), (topic.name,))
 

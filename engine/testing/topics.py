@@ -54,7 +54,7 @@ def deserializers_for(groups: tuple[SubscriptionGroup, ...], topic: str) -> Dese
 
 def subscription_index(groups: tuple[SubscriptionGroup, ...], topic: str,
                        consumer_group: str | None) -> int:
-    """Which of ``groups`` consumes ``topic`` (in consumer group ``group``, if given)."""
+    """Which of ``groups`` consumes ``topic`` (in ``consumer_group``, if given)."""
     found = [index for index, each in enumerate(groups) if topic in each.topic_names
              and (consumer_group is None or each.consumer_group == consumer_group)]
     if not found:
@@ -70,7 +70,7 @@ def subscription_index(groups: tuple[SubscriptionGroup, ...], topic: str,
 
 def consumer_group_of(groups: tuple[SubscriptionGroup, ...], topic: str,
                       consumer_group: str | None) -> str:
-    """``group``, else the one consumer group consuming ``topic``."""
+    """``consumer_group``, else the one consumer group consuming ``topic``."""
     if consumer_group is not None:
         return consumer_group
     names = sorted({each.consumer_group for each in groups if topic in each.topic_names})
