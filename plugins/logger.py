@@ -120,8 +120,8 @@ def _quiet_librdkafka(window: float) -> None:
 
 def _group(sender: Any) -> str:
     """The sender's consumer group: a consumer's, else "" (an event sent by the app, say)."""
-    group = getattr(sender, "consumer_group", "")
-    return group if isinstance(group, str) else ""
+    consumer_group = getattr(sender, "consumer_group", "")
+    return consumer_group if isinstance(consumer_group, str) else ""
 
 
 def _error_text(error: Any) -> str:
