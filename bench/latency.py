@@ -37,9 +37,9 @@ STAMP = struct.Struct("!d")  # wall-clock seconds when produced; a negative one 
 
 def run_raw(bootstrap: str, topic: str, group: str) -> list[float]:
     """The plain loop: ``poll()`` one message at a time, librdkafka's defaults."""
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer as KafkaConsumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+    consumer = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "auto.offset.reset": "earliest", **FAST_GROUP})
     consumer.subscribe([topic], on_assign=lambda c, parts: print("ready", flush=True))
     latencies: list[float] = []

@@ -63,9 +63,9 @@ def child(variant: str, bootstrap: str, count: int, group: str) -> dict[str, flo
 
 
 def run_raw(variant: str, bootstrap: str, count: int, group: str) -> float:
-    from confluent_kafka import Consumer
+    from confluent_kafka import Consumer as KafkaConsumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+    consumer = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
                          **FAST_GROUP, **RAW_FASTEST})
     consumer.subscribe([TOPIC])

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 HeaderSource = Callable[[], "list[tuple[str, bytes]]"]
 """Headers to add to every message sent (a tracing plugin's ``traceparent``, say)."""
 
-ClientFactory = Callable[[dict[str, Any]], Any]
+ProducerClientFactory = Callable[[dict[str, Any]], Any]
 """Builds the producer client from its librdkafka settings (``confluent_kafka.Producer``)."""
 
 
@@ -62,7 +62,7 @@ class Producer:
     """
 
     def __init__(self, kafka: Mapping[str, Any], client_id: str, monitor: Monitor, *,
-                 client_factory: ClientFactory = kafka_producer) -> None:
+                 client_factory: ProducerClientFactory = kafka_producer) -> None:
         self._config = common_config(kafka)
         self._config.setdefault("client.id", client_id)
         self._monitor = monitor
@@ -82,7 +82,7 @@ class Producer:
         """Whether ``close()`` was called (sends raise ``NotRunningError`` from then on)."""
         return self._closed
 
-    def rebuilt(self, *, client_factory: ClientFactory) -> Producer:
+    def rebuilt(self, *, client_factory: ProducerClientFactory) -> Producer:
         """A producer with these settings and header sources over another client."""
         twin = Producer({}, "", self._monitor, client_factory=client_factory)
         twin._config = dict(self._config)

@@ -118,8 +118,8 @@ class Server:
         listeners: Sequence[Listener] = self.runner.listeners or []
         return {
             "in_processing": {
-                group: [repr(job) for job in jobs]
-                for group, jobs in self.jobs_queue.in_processing().items() if jobs
+                group_id: [repr(job) for job in jobs]
+                for group_id, jobs in self.jobs_queue.in_processing().items() if jobs
             },
             "active_listeners": [item.id for item in listeners if item.status.is_active],
             "alive_workers": [thread.name for thread in self.workers.alive()],

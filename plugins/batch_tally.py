@@ -31,17 +31,17 @@ class BatchTally:
         self._tables: list[dict[Key, list[float]]] = []
         self._lock = threading.Lock()  # taken once per thread, when its table is made
 
-    def consumed(self, group: str, topic: str, messages: int, seconds: float) -> None:
+    def consumed(self, consumer_group: str, topic: str, messages: int, seconds: float) -> None:
         """A batch whose consume returned, ``messages`` of it marked as consumed."""
-        row = self._row(group, topic)
+        row = self._row(consumer_group, topic)
         row[_MESSAGES] += messages
         row[_OK] += 1
         row[_SECONDS] += seconds
         row[_FIRST_BUCKET + bisect_left(BUCKETS, seconds)] += 1
 
-    def failed(self, group: str, topic: str, messages: int = 0) -> None:
+    def failed(self, consumer_group: str, topic: str, messages: int = 0) -> None:
         """A consume call that raised after marking ``messages`` of its batch as consumed."""
-        row = self._row(group, topic)
+        row = self._row(consumer_group, topic)
         row[_FAILED] += 1
         row[_MESSAGES] += messages
 
@@ -71,25 +71,25 @@ class BatchTally:
                                       labels=[*labels, "outcome"])
         seconds = HistogramMetricFamily("engine_batch_processing_seconds",
                                         "Time of consume calls that returned", labels=labels)
-        for (group, topic), row in sorted(self.totals().items()):
-            consumed.add_metric([group, topic], row[_MESSAGES])
-            batches.add_metric([group, topic, "ok"], row[_OK])
-            batches.add_metric([group, topic, "failed"], row[_FAILED])
+        for (consumer_group, topic), row in sorted(self.totals().items()):
+            consumed.add_metric([consumer_group, topic], row[_MESSAGES])
+            batches.add_metric([consumer_group, topic, "ok"], row[_OK])
+            batches.add_metric([consumer_group, topic, "failed"], row[_FAILED])
             running, buckets = 0.0, []
             for bound, count in zip((*map(str, BUCKETS), "+Inf"), row[_FIRST_BUCKET:],
                                     strict=True):
                 running += count
                 buckets.append((bound, running))
-            seconds.add_metric([group, topic], buckets, row[_SECONDS])
+            seconds.add_metric([consumer_group, topic], buckets, row[_SECONDS])
         yield from (consumed, batches, seconds)
 
-    def _row(self, group: str, topic: str) -> list[float]:
+    def _row(self, consumer_group: str, topic: str) -> list[float]:
         table: dict[Key, list[float]] | None = getattr(self._local, "table", None)
         if table is None:
             table = self._local.table = {}
             with self._lock:
                 self._tables.append(table)
-        row = table.get((group, topic))
+        row = table.get((consumer_group, topic))
         if row is None:
-            row = table[(group, topic)] = [0.0] * (_FIRST_BUCKET + len(BUCKETS) + 1)
+            row = table[(consumer_group, topic)] = [0.0] * (_FIRST_BUCKET + len(BUCKETS) + 1)
         return row

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, port, positive
-from plugins.serving import cannot_serve, port_to_serve
+
+from .serving import cannot_serve, port_to_serve
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -76,9 +77,9 @@ class HealthPlugin(Configurable):
         now = self._clock()
         with self._lock:
             problems = [
-                {"reason": "listener stopped polling", "subscription_group": group,
+                {"reason": "listener stopped polling", "subscription_group": subscription_group_id,
                  "seconds": round(now - seen["polled"], 3)}
-                for group, seen in list(self._listeners.items())
+                for subscription_group_id, seen in list(self._listeners.items())
                 if seen["state"] == ListenerState.RUNNING.value
                 and now - seen["polled"] > self._polling_ttl
             ] + [
@@ -96,15 +97,16 @@ class HealthPlugin(Configurable):
         now = self._clock()
         with self._lock:
             state = self._app_state
-            problems = [{"reason": "listener not running", "subscription_group": group,
-                         "state": seen["state"]}
-                        for group, seen in self._listeners.items()
+            problems = [{"reason": "listener not running",
+                         "subscription_group": subscription_group_id, "state": seen["state"]}
+                        for subscription_group_id, seen in self._listeners.items()
                         if seen["state"] != ListenerState.RUNNING.value]
-            problems += [{"reason": "no partitions assigned", "subscription_group": group,
+            problems += [{"reason": "no partitions assigned",
+                          "subscription_group": subscription_group_id,
                           "consumer_group": waiting["consumer_group"],
                           "topics": waiting["topics"],
                           "seconds": round(now - waiting["since"], 3)}
-                         for group, waiting in self._unassigned.items()]
+                         for subscription_group_id, waiting in self._unassigned.items()]
         if state != AppState.RUNNING.value:
             problems.insert(0, {"reason": "app not running", "state": state})
         return (503 if problems else 200), {"status": "not ready" if problems else "ready",

@@ -14,7 +14,8 @@ from engine.app import App
 from engine.config.kafka import LIBRDKAFKA_LOGGER
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, positive
-from plugins.repeats import RepeatFilter, Repeats, same_text
+
+from .repeats import RepeatFilter, Repeats, same_text
 
 
 class LoggerPlugin(Configurable):
@@ -119,8 +120,8 @@ def _quiet_librdkafka(window: float) -> None:
 
 def _group(sender: Any) -> str:
     """The sender's consumer group: a consumer's, else "" (an event sent by the app, say)."""
-    group = getattr(sender, "consumer_group", "")
-    return group if isinstance(group, str) else ""
+    consumer_group = getattr(sender, "consumer_group", "")
+    return consumer_group if isinstance(consumer_group, str) else ""
 
 
 def _error_text(error: Any) -> str:

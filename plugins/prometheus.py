@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.lifecycle import AppState, ListenerState
 from engine.plugin_options import Configurable, Option, needs, port
-from plugins.batch_tally import BatchTally
-from plugins.serving import cannot_serve, port_to_serve
+
+from .batch_tally import BatchTally
+from .serving import cannot_serve, port_to_serve
 
 if TYPE_CHECKING:
     from engine.app import App
@@ -131,10 +132,11 @@ class _Metrics:
         for state in AppState:
             self.app.labels(state.value).set(1 if state is current else 0)
 
-    def listener_state(self, group: str, current: str) -> None:
+    def listener_state(self, subscription_group_id: str, current: str) -> None:
         """Set one listener's state gauge."""
         for state in ListenerState:
-            self.listener.labels(group, state.value).set(1 if state.value == current else 0)
+            gauge = self.listener.labels(subscription_group_id, state.value)
+            gauge.set(1 if state.value == current else 0)
 
 
 class _Receivers:
@@ -163,16 +165,16 @@ class _Receivers:
 
         ``marked`` is missing only from an event sent by hand: then the batch counts whole.
         """
-        group, topic = getattr(sender, "consumer_group", ""), event["topic"]
+        consumer_group, topic = getattr(sender, "consumer_group", ""), event["topic"]
         marked = event.get("marked")
-        self.m.tally.consumed(group, topic, len(event["messages"]) if marked is None else marked,
-                              event["time"])
-        key, now = (group, topic, event["partition"]), time.monotonic()
+        self.m.tally.consumed(consumer_group, topic,
+                              len(event["messages"]) if marked is None else marked, event["time"])
+        key, now = (consumer_group, topic, event["partition"]), time.monotonic()
         if now - self._lag_read.get(key, -LAG_EVERY) >= LAG_EVERY:
             self._lag_read[key] = now
             lag = getattr(sender, "lag", None)
             if lag is not None:
-                self.m.lag.labels(group, topic, str(event["partition"])).set(lag)
+                self.m.lag.labels(consumer_group, topic, str(event["partition"])).set(lag)
 
     def error(self, sender: Any, **event: Any) -> None:
         """An error: counted by type; a failed consume also as a failed batch.
@@ -205,9 +207,10 @@ class _Receivers:
 
     def statistics(self, sender: Any, **event: Any) -> None:
         """librdkafka's statistics: the stored-offset lag of every partition it reports."""
-        group = event["consumer_group"]
+        consumer_group = event["consumer_group"]
         for topic, data in event["statistics"].get("topics", {}).items():
-            for number, partition in data.get("partitions", {}).items():
-                lag = partition.get("consumer_lag_stored", partition.get("consumer_lag", -1))
+            for number, partition_stats in data.get("partitions", {}).items():
+                lag = partition_stats.get("consumer_lag_stored",
+                                          partition_stats.get("consumer_lag", -1))
                 if number != "-1" and lag is not None and lag >= 0:
-                    self.m.lag.labels(group, topic, number).set(lag)
+                    self.m.lag.labels(consumer_group, topic, number).set(lag)

@@ -25,22 +25,22 @@ def served(app: App, route: Topic, number: int, client: Any, clock: Any = None,
     settings = app.settings
     backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
                       settings.pause_with_exponential_backoff)
-    partition = (Partition(route.name, number, client, backoff) if clock is None
-                 else Partition(route.name, number, client, backoff, clock))
-    runtime = Runtime(partition, app.producer, app.monitor)
+    state = (Partition(route.name, number, client, backoff) if clock is None
+             else Partition(route.name, number, client, backoff, clock))
+    runtime = Runtime(state, app.producer, app.monitor)
     executor = Executor(route, number, runtime, app.monitor)
-    return Served(partition, executor, strategy_for(route, app.monitor, app.producer,
-                                                     consumer_group))
+    return Served(state, executor, strategy_for(route, app.monitor, app.producer,
+                                                 consumer_group))
 
 
 def run_batch(entry: Served, raws: list[Any], polled_at: float = 0.0) -> bool:
     """Start and run one batch as the listener and a worker would; False if refused."""
     messages = entry.executor.batch(raws, polled_at)
-    if not entry.partition.start(messages.metadata.first_offset, messages.metadata.last_offset):
+    if not entry.state.start(messages.metadata.first_offset, messages.metadata.last_offset):
         return False
     from engine.processing.jobs import Consume
 
-    Consume(entry.executor, "g", entry.partition, entry.strategy, messages).run()
+    Consume(entry.executor, "g", entry.state, entry.strategy, messages).run()
     return True
 
 

@@ -28,7 +28,7 @@ from engine.admin.problems import FAILURES, HINTS, kafka_error, problem, unreach
 from engine.config.kafka import common_config, logged, refused
 from engine.errors import AdminError
 
-Outcome = tuple[list[Any], list[str]]  # (what was done, problem lines)
+AdminResult = tuple[list[Any], list[str]]  # (what was done, problem lines)
 _ABSENT = ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID")
 INVALID_REPLICATION_FACTOR = KafkaError.INVALID_REPLICATION_FACTOR
 
@@ -69,7 +69,7 @@ class Cluster:
         """How many brokers the metadata lists."""
         return len(self.metadata().brokers)
 
-    def create(self, changes: Sequence[CreateTopic]) -> Outcome:
+    def create(self, changes: Sequence[CreateTopic]) -> AdminResult:
         """Create the topics; one already there (created meanwhile) counts as done."""
         brokers = self.broker_count()
         done: list[Any] = []
@@ -97,7 +97,7 @@ class Cluster:
         counts = {c.topic.name: c.topic.config.partitions or 1 for c in done}
         return done, problems + self._leaders(counts)
 
-    def add_partitions(self, changes: Sequence[AddPartitions]) -> Outcome:
+    def add_partitions(self, changes: Sequence[AddPartitions]) -> AdminResult:
         """Raise each topic's partition count to the declared one."""
         if not changes:
             return [], []
@@ -124,7 +124,7 @@ class Cluster:
         return [problem(change.topic, "adding partitions", error) for change, error in refused
                 if (now := found[change.topic]) is None or now.partitions < change.wanted]
 
-    def set_configs(self, changes: Sequence[SetConfig]) -> Outcome:
+    def set_configs(self, changes: Sequence[SetConfig]) -> AdminResult:
         """Set the drifted configs, one incremental alter per topic (other keys untouched)."""
         by_topic: dict[str, list[SetConfig]] = {}
         for change in changes:
@@ -165,7 +165,7 @@ class Cluster:
                 time.sleep(0.05)  # describing is the only way to see it: nothing to wait on
         return []
 
-    def delete(self, names: Sequence[str]) -> Outcome:
+    def delete(self, names: Sequence[str]) -> AdminResult:
         """Delete the topics; one already gone is neither done nor a problem."""
         if not names:
             return [], []

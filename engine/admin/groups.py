@@ -48,14 +48,14 @@ def lag(app: AdminSubject, selection: Selection | None = None, *,
     counts = {t: len(topics[t].partitions) for names in routed.values() for t in names}
     marks = watermarks(cluster, counts)
     found = []
-    for group, names in routed.items():
+    for consumer_group, names in routed.items():
         keys = [(t, p) for t in names for p in range(counts[t])]
-        offsets = committed(cluster, group, keys)
+        offsets = committed(cluster, consumer_group, keys)
         for key in keys:
             low, high = marks[key]
             done = offsets.get(key)
             behind = high - (low if done is None else done)
-            found.append(PartitionLag(group, key[0], key[1], done, high, max(behind, 0)))
+            found.append(PartitionLag(consumer_group, key[0], key[1], done, high, max(behind, 0)))
     return tuple(found)
 
 
@@ -91,23 +91,24 @@ def _routed(app: AdminSubject, selection: Selection | None) -> dict[str, list[st
     selection = selection or Selection()
     selection.check(groups)
     routed: dict[str, list[str]] = {}
-    for group in groups:
-        for topic in group.topics:
-            if selection.keeps(group, topic):
-                routed.setdefault(group.consumer_group, []).append(topic.name)
+    for subscription_group in groups:
+        for topic in subscription_group.topics:
+            if selection.keeps(subscription_group, topic):
+                routed.setdefault(subscription_group.consumer_group, []).append(topic.name)
     return routed
 
 
-def _refuse_active(cluster: Cluster, group: str) -> None:
+def _refuse_active(cluster: Cluster, consumer_group: str) -> None:
     future = cluster.client.describe_consumer_groups(
-        [group], request_timeout=cluster.timeout)[group]
+        [consumer_group], request_timeout=cluster.timeout)[consumer_group]
     try:
         description = future.result(cluster.timeout)
     except FAILURES as error:
-        raise AdminError([problem(f"consumer group {group!r}", "describing it", error)]) from error
+        subject = f"consumer group {consumer_group!r}"
+        raise AdminError([problem(subject, "describing it", error)]) from error
     if description.members or description.state not in _INACTIVE:
         raise AdminError([
-            f"consumer group {group!r} is active (state {description.state.name},"
+            f"consumer group {consumer_group!r} is active (state {description.state.name},"
             f" {len(description.members)} member(s) listed): seek_group moves only a group"
             " with no running consumers (hint: stop its consumers first, then seek)"])
 

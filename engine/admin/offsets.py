@@ -43,38 +43,39 @@ def offsets_at(cluster: Cluster, topic: str, count: int, millis: int) -> dict[in
     return {index: ends.get((topic, index), found[topic, index]) for topic, index in keys}
 
 
-def committed(cluster: Cluster, group: str, keys: Sequence[Key]) -> dict[Key, int | None]:
+def committed(cluster: Cluster, consumer_group: str, keys: Sequence[Key]) -> dict[Key, int | None]:
     """The group's committed offset per partition (None: nothing committed)."""
     if not keys:
         return {}
     partitions = [TopicPartition(topic, partition) for topic, partition in keys]
-    result = _group_call(cluster, cluster.client.list_consumer_group_offsets, group,
+    result = _group_call(cluster, cluster.client.list_consumer_group_offsets, consumer_group,
                          partitions, "reading its offsets")
     return {(tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None
             for tp in result.topic_partitions}
 
 
-def commit(cluster: Cluster, group: str, topic: str, offsets: Mapping[int, int]) -> None:
+def commit(cluster: Cluster, consumer_group: str, topic: str, offsets: Mapping[int, int]) -> None:
     """Set the group's committed offsets (the group must have no members)."""
     partitions = [TopicPartition(topic, partition, offset)
                   for partition, offset in offsets.items()]
-    result = _group_call(cluster, cluster.client.alter_consumer_group_offsets, group,
+    result = _group_call(cluster, cluster.client.alter_consumer_group_offsets, consumer_group,
                          partitions, "setting its offsets")
     refused = [tp for tp in result.topic_partitions if tp.error is not None]
     if refused:
-        raise AdminError([f"consumer group {group!r}: setting {tp.topic}/{tp.partition} failed:"
+        raise AdminError([f"consumer group {consumer_group!r}:"
+                          f" setting {tp.topic}/{tp.partition} failed:"
                           f" {tp.error.str()} (hint: see the broker's log)" for tp in refused])
 
 
-def _group_call(cluster: Cluster, call: Callable[..., Any], group: str,
+def _group_call(cluster: Cluster, call: Callable[..., Any], consumer_group: str,
                 partitions: list[TopicPartition], action: str) -> Any:
     """One consumer-group offsets request and its answer, or ``AdminError``."""
-    future = call([ConsumerGroupTopicPartitions(group, partitions)],
-                  request_timeout=cluster.timeout)[group]
+    future = call([ConsumerGroupTopicPartitions(consumer_group, partitions)],
+                  request_timeout=cluster.timeout)[consumer_group]
     try:
         return future.result(cluster.timeout)
     except FAILURES as error:
-        subject = f"consumer group {group!r}"
+        subject = f"consumer group {consumer_group!r}"
         raise AdminError([problem(subject, action, error)]) from error
 
 

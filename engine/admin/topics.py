@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.admin.changes import AddPartitions, Change, CreateTopic, Plan, SetConfig
-from engine.admin.cluster import Cluster, Outcome
+from engine.admin.cluster import AdminResult, Cluster
 from engine.admin.offsets import watermarks
 from engine.admin.planning import plan_for
 from engine.admin.subject import AdminSubject
@@ -95,7 +95,7 @@ def topic_info(app: AdminSubject, name: str, *, timeout: float = TIMEOUT) -> Top
                      {partition: marks[name, partition] for partition in range(found.partitions)})
 
 
-_Step = Callable[[Cluster, Sequence[Any]], Outcome]
+_Step = Callable[[Cluster, Sequence[Any]], AdminResult]
 
 
 def _plan(cluster: Cluster, declared: Sequence[DeclaredTopic]) -> Plan:
@@ -115,8 +115,8 @@ def _apply(app: AdminSubject, selection: Selection | None, timeout: float,
     return tuple(done)
 
 
-def _finish(outcome: Outcome) -> tuple[Change, ...]:
-    done, problems = outcome
+def _finish(result: AdminResult) -> tuple[Change, ...]:
+    done, problems = result
     if problems:
         raise AdminError(problems, done)
     return tuple(done)

@@ -118,6 +118,6 @@ def _stop_when_done(consumer: type[DemoOrders], expected: int, started: float) -
 
 def _print_timeline(timeline: list[Any], started: float) -> None:
     sys.stdout.write("lifecycle timeline:\n")
-    for moment, name, group in timeline:
-        where = f" ({group})" if group else ""
+    for moment, name, subscription_group_id in timeline:
+        where = f" ({subscription_group_id})" if subscription_group_id else ""
         sys.stdout.write(f"  {moment - started:+8.3f} s  {name}{where}\n")

@@ -14,16 +14,18 @@ def render(app: App, selection: Selection | None = None) -> str:
         f"  {name} = {value!r}" for name, value in _settings(app).items()
     ]
     lines += ["", "subscription groups:"]
-    for group in app.subscription_groups(selection):
-        lines.append(f"  {group.id}  (consumer group {group.consumer_group!r})")
+    for subscription_group in app.subscription_groups(selection):
+        lines.append(f"  {subscription_group.id}"
+                     f"  (consumer group {subscription_group.consumer_group!r})")
         lines.append(
-            f"    max_messages={group.max_messages} max_wait_time={group.max_wait_time}"
-            f" initial_offset={group.initial_offset}"
+            f"    max_messages={subscription_group.max_messages}"
+            f" max_wait_time={subscription_group.max_wait_time}"
+            f" initial_offset={subscription_group.initial_offset}"
         )
-        for topic in group.topics:
+        for topic in subscription_group.topics:
             lines.append(f"    topic {topic.name} -> {topic.consumer_class.__qualname__}")
         lines.append("    librdkafka:")
-        for key, value in sorted(masked(group.kafka).items()):
+        for key, value in sorted(masked(subscription_group.kafka).items()):
             note = "  (engine default)" if _injected(key, value, app) else ""
             lines.append(f"      {key} = {value}{note}")
     lines += ["", "declared topics (engine topics):"]

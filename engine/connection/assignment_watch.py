@@ -23,11 +23,13 @@ class AssignmentWatch:
     Times come from the listener's clock; a poll with partitions costs one comparison.
     """
 
-    __slots__ = ("_due", "_group", "_monitor", "_sender", "_since", "_timeout", "_warned")
+    __slots__ = (
+        "_due", "_monitor", "_sender", "_since", "_subscription_group", "_timeout", "_warned",
+    )
 
-    def __init__(self, group: SubscriptionGroup, monitor: Monitor, sender: object,
+    def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, sender: object,
                  timeout: float) -> None:
-        self._group = group
+        self._subscription_group = subscription_group
         self._monitor = monitor
         self._sender = sender
         self._timeout = timeout
@@ -46,24 +48,25 @@ class AssignmentWatch:
             self._overdue(now, now - self._since)
 
     def _overdue(self, now: float, waited: float) -> None:
-        group = self._group
-        topics = list(group.topic_names)
+        subscription_group = self._subscription_group
+        topics = list(subscription_group.topic_names)
         if not self._warned:
             self._warned = True
             log.warning(
                 "subscription group %s (consumer group %s, topics %s) has had no partitions"
                 " for %.0f s (assignment_timeout): other members may hold them all, or the"
-                " broker's group may be stuck in a rebalance", group.id, group.consumer_group,
+                " broker's group may be stuck in a rebalance", subscription_group.id,
+                subscription_group.consumer_group,
                 ", ".join(topics), waited,
             )
         self._due = now + self._timeout
         self._monitor.instrument("connection.listener.unassigned", self._sender,
-                                 subscription_group=group.id,
-                                 consumer_group=group.consumer_group, topics=topics,
+                                 subscription_group=subscription_group.id,
+                                 consumer_group=subscription_group.consumer_group, topics=topics,
                                  waited=waited)
 
     def _arrived(self, now: float) -> None:
         if self._warned and self._since is not None:
             log.info("subscription group %s: partitions assigned after %.0f s without",
-                     self._group.id, now - self._since)
+                     self._subscription_group.id, now - self._since)
         self._since, self._due, self._warned = None, math.inf, False

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException
+from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.config.kafka import PROBE_LOGGER, logged, refused
@@ -29,9 +30,9 @@ _SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 class Client:
     """Batch polls, pause/resume/seek under a lock, offset store/commit, bounded close."""
 
-    def __init__(self, group: SubscriptionGroup, monitor: Monitor, listener: object = None
-                 ) -> None:
-        self.group = group
+    def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor,
+                 listener: object = None) -> None:
+        self.subscription_group = subscription_group
         self.monitor = monitor
         # rebalance and statistics events are the listener's (the catalogue's sender): they
         # happen inside its poll
@@ -44,27 +45,28 @@ class Client:
         self._polling = threading.Lock()  # held inside consume(): a forced close must not cut in
         self._closing = False
         self._last_poll = time.monotonic()
-        self._max_poll_interval = float(group.kafka.get("max.poll.interval.ms", 300_000)) / 1000
-        self._commits = Commits(monitor, self, group.id)
+        max_poll_ms = subscription_group.kafka.get("max.poll.interval.ms", 300_000)
+        self._max_poll_interval = float(max_poll_ms) / 1000
+        self._commits = Commits(monitor, self, subscription_group.id)
         self._incremental = (
-            "cooperative" in str(group.kafka.get("partition.assignment.strategy", ""))
-            or group.kafka.get("group.protocol") == "consumer"
+            "cooperative" in str(subscription_group.kafka.get("partition.assignment.strategy", ""))
+            or subscription_group.kafka.get("group.protocol") == "consumer"
         )
 
     def check_config(self) -> None:
         """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo)."""
-        check_config(self.group)
+        check_config(self.subscription_group)
 
     def connect(self) -> None:
         """Create the consumer and subscribe to the group's topics."""
-        config = dict(self.group.kafka)
+        config = dict(self.subscription_group.kafka)
         config["error_cb"] = self._on_error
         config["on_commit"] = self._commits.on_commit
         if int(config.get("statistics.interval.ms", 0) or 0) > 0:
             config["stats_cb"] = self._on_statistics
-        self._consumer = Consumer(logged(config))
+        self._consumer = KafkaConsumer(logged(config))
         self._consumer.subscribe(
-            list(self.group.topic_names), on_assign=self._on_assign,
+            list(self.subscription_group.topic_names), on_assign=self._on_assign,
             on_revoke=self._on_revoke, on_lost=self._on_lost,
         )
 
@@ -77,7 +79,7 @@ class Client:
         """
         with self._polling:
             if self._consumer is None or self._closing:  # a closer may still be at work
-                raise RuntimeError(f"the client of {self.group.id} is closed")
+                raise RuntimeError(f"the client of {self.subscription_group.id} is closed")
             consume = self._consumer.consume
             batch: list[Any] = consume(max_messages, 0)
             deadline = time.monotonic() + max_wait_time
@@ -109,13 +111,14 @@ class Client:
     def pause(self, topic: str, partition: int, offset: int | None = None,
               timeout: float | None = None) -> bool:
         """Stop fetching a partition (timing is the engine's, not librdkafka's)."""
-        self.monitor.instrument("client.pause", self, subscription_group=self.group.id,
+        self.monitor.instrument("client.pause", self, subscription_group=self.subscription_group.id,
                                 topic=topic, partition=partition, offset=offset, timeout=timeout)
         return bool(self._call(self._consumer.pause, [KafkaPartition(topic, partition)]))
 
     def resume(self, topic: str, partition: int) -> bool:
         """Fetch a paused partition again."""
-        self.monitor.instrument("client.resume", self, subscription_group=self.group.id,
+        self.monitor.instrument("client.resume", self,
+                                subscription_group=self.subscription_group.id,
                                 topic=topic, partition=partition)
         return bool(self._call(self._consumer.resume, [KafkaPartition(topic, partition)]))
 
@@ -192,13 +195,13 @@ class Client:
             return True
         self._closing = True
         closer = threading.Thread(target=self._close, args=(consumer, time.monotonic() + timeout),
-                                  name=f"engine.closer#{self.group.id}", daemon=True)
+                                  name=f"engine.closer#{self.subscription_group.id}", daemon=True)
         closer.start()
         closer.join(timeout)
         if closer.is_alive():
             log.warning("closing the client of %s did not finish within %.1f s; left to finish"
                         " in the background (the coordinator may be unreachable)",
-                        self.group.id, timeout)
+                        self.subscription_group.id, timeout)
             return False
         return True
 
@@ -221,7 +224,7 @@ class Client:
                 result = method(*args)
             except KafkaException as error:
                 self.monitor.instrument("error.occurred", self, type="connection.client.poll.error",
-                                        error=error, subscription_group=self.group.id)
+                                        error=error, subscription_group=self.subscription_group.id)
                 return default
         return True if result is None else result
 
@@ -240,11 +243,13 @@ class Client:
         try:
             pairs = [(p.topic, p.partition) for p in partitions]
             apply(partitions, pairs)
-            self.monitor.instrument(event, self._listener, subscription_group=self.group.id,
-                                    consumer_group=self.group.consumer_group, partitions=pairs)
+            self.monitor.instrument(event, self._listener,
+                                    subscription_group=self.subscription_group.id,
+                                    consumer_group=self.subscription_group.consumer_group,
+                                    partitions=pairs)
         except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
             self.monitor.instrument("error.occurred", self, type="callbacks.rebalance.error",
-                                    error=error, subscription_group=self.group.id)
+                                    error=error, subscription_group=self.subscription_group.id)
 
     def _assigned(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
         """Take the partitions, fetching (or, when quiet, paused).
@@ -273,33 +278,35 @@ class Client:
         if error.fatal():
             self.fatal_error = error
         self.monitor.instrument("error.occurred", self, type="librdkafka.error",
-                                error=KafkaException(error), subscription_group=self.group.id)
+                                error=KafkaException(error),
+                                subscription_group=self.subscription_group.id)
 
     def _on_statistics(self, raw: str) -> None:
         try:
             statistics = json.loads(raw)
             self.monitor.instrument("statistics.emitted", self._listener,
-                                    subscription_group=self.group.id,
-                                    consumer_group=self.group.consumer_group,
+                                    subscription_group=self.subscription_group.id,
+                                    consumer_group=self.subscription_group.consumer_group,
                                     statistics=statistics)
         except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
             self.monitor.instrument("error.occurred", self, type="callbacks.statistics.error",
-                                    error=error, subscription_group=self.group.id)
+                                    error=error, subscription_group=self.subscription_group.id)
 
 
-def check_config(group: SubscriptionGroup) -> None:
+def check_config(subscription_group: SubscriptionGroup) -> None:
     """Raise ``ConfigError`` if librdkafka refuses a group's settings (e.g. a typo).
 
     The probe never dials the broker: it has no ``bootstrap.servers``, and it is silenced
     (its only complaint would be exactly that); ``debug`` overrides ``log_level``, so its lines
     go to a logger of their own rather than raw to stderr.
     """
-    config = {key: value for key, value in group.kafka.items()
+    config = {key: value for key, value in subscription_group.kafka.items()
               if key not in ("bootstrap.servers", "metadata.broker.list")}
     try:
-        probe = Consumer(logged({**config, "log_level": 0}, PROBE_LOGGER))
+        probe = KafkaConsumer(logged({**config, "log_level": 0}, PROBE_LOGGER))
     except KafkaException as error:
-        raise ConfigError([refused(f"subscription group {group.id}", error)]) from error
+        subject = f"subscription group {subscription_group.id}"
+        raise ConfigError([refused(subject, error)]) from error
     probe.close()
 
 

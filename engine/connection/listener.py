@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
-ClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
-"""Builds a listener's client: ``(group, monitor, listener)``."""
+ListenerClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
+"""Builds a listener's client: ``(subscription_group, monitor, listener)``."""
 
 ExecutorFactory = Callable[["Topic", int, Runtime, "Monitor", Callable[[], float]], Executor]
 """Builds a partition's executor: ``(route, partition, runtime, monitor, clock)``."""
@@ -44,39 +44,41 @@ ExecutorFactory = Callable[["Topic", int, Runtime, "Monitor", Callable[[], float
 class Listener:
     """Polls one subscription group, schedules a job per partition batch and waits for them."""
 
-    def __init__(self, group: SubscriptionGroup, jobs_queue: ListenerQueue, monitor: Monitor,
-                 settings: Settings, producer: Producer, *,
-                 client_factory: ClientFactory = Client,
+    def __init__(self, subscription_group: SubscriptionGroup, jobs_queue: ListenerQueue,
+                 monitor: Monitor, settings: Settings, producer: Producer, *,
+                 client_factory: ListenerClientFactory = Client,
                  executor_factory: ExecutorFactory = Executor,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.group = group
-        self.id = group.id
-        self.status = ListenerStatus(monitor, self, group.id)
+        self.subscription_group = subscription_group
+        self.id = subscription_group.id
+        self.status = ListenerStatus(monitor, self, subscription_group.id)
         self.monitor = monitor
         self.settings = settings
         self.producer = producer
         self._client_factory = client_factory
         self._executor_factory = executor_factory
         self._clock = clock
-        self.client = client_factory(group, monitor, self)
+        self.client = client_factory(subscription_group, monitor, self)
         self.client.check_config()
-        self._long = LongJobs(group)
+        self._long = LongJobs(subscription_group)
         self.partitions = Partitions(self._serve)
         self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
                                 settings.pause_with_exponential_backoff)
         self._strategies: dict[str, DefaultStrategy] = {
-            topic.name: strategy_for(topic, monitor, producer, group.consumer_group)
-            for topic in group.topics
+            topic.name: strategy_for(topic, monitor, producer, subscription_group.consumer_group)
+            for topic in subscription_group.topics
         }
-        self._splitter = PollSplitter(group, monitor, self)
-        self._assignment = AssignmentWatch(group, monitor, self, settings.assignment_timeout)
+        self._splitter = PollSplitter(subscription_group, monitor, self)
+        self._assignment = AssignmentWatch(
+            subscription_group, monitor, self, settings.assignment_timeout
+        )
         self._queue = jobs_queue
         self._thread: threading.Thread | None = None
         self._changed = threading.Event()
         self._received = monitor.signal("connection.listener.fetch_loop.received")
         self._looped = monitor.signal("connection.listener.fetch_loop")
         self.status.watch(self._changed.set)
-        jobs_queue.register(group.id)
+        jobs_queue.register(subscription_group.id)
 
     def start(self) -> None:
         """Start the listener thread."""
@@ -154,8 +156,8 @@ class Listener:
         A group long without partitions is noticed here too (``assignment_timeout``).
         """
         self._long.calls.run_pending()
-        budget = self.partitions.resume_due(self._clock(), self.group.max_wait_time)
-        raws = self._poll(self.group.max_messages, budget)
+        budget = self.partitions.resume_due(self._clock(), self.subscription_group.max_wait_time)
+        raws = self._poll(self.subscription_group.max_messages, budget)
         polled_at = self._clock()
         raws = self.after_rebalance(raws)
         self._assignment.polled(bool(self.client.rebalance.assignment), polled_at)
@@ -168,7 +170,7 @@ class Listener:
             messages = served.executor.batch(batch, polled_at)
             # a paused partition refuses what was fetched before its pause (sought again)
             meta = messages.metadata
-            if served.partition.start(meta.first_offset, meta.last_offset):
+            if served.state.start(meta.first_offset, meta.last_offset):
                 jobs.append(self._consume_job(key, served, messages))
         self._run_jobs(jobs)
         # after the batches: eofed never runs before, or beside, its partition's consume
@@ -178,7 +180,7 @@ class Listener:
         """The job of one batch; a long-running topic's holds its partition while it runs."""
         if self._long.owns(key[0]):
             return self._long.job(self.id, served, messages, self._long_job_ended)
-        return Consume(served.executor, self.id, served.partition, served.strategy, messages)
+        return Consume(served.executor, self.id, served.state, served.strategy, messages)
 
     def _long_job_ended(self, served: Served) -> None:
         """(Listener thread) a long job ended; a partition revoked meanwhile hears it now."""
@@ -250,9 +252,9 @@ class Listener:
         """Mark partitions revoked (or lost) and run their consumers' ``revoked`` hooks."""
         for served in gone:
             if lost:
-                served.partition.revoke()
+                served.state.revoke()
             else:
-                served.partition.revoke()
+                served.state.revoke()
         held = self._long.let_go(gone)  # their revoked hook runs once their job ended
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
                        if served.executor.consumer and served not in held)
@@ -318,7 +320,7 @@ class Listener:
         while self.status.is_running:
             self._changed.clear()
             self._changed.wait(RESET_BACKOFF)
-            self.client = self._client_factory(self.group, self.monitor, self)
+            self.client = self._client_factory(self.subscription_group, self.monitor, self)
             try:
                 self.client.connect()
                 return
@@ -329,11 +331,11 @@ class Listener:
         """Everything one newly served partition needs, bound to the current client."""
         topic, number = key
         client = self._long.client_for(topic, self.client)
-        partition = Partition(topic, number, client, self._backoff, self._clock)
-        runtime = Runtime(partition, self.producer, self.monitor)
-        executor = self._executor_factory(self.group.topic(topic), number, runtime, self.monitor,
-                                          self._clock)
-        return Served(partition, executor, self._strategies[topic])
+        state = Partition(topic, number, client, self._backoff, self._clock)
+        runtime = Runtime(state, self.producer, self.monitor)
+        route = self.subscription_group.topic(topic)
+        executor = self._executor_factory(route, number, runtime, self.monitor, self._clock)
+        return Served(state, executor, self._strategies[topic])
 
     def _report(self, error: Exception) -> None:
         self.monitor.instrument("error.occurred", self, type="connection.listener.fetch_loop.error",

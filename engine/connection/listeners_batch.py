@@ -21,6 +21,9 @@ class ListenersBatch(list[Listener]):
     def __init__(self, groups: Sequence[SubscriptionGroup], jobs_queue: JobsQueue,
                  monitor: Monitor, settings: Settings, producer: Producer,
                  on_change: Callable[[], None]) -> None:
-        super().__init__(Listener(g, jobs_queue, monitor, settings, producer) for g in groups)
+        super().__init__(
+            Listener(subscription_group, jobs_queue, monitor, settings, producer)
+            for subscription_group in groups
+        )
         for listener in self:
             listener.status.watch(on_change)

@@ -22,9 +22,9 @@ class LongJobs:
     while its job runs waits here until the job ends: only then may its hook run.
     """
 
-    def __init__(self, group: SubscriptionGroup) -> None:
+    def __init__(self, subscription_group: SubscriptionGroup) -> None:
         self.calls = HandleCalls()
-        self._topics = {topic.name for topic in group.topics if topic.long_running_job}
+        self._topics = {topic.name for topic in subscription_group.topics if topic.long_running_job}
         self._revoked: list[Served] = []
 
     def owns(self, topic: str) -> bool:
@@ -38,19 +38,19 @@ class LongJobs:
     def job(self, group_id: str, served: Served, messages: Any,
             ended: Callable[[Served], None]) -> LongConsume:
         """Hold the partition and build its job; ``ended(served)`` runs on the listener after."""
-        served.partition.hold()
-        return LongConsume(served.executor, group_id, served.partition, served.strategy,
+        served.state.hold()
+        return LongConsume(served.executor, group_id, served.state, served.strategy,
                            messages, lambda: self.calls.submit(ended, served))
 
     def let_go(self, gone: Iterable[Served]) -> list[Served]:
         """Of partitions taken away, those whose job still runs (their hook must wait)."""
-        held = [served for served in gone if served.partition.is_held]
+        held = [served for served in gone if served.state.is_held]
         self._revoked += held
         return held
 
     def ended(self, served: Served) -> bool:
         """A job ended: fetch its partition again; True when its revoked hook is due now."""
-        served.partition.release()
+        served.state.release()
         if served in self._revoked:
             self._revoked.remove(served)
             return True
@@ -58,7 +58,7 @@ class LongJobs:
 
     def running(self, served: Iterable[Served]) -> bool:
         """Whether a long job still runs (of the partitions served, or of those let go)."""
-        return bool(self._revoked) or any(each.partition.is_held for each in served)
+        return bool(self._revoked) or any(each.state.is_held for each in served)
 
     def wait(self, served: Callable[[], Iterable[Served]], timeout: float) -> None:
         """Make the running jobs' calls until they all ended (at most ``timeout`` seconds)."""

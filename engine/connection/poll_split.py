@@ -20,10 +20,11 @@ class PollSplitter:
     C-level counts recognise that case without a Python step per message.
     """
 
-    def __init__(self, group: SubscriptionGroup, monitor: Monitor, sender: object) -> None:
-        self._group_id = group.id
-        self._single_topic = len(group.topics) == 1
-        self._topic = group.topics[0].name
+    def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor,
+                 sender: object) -> None:
+        self._group_id = subscription_group.id
+        self._single_topic = len(subscription_group.topics) == 1
+        self._topic = subscription_group.topics[0].name
         self._monitor = monitor
         self._sender = sender
 

@@ -75,7 +75,7 @@ class Executor:
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
         attempt = self._runtime.attempt
-        before = self._runtime.partition.first_unmarked
+        before = self._runtime.state.first_unmarked
         error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
         return Outcome(consumer, error, attempt, self._took if error is None else 0.0, before)
 
@@ -108,7 +108,7 @@ class Executor:
                 "consumer.consumed", outcome.consumer, topic=self.topic,
                 partition=self.partition, messages=messages, attempt=outcome.attempt,
                 time=outcome.time,
-                marked=_marked(outcome.unmarked_before, self._runtime.partition.first_unmarked),
+                marked=_marked(outcome.unmarked_before, self._runtime.state.first_unmarked),
             )
 
     def revoked(self) -> None:
@@ -139,7 +139,7 @@ class Executor:
             consumer = self.route.consumer_class()
         except BaseException as error:  # noqa: BLE001 - user code; the batch is retried
             self._report("consumer.initialized.error", None, error,
-                         offset=self._runtime.partition.first_unmarked)
+                         offset=self._runtime.state.first_unmarked)
             return None, error
         consumer.topic, consumer.partition = self.topic, self.partition
         consumer.consumer_group = self.route.consumer_group
@@ -193,7 +193,7 @@ class Executor:
                         else "consumer.consume.error")
                 offsets = (message.offset for message in consumer.messages)
                 self._report(kind, consumer, error,
-                             offset=self._runtime.partition.next_unmarked(offsets))
+                             offset=self._runtime.state.next_unmarked(offsets))
             return error
         return None
 

@@ -52,13 +52,13 @@ class Job:
 class Consume(Job):
     """Process one batch."""
 
-    __slots__ = ("messages", "partition", "strategy")
+    __slots__ = ("messages", "state", "strategy")
     kind = "consume"
 
-    def __init__(self, executor: Executor, group_id: str, partition: Partition,
+    def __init__(self, executor: Executor, group_id: str, state: Partition,
                  strategy: DefaultStrategy, messages: Messages) -> None:
         super().__init__(executor, group_id)
-        self.partition = partition
+        self.state = state
         self.strategy = strategy
         self.messages = messages
 
@@ -71,11 +71,11 @@ class Consume(Job):
         """
         outcome = self.executor.consume(self.messages)
         try:
-            self.strategy.after_consume(self.partition, outcome, self.messages)
+            self.strategy.after_consume(self.state, outcome, self.messages)
         except ProcessDeath:
             raise
         except BaseException:
-            self.partition.fail()
+            self.state.fail()
             self.executor.consumed(outcome, self.messages)
             raise
         self.executor.consumed(outcome, self.messages)
@@ -100,10 +100,10 @@ class LongConsume(Consume):
     kind = "consume"
     non_blocking = True
 
-    def __init__(self, executor: Executor, group_id: str, partition: Partition,
+    def __init__(self, executor: Executor, group_id: str, state: Partition,
                  strategy: DefaultStrategy, messages: Messages,
                  finished: Callable[[], None]) -> None:
-        super().__init__(executor, group_id, partition, strategy, messages)
+        super().__init__(executor, group_id, state, strategy, messages)
         self.finished = finished
 
     def run(self) -> None:

@@ -34,7 +34,7 @@ _PARKED: Any = object()
 FAN_OUT_DELAY = 0.001
 
 
-class _Group:
+class _ListenerWait:
     __slots__ = ("in_flight", "wake")
 
     def __init__(self) -> None:
@@ -58,13 +58,13 @@ class JobsQueue:
         self._jobs: deque[Any] = deque()
         self._idle: list[threading.Lock] = []
         self._waking = 0  # workers released from park that have not taken a job yet
-        self._groups: dict[str, _Group] = {}
+        self._groups: dict[str, _ListenerWait] = {}
         self._closed = False
 
     def register(self, group_id: str) -> None:
         """Prepare the wait of one listener's group (idempotent)."""
         with self._mutex:
-            self._groups.setdefault(group_id, _Group())
+            self._groups.setdefault(group_id, _ListenerWait())
 
     def push(self, job: Queueable) -> None:
         """Schedule a job; raises ``QueueClosedError`` once closed."""
@@ -125,22 +125,22 @@ class JobsQueue:
             self._complete(job)
 
     def _complete(self, job: Queueable) -> None:
-        group = self._groups[job.group_id]
-        group.in_flight.discard(job)
-        if not group.in_flight and group.wake.locked():
-            group.wake.release()
+        waiting = self._groups[job.group_id]
+        waiting.in_flight.discard(job)
+        if not waiting.in_flight and waiting.wake.locked():
+            waiting.wake.release()
 
     def wait(self, group_id: str, tick: float = 0.2) -> None:
         """Block until no blocking job of ``group_id`` is in flight (re-checked every tick).
 
         Past ``FAN_OUT_DELAY``, idle workers are woken for the jobs still queued.
         """
-        group = self._groups[group_id]
+        waiting = self._groups[group_id]
         fan_out_at: float | None = time.monotonic() + FAN_OUT_DELAY
         while True:
             wakers: list[threading.Lock] = []
             with self._mutex:
-                if not any(not job.non_blocking for job in group.in_flight):
+                if not any(not job.non_blocking for job in waiting.in_flight):
                     return
                 if fan_out_at is not None and time.monotonic() >= fan_out_at:
                     fan_out_at = None
@@ -148,7 +148,7 @@ class JobsQueue:
             for waker in wakers:
                 waker.release()
             timeout = tick if fan_out_at is None else max(0.0, fan_out_at - time.monotonic())
-            group.wake.acquire(timeout=timeout)
+            waiting.wake.acquire(timeout=timeout)
 
     def _fan_out(self) -> list[threading.Lock]:
         """Locks of idle workers for the queued jobs no woken worker will take first."""
@@ -164,13 +164,13 @@ class JobsQueue:
     def clear(self, group_id: str) -> None:
         """Forget the group's queued jobs (after a listener reset); running ones finish alone."""
         with self._mutex:
-            group = self._groups[group_id]
+            waiting = self._groups[group_id]
             queued = [job for job in self._jobs if job is not None and job.group_id == group_id]
             for job in queued:
                 self._jobs.remove(job)
-            group.in_flight.clear()
-            if group.wake.locked():
-                group.wake.release()
+            waiting.in_flight.clear()
+            if waiting.wake.locked():
+                waiting.wake.release()
 
     def close(self) -> None:
         """Refuse new jobs and let idle workers exit once the queue is drained."""
@@ -178,20 +178,20 @@ class JobsQueue:
             self._closed = True
             idle, self._idle = self._idle, []
             self._waking += len(idle)
-            for group in self._groups.values():
-                if group.wake.locked():
-                    group.wake.release()
+            for waiting in self._groups.values():
+                if waiting.wake.locked():
+                    waiting.wake.release()
         for waker in idle:
             waker.release()
 
     def in_processing(self) -> dict[str, list[Any]]:
         """A snapshot of queued and running jobs per group, for diagnostics."""
         with self._mutex:
-            return {gid: list(group.in_flight) for gid, group in self._groups.items()}
+            return {gid: list(waiting.in_flight) for gid, waiting in self._groups.items()}
 
     def statistics(self) -> dict[str, int]:
         """How many jobs are queued (not yet picked) and in flight in total."""
         with self._mutex:
             queued = sum(1 for job in self._jobs if job is not None)
-            in_flight = sum(len(group.in_flight) for group in self._groups.values())
+            in_flight = sum(len(waiting.in_flight) for waiting in self._groups.values())
         return {"enqueued": queued, "busy": in_flight - queued}

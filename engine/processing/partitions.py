@@ -17,7 +17,7 @@ PartitionKey = tuple[str, int]
 class Served(NamedTuple):
     """One served partition: its state owner, its consumer's executor, its topic's strategy."""
 
-    partition: Partition
+    state: Partition
     executor: Executor
     strategy: DefaultStrategy
 
@@ -60,7 +60,7 @@ class Partitions:
     def resume_due(self, now: float, budget: float) -> float:
         """Resume every partition whose pause is over; ``budget`` cut to the next resume."""
         for served in self._served.values():
-            left = served.partition.resume_if_due(now)
+            left = served.state.resume_if_due(now)
             if left is not None:
                 budget = min(budget, max(0.01, left))
         return budget

@@ -24,7 +24,7 @@ class DefaultStrategy:
     def __init__(self, monitor: Monitor) -> None:
         self._monitor = monitor
 
-    def after_consume(self, partition: Partition, outcome: Outcome, messages: Messages) -> None:
+    def after_consume(self, state: Partition, outcome: Outcome, messages: Messages) -> None:
         """Apply the outcome of one consume job to its partition.
 
         A failure is retried even when the partition looks lost (an overdue poll): if it
@@ -32,29 +32,29 @@ class DefaultStrategy:
         nothing is skipped.
         """
         if outcome.error is None:
-            if partition.is_revoked:
+            if state.is_revoked:
                 return  # nothing of it is ours to mark
             last = messages.metadata.last_offset
-            partition.succeed(last)
-            if self.auto_mark and not partition.manual and len(messages):
-                partition.mark(last)
+            state.succeed(last)
+            if self.auto_mark and not state.manual and len(messages):
+                state.mark(last)
             return
-        if not self.dispatched_to_dead_letter_queue(partition, outcome, messages):
-            self.retry(partition, outcome, messages)
+        if not self.dispatched_to_dead_letter_queue(state, outcome, messages):
+            self.retry(state, outcome, messages)
 
-    def retry(self, partition: Partition, outcome: Outcome, messages: Messages) -> None:
+    def retry(self, state: Partition, outcome: Outcome, messages: Messages) -> None:
         """Seek back to the first unmarked offset and pause with back-off (reported)."""
-        retry = partition.fail(message.offset for message in messages)
+        retry = state.fail(message.offset for message in messages)
         if retry is not None:
             offset, timeout = retry
             self._monitor.instrument(
-                "consumer.consuming.retry", outcome.consumer, topic=partition.topic,
-                partition=partition.partition, offset=offset, timeout=timeout,
-                attempt=partition.attempt,
+                "consumer.consuming.retry", outcome.consumer, topic=state.topic,
+                partition=state.partition, offset=offset, timeout=timeout,
+                attempt=state.attempt,
             )
 
     def dispatched_to_dead_letter_queue(
-        self, partition: Partition, outcome: Outcome, messages: Messages
+        self, state: Partition, outcome: Outcome, messages: Messages
     ) -> bool:
         """Whether the failure was handled by sending a message away (no DLQ here)."""
         return False
@@ -79,17 +79,17 @@ class DeadLetterStrategy(DefaultStrategy):
         self._consumer_group = consumer_group
 
     def dispatched_to_dead_letter_queue(
-        self, partition: Partition, outcome: Outcome, messages: Messages
+        self, state: Partition, outcome: Outcome, messages: Messages
     ) -> bool:
         """Dispatch the first unprocessed message once its retries are used up.
 
         Only for an ``Exception``: a ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``)
         says the process is going, not that the message is bad; its batch is retried.
         """
-        if (partition.attempt <= self._max_retries or partition.is_revoked
+        if (state.attempt <= self._max_retries or state.is_revoked
                 or not isinstance(outcome.error, Exception)):
             return False
-        failing = _first_unmarked(partition, messages)
+        failing = _first_unmarked(state, messages)
         if failing is None:
             return False
         try:
@@ -97,26 +97,26 @@ class DeadLetterStrategy(DefaultStrategy):
         except Exception as error:  # noqa: BLE001 - reported; the batch is retried instead
             self._monitor.instrument(
                 "error.occurred", outcome.consumer, type="dead_letter_queue.dispatch.error",
-                error=error, topic=partition.topic, partition=partition.partition,
+                error=error, topic=state.topic, partition=state.partition,
                 offset=failing.offset, dlq_topic=self._topic,
             )
             return False
         self._monitor.instrument(
-            "dead_letter_queue.dispatched", outcome.consumer, topic=partition.topic,
-            partition=partition.partition, offset=failing.offset, dlq_topic=self._topic,
+            "dead_letter_queue.dispatched", outcome.consumer, topic=state.topic,
+            partition=state.partition, offset=failing.offset, dlq_topic=self._topic,
             message=failing, error=outcome.error,
         )
-        partition.succeed()  # settled: the next message is a first attempt
-        if partition.mark(failing.offset):
-            partition.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
+        state.succeed()  # settled: the next message is a first attempt
+        if state.mark(failing.offset):
+            state.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
         else:
-            partition.fail([failing.offset])  # not marked: fetch it again, never go past it
+            state.fail([failing.offset])  # not marked: fetch it again, never go past it
         return True
 
 
-def _first_unmarked(partition: Partition, messages: Messages) -> Message | None:
+def _first_unmarked(state: Partition, messages: Messages) -> Message | None:
     """The first message at or after the first unmarked offset (offsets may have gaps)."""
-    first = partition.first_unmarked
+    first = state.first_unmarked
     if first is None:
         return None
     return next((message for message in messages if message.offset >= first), None)

@@ -7,7 +7,7 @@ import threading
 import time
 
 from engine.instrumentation.monitor import Monitor
-from engine.processing.job_runner import JobRunner
+from engine.processing.job_invoker import JobInvoker
 from engine.processing.jobs_queue import JobsQueue
 
 
@@ -63,12 +63,12 @@ class Worker:
         self._queue = jobs_queue
         self._wake = threading.Lock()
         self._wake.acquire()
-        self._runner = JobRunner(monitor, self)
+        self._invoker = JobInvoker(monitor, self)
 
     def run(self) -> None:
         """The worker loop: each finished job is completed as the next one is taken."""
         job = self._queue.pop(self._wake)
-        run = self._runner.run
+        run = self._invoker.run
         while job is not None:
             run(job)
             job = self._queue.pop(self._wake, done=job)

@@ -52,8 +52,8 @@ class ConsumerGroup(TopicDeclarations):
 class SubscriptionGroupBuilder(TopicDeclarations):
     """Declares topics into one explicit subscription group of a consumer group."""
 
-    def __init__(self, group: ConsumerGroup, name: str) -> None:
-        self.consumer_group = group
+    def __init__(self, consumer_group: ConsumerGroup, name: str) -> None:
+        self.consumer_group = consumer_group
         self.name = name
 
     def _declare(self, name: str, consumer_class: Any, options: dict[str, Any]) -> Topic:

@@ -36,20 +36,22 @@ def declared_topics(
     filter that names nothing.
     """
     selection = selection or Selection()
-    dead_letter_names = {t.dead_letter_queue.topic for g in groups for t in g.topics
+    dead_letter_names = {t.dead_letter_queue.topic
+                         for subscription_group in groups for t in subscription_group.topics
                          if t.config is not None and t.dead_letter_queue is not None}
     selection.check(groups, topics=[*standalone, *dead_letter_names])
     explicit = _explicit(groups, standalone)
     chosen: dict[str, DeclaredTopic] = {}
-    for group in groups:
-        for topic in group.topics:
+    for subscription_group in groups:
+        for topic in subscription_group.topics:
             if topic.config is None:
                 continue
-            if selection.keeps(group, topic):
+            if selection.keeps(subscription_group, topic):
                 chosen.setdefault(topic.name, explicit[topic.name])
             dlq = topic.dead_letter_queue
             if dlq is not None and selection.keeps_names(
-                    (group.consumer_group,), (group.name, group.id), (dlq.topic, topic.name)):
+                    (subscription_group.consumer_group,),
+                    (subscription_group.name, subscription_group.id), (dlq.topic, topic.name)):
                 chosen[dlq.topic] = explicit.get(dlq.topic) or _inherited(
                     chosen.get(dlq.topic), dlq.topic, topic.name, topic.config)
     for name in standalone:
@@ -63,8 +65,9 @@ def _explicit(
 ) -> dict[str, DeclaredTopic]:
     """Each explicitly declared topic once; a second, different declaration is an error."""
     found: dict[str, DeclaredTopic] = {}
-    pairs = [(t.name, t.config, f"routed in consumer group {g.consumer_group!r}")
-             for g in groups for t in g.topics if t.config is not None]
+    pairs = [(t.name, t.config, f"routed in consumer group {subscription_group.consumer_group!r}")
+             for subscription_group in groups for t in subscription_group.topics
+             if t.config is not None]
     pairs += [(name, config, "app.declare_topic") for name, config in standalone.items()]
     for name, config, origin in pairs:
         earlier = found.get(name)

@@ -28,10 +28,10 @@ class Routes(TopicDeclarations):
 
     def consumer_group(self, name: str) -> ConsumerGroup:
         """The consumer group called ``name``, created on first use (reopened after)."""
-        group = self._groups.get(name)
-        if group is None:
-            group = self._groups[name] = ConsumerGroup(name)
-        return group
+        consumer_group = self._groups.get(name)
+        if consumer_group is None:
+            consumer_group = self._groups[name] = ConsumerGroup(name)
+        return consumer_group
 
     def subscription_group(self, name: str) -> SubscriptionGroupBuilder:
         """An explicit subscription group of the default consumer group."""
@@ -71,8 +71,8 @@ class Routes(TopicDeclarations):
         everything = self.every_group(settings)
         selection = selection or Selection()
         selection.check(everything)
-        chosen = [_narrowed(group, selection) for group in everything]
-        groups = tuple(group for group in chosen if group is not None)
+        chosen = [_narrowed(subscription_group, selection) for subscription_group in everything]
+        groups = tuple(narrowed for narrowed in chosen if narrowed is not None)
         if not groups:
             raise RoutingError(
                 "no routes to run: declare one with app.topic(name, ConsumerClass)"
@@ -83,12 +83,17 @@ class Routes(TopicDeclarations):
     def every_group(self, settings: Settings) -> list[SubscriptionGroup]:
         """Every group, inactive topics included, so names never depend on ``active``."""
         return [
-            group
+            subscription_group
             for consumer_group in self._groups.values()
-            for group in group_topics(consumer_group.name, consumer_group.topics, settings)
+            for subscription_group in group_topics(
+                consumer_group.name, consumer_group.topics, settings
+            )
         ]
 
 
-def _narrowed(group: SubscriptionGroup, selection: Selection) -> SubscriptionGroup | None:
-    topics = tuple(t for t in group.topics if t.active and selection.keeps(group, t))
-    return dataclasses.replace(group, topics=topics) if topics else None
+def _narrowed(
+    subscription_group: SubscriptionGroup, selection: Selection
+) -> SubscriptionGroup | None:
+    topics = tuple(t for t in subscription_group.topics
+                   if t.active and selection.keeps(subscription_group, t))
+    return dataclasses.replace(subscription_group, topics=topics) if topics else None

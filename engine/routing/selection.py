@@ -26,9 +26,16 @@ class Selection:
     def check(self, groups: Sequence[SubscriptionGroup], topics: Iterable[str] = ()) -> None:
         """Raise ``RoutingError`` for any name that matches no route (or one of ``topics``)."""
         known = {
-            "consumer_groups": {g.consumer_group for g in groups},
-            "subscription_groups": {g.name for g in groups} | {g.id for g in groups},
-            "topics": {t.name for g in groups for t in g.topics} | set(topics),
+            "consumer_groups": {
+                subscription_group.consumer_group for subscription_group in groups
+            },
+            "subscription_groups": {
+                name for subscription_group in groups
+                for name in (subscription_group.name, subscription_group.id)
+            },
+            "topics": {
+                t.name for subscription_group in groups for t in subscription_group.topics
+            } | set(topics),
         }
         problems = []
         for kind in _KINDS:
@@ -41,9 +48,10 @@ class Selection:
         if problems:
             raise RoutingError("; ".join(problems))
 
-    def keeps(self, group: SubscriptionGroup, topic: Topic) -> bool:
-        """Whether ``topic`` of ``group`` passes every filter."""
-        return self.keeps_names((group.consumer_group,), (group.name, group.id), (topic.name,))
+    def keeps(self, subscription_group: SubscriptionGroup, topic: Topic) -> bool:
+        """Whether ``topic`` of ``subscription_group`` passes every filter."""
+        return self.keeps_names((subscription_group.consumer_group,),
+                                (subscription_group.name, subscription_group.id), (topic.name,))
 
     def keeps_names(
         self, consumer_groups: Sequence[str], subscription_groups: Sequence[str],

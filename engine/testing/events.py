@@ -87,7 +87,8 @@ class HistoryFeed:
         self._receivers = []
 
     def _dead_lettered(self, sender: Any, **event: Any) -> None:
-        names = [g.consumer_group for g in self._groups if event["topic"] in g.topic_names]
+        names = [subscription_group.consumer_group for subscription_group in self._groups
+                 if event["topic"] in subscription_group.topic_names]
         self._history.dead_lettered(sender, event["topic"], event["partition"],
                                     event["offset"], names)
 

@@ -44,8 +44,8 @@ class GroupRules:
     @rule(data=st.data())
     def revoke_some(self, data: st.DataObject) -> None:
         """Revoke a drawn subset of the assigned partitions, lost or not; the rest keep flowing."""
-        group = self._drawn_group(data)
-        assignment = self.kafka.assignment(self._machine_topic, group)
+        consumer_group = self._drawn_group(data)
+        assignment = self.kafka.assignment(self._machine_topic, consumer_group)
         owned = sorted(p for ps in assignment.values() for p in ps)
         if self._fresh or not owned:
             return
@@ -53,21 +53,21 @@ class GroupRules:
         lost = data.draw(st.booleans(), label="lost")
         for partition in chosen:
             self._do(step("revoke", self._machine_topic, partition, lost=lost or None,
-                          group=group))
+                          group=consumer_group))
 
     @precondition(lambda self: self.revokes)
     @rule(data=st.data())
     def assign_back(self, data: st.DataObject) -> None:
         """Give a drawn subset of the unassigned partitions to a drawn member."""
-        group = self._drawn_group(data)
-        free = self._unassigned(group)
+        consumer_group = self._drawn_group(data)
+        free = self._unassigned(consumer_group)
         if not free:
             return
         chosen = data.draw(_subsets(free), label="partitions")
         members = self.kafka.members
         member = data.draw(st.sampled_from(members), label="member") if len(members) > 1 else None
         for partition in chosen:
-            self._do(step("assign", self._machine_topic, partition, group=group,
+            self._do(step("assign", self._machine_topic, partition, group=consumer_group,
                           member=member))
 
     @precondition(lambda self: self.max_members > 1)
@@ -88,22 +88,23 @@ class GroupRules:
 
     def needs_settling(self) -> bool:
         """Whether a partition of a routed topic has no owner in its group (a revoke left it)."""
-        for group in self.kafka.groups:
-            for topic in group.topic_names:
-                owned = self.kafka.assignment(topic, group.consumer_group).values()
+        for subscription_group in self.kafka.groups:
+            for topic in subscription_group.topic_names:
+                owned = self.kafka.assignment(topic, subscription_group.consumer_group).values()
                 if sum(map(len, owned)) < self.kafka.partition_count(topic):
                     return True
         return False
 
-    def _unassigned(self, group: str | None) -> list[int]:
+    def _unassigned(self, consumer_group: str | None) -> list[int]:
         topic = self._machine_topic
-        owned = {p for ps in self.kafka.assignment(topic, group).values() for p in ps}
+        owned = {p for ps in self.kafka.assignment(topic, consumer_group).values() for p in ps}
         return [p for p in range(self.kafka.partition_count(topic)) if p not in owned]
 
     def _drawn_group(self, data: st.DataObject) -> str | None:
         """The consumer group to act on: None when one group consumes the topic."""
-        names = sorted({group.consumer_group for group in self.kafka.groups
-                        if self._machine_topic in group.topic_names})
+        names = sorted({subscription_group.consumer_group
+                        for subscription_group in self.kafka.groups
+                        if self._machine_topic in subscription_group.topic_names})
         return data.draw(st.sampled_from(names), label="group") if len(names) > 1 else None
 
 

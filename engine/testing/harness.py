@@ -30,7 +30,7 @@ from engine.testing.member import Member
 from engine.testing.members import Members
 from engine.testing.memory_producer import MemoryProducer, encode_headers
 from engine.testing.topics import (
-    Partitions,
+    TopicSizes,
     consumer_group_of,
     create_topics,
     deserializers_for,
@@ -59,7 +59,7 @@ class Harness:
     add and take away processes of the app in its consumer groups (``engine.testing.members``).
     """
 
-    def __init__(self, app: App, partitions: Partitions = None, *,
+    def __init__(self, app: App, partitions: TopicSizes = None, *,
                  consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
                  epoch: Epoch | None = None) -> None:
         self.app = app
@@ -343,14 +343,14 @@ class Harness:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _new_member(self, group: SubscriptionGroup, number: int) -> Member:
-        return Member(group, self.app.monitor, self.app.settings, self.producer, log=self._log,
-                      clock=self.clock, history=self.history, plan=self._plan,
+    def _new_member(self, subscription_group: SubscriptionGroup, number: int) -> Member:
+        return Member(subscription_group, self.app.monitor, self.app.settings, self.producer,
+                      log=self._log, clock=self.clock, history=self.history, plan=self._plan,
                       faults=self._faults, number=number)
 
-    def _owner(self, topic: str, partition: int, group: str | None, call: str) -> Member:
+    def _owner(self, topic: str, partition: int, consumer_group: str | None, call: str) -> Member:
         """The member owning the partition (else a ``HarnessError``: nothing to ``call``)."""
-        index = subscription_index(self._groups, topic, group)
+        index = subscription_index(self._groups, topic, consumer_group)
         owner = self._members.owner(index, self._key(topic, partition))
         if owner is None:
             raise HarnessError(f"{topic}/{partition} is not assigned; nothing to {call}")

@@ -54,9 +54,9 @@ class Delivery:
 class ConsumeCall:
     """One ``consume`` call while it runs (marks made meanwhile count what was taken)."""
 
-    def __init__(self, history: History, group: str, consumer: Consumer,
+    def __init__(self, history: History, consumer_group: str, consumer: Consumer,
                  messages: TakenMessages, attempt: int, member: int = 0) -> None:
-        self.history, self.group, self.consumer = history, group, consumer
+        self.history, self.consumer_group, self.consumer = history, consumer_group, consumer
         self.member = member
         self.messages, self.attempt = messages, attempt
         self.key: PartitionKey = (messages.topic, messages.partition)
@@ -83,7 +83,7 @@ class ConsumeCall:
 
     def taken_later(self, offset: int) -> None:
         """The consumer kept the batch and took a message of it after the call: processed."""
-        self.history._process(self.group, self.consumer, self.key, [offset])
+        self.history._process(self.consumer_group, self.consumer, self.key, [offset])
 
 
 class History:
@@ -107,7 +107,7 @@ class History:
         self._beyond: list[Position] = []
         self._reordered: list[Position] = []
         self._last: dict[int, int] = {}      # consumer id -> last offset it processed
-        self._group_of: dict[int, str] = {}  # consumer id -> its consumer group
+        self._consumer_group_of: dict[int, str] = {}  # consumer id -> its consumer group
         self._current: ConsumeCall | None = None
         self._failing: dict[str, set[Position]] = {}  # failed, not processed since
         self.last_error: dict[PartitionKey, BaseException] = {}
@@ -115,42 +115,43 @@ class History:
 
     # -- recording (the harness's parts call these) --------------------------------------------
 
-    def started(self, group: str, key: PartitionKey, offset: int) -> None:
+    def started(self, consumer_group: str, key: PartitionKey, offset: int) -> None:
         """The group first consumes a partition from ``offset`` (no commit yet)."""
-        self._started.setdefault(group, {}).setdefault(key, offset)
+        self._started.setdefault(consumer_group, {}).setdefault(key, offset)
 
-    def begin(self, group: str, consumer: Consumer, messages: TakenMessages,
+    def begin(self, consumer_group: str, consumer: Consumer, messages: TakenMessages,
               attempt: int, *, member: int = 0) -> ConsumeCall:
         """A consume call starts; a first attempt behind the instance's progress is a reorder."""
         last = self._last.get(id(consumer))
         first = messages.metadata.first_offset
         if attempt == 1 and last is not None and first <= last:
             self._reordered.append(Position(messages.topic, messages.partition, first))
-        self._group_of[id(consumer)] = group
-        self._current = ConsumeCall(self, group, consumer, messages, attempt, member)
+        self._consumer_group_of[id(consumer)] = consumer_group
+        self._current = ConsumeCall(self, consumer_group, consumer, messages, attempt, member)
         return self._current
 
-    def stored(self, group: str, key: PartitionKey, offset: int) -> None:
+    def stored(self, consumer_group: str, key: PartitionKey, offset: int) -> None:
         """An offset was stored: inside a consume call, what was taken below it is processed."""
         call = self._current
-        if call is not None and call.group == group and call.key == key:
+        if call is not None and call.consumer_group == consumer_group and call.key == key:
             call.marked = max(offset, -1 if call.marked is None else call.marked)
-            self._process(group, call.consumer, key,
+            self._process(consumer_group, call.consumer, key,
                           (taken for taken in call.messages.taken_offsets if taken < offset))
 
-    def committed(self, group: str, key: PartitionKey, offset: int) -> None:
+    def committed(self, consumer_group: str, key: PartitionKey, offset: int) -> None:
         """A commit: everything from the previous one up to ``offset`` must be processed."""
-        low = self._committed.get(group, {}).get(key, self._started.get(group, {}).get(key, 0))
-        processed = self._processed.get(group, set())
+        start = self._started.get(consumer_group, {}).get(key, 0)
+        low = self._committed.get(consumer_group, {}).get(key, start)
+        processed = self._processed.get(consumer_group, set())
         self._beyond += [Position(*key, at) for at in range(low, offset)
                          if Position(*key, at) not in processed]
-        self._committed.setdefault(group, {})[key] = offset
+        self._committed.setdefault(consumer_group, {})[key] = offset
 
     def dead_lettered(self, consumer: object, topic: str, partition: int, offset: int,
                       groups: Iterable[str]) -> None:
         """A message went to the dead-letter queue: processed (for the consumer's group)."""
-        group = self._group_of.get(id(consumer))
-        for name in [group] if group is not None else groups:
+        consumer_group = self._consumer_group_of.get(id(consumer))
+        for name in [consumer_group] if consumer_group is not None else groups:
             self._process(name, consumer, (topic, partition), [offset])
 
     def sought(self, consumer: object) -> None:
@@ -186,33 +187,33 @@ class History:
         marked_away: Position | None = None
         if not returned and call.cut_short is not None:
             cut_short = Position(topic, partition, call.cut_short)
-            self._unprocess(call.group, cut_short)
+            self._unprocess(call.consumer_group, cut_short)
             if call.marked is not None and call.marked > cut_short.offset:
                 marked_away = cut_short
         self.deliveries += [
             Delivery(topic, partition, raw.offset() or 0, call.attempt, call.consumer, outcome,
-                     call.group, call.member)
+                     call.consumer_group, call.member)
             for raw in call.messages.delivered
         ]
         if returned:
-            self._process(call.group, call.consumer, call.key, call.done())
+            self._process(call.consumer_group, call.consumer, call.key, call.done())
             # retried and returned: the engine did its part (``lost`` judges the consumer's)
-            self._failing.get(call.group, set()).difference_update(
+            self._failing.get(call.consumer_group, set()).difference_update(
                 Position(topic, partition, raw.offset() or 0) for raw in call.messages.delivered)
         elif error is not None:
             self.last_error[call.key] = error
             if outcome == "failed" and not call.sought:  # a seek of its own is deliberate
-                done = self._processed.get(call.group, set())
-                self._failing.setdefault(call.group, set()).update(
+                done = self._processed.get(call.consumer_group, set())
+                self._failing.setdefault(call.consumer_group, set()).update(
                     failed for raw in call.messages.delivered
                     if (failed := Position(topic, partition, raw.offset() or 0)) not in done
                     and failed != marked_away)
         self._current = None
 
-    def _process(self, group: str, consumer: object, key: PartitionKey,
+    def _process(self, consumer_group: str, consumer: object, key: PartitionKey,
                  offsets: Iterable[int]) -> None:
-        processed = self._processed.setdefault(group, set())
-        failing = self._failing.get(group, set())
+        processed = self._processed.setdefault(consumer_group, set())
+        failing = self._failing.get(consumer_group, set())
         call = self._current
         moved = call is not None and call.consumer is consumer and call.sought
         for offset in offsets:
@@ -221,9 +222,10 @@ class History:
             if not moved and offset > self._last.get(id(consumer), -1):
                 self._last[id(consumer)] = offset
 
-    def _unprocess(self, group: str, position: Position) -> None:
-        self._processed.get(group, set()).discard(position)
-        committed = self._committed.get(group, {}).get((position.topic, position.partition))
+    def _unprocess(self, consumer_group: str, position: Position) -> None:
+        self._processed.get(consumer_group, set()).discard(position)
+        key = (position.topic, position.partition)
+        committed = self._committed.get(consumer_group, {}).get(key)
         if committed is not None and committed > position.offset:
             self._beyond.append(position)
 
@@ -238,20 +240,20 @@ class History:
     def lost(self) -> list[Position]:
         """Produced at or after a group's starting point and never processed by that group."""
         lost: set[Position] = set()
-        for group, starts in self._started.items():
-            processed = self._processed.get(group, set())
+        for consumer_group, starts in self._started.items():
+            processed = self._processed.get(consumer_group, set())
             for key, start in starts.items():
                 lost.update(Position(*key, offset) for offset in range(start, self._end_of(*key))
                             if Position(*key, offset) not in processed)
         return sorted(lost)
 
-    def passed_over(self, group: str, key: PartitionKey, position: int) -> list[Position]:
+    def passed_over(self, consumer_group: str, key: PartitionKey, position: int) -> list[Position]:
         """Failed messages below a fetch ``position``: never retried, processed nor dead-lettered.
 
         A failure is retried from where it failed, so a position beyond it means the engine
         gave up on work it still had (``run()`` refuses to call that idle).
         """
-        return sorted(failed for failed in self._failing.get(group, ())
+        return sorted(failed for failed in self._failing.get(consumer_group, ())
                       if (failed.topic, failed.partition) == key and failed.offset < position)
 
     def reordered(self) -> list[Position]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.processing.job_runner import JobRunner
+from engine.processing.job_invoker import JobInvoker
 from engine.processing.jobs import Consume
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class InlineQueue:
     """
 
     def __init__(self, monitor: Monitor) -> None:
-        self._runner = JobRunner(monitor, self)
+        self._invoker = JobInvoker(monitor, self)
         self.batches: list[Messages] = []
 
     def register(self, group_id: str) -> None:
@@ -31,7 +31,7 @@ class InlineQueue:
         """Run the job now (a ``ProcessDeath`` goes through to the harness)."""
         if isinstance(job, Consume):
             self.batches.append(job.messages)
-        self._runner.run(job)
+        self._invoker.run(job)
 
     def wait(self, group_id: str, tick: float = 0.2) -> None:
         """Every job already ran."""

@@ -165,14 +165,14 @@ class Log:
 
     # -- committed offsets ---------------------------------------------------------------------
 
-    def committed(self, group: str, key: PartitionKey) -> int | None:
+    def committed(self, consumer_group: str, key: PartitionKey) -> int | None:
         """The group's committed offset of a partition (the next to read), or None."""
-        return self._committed.get(group, {}).get(key)
+        return self._committed.get(consumer_group, {}).get(key)
 
-    def commit(self, group: str, key: PartitionKey, offset: int) -> None:
+    def commit(self, consumer_group: str, key: PartitionKey, offset: int) -> None:
         """Record a commit of the group."""
-        self._committed.setdefault(group, {})[key] = offset
-        self.on_commit(group, key, offset)
+        self._committed.setdefault(consumer_group, {})[key] = offset
+        self.on_commit(consumer_group, key, offset)
 
     # -- checks --------------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
         """One poll of a drawn fetch size (so batch boundaries move)."""
-        most = max(group.max_messages for group in self.kafka.groups)
+        most = max(subscription_group.max_messages for subscription_group in self.kafka.groups)
         self._do(step("poll", data.draw(st.integers(1, most), label="limit")))
 
     @rule()

@@ -30,21 +30,23 @@ class Member:
     ``number`` is the process's (``engine.testing.members``); the history records it.
     """
 
-    def __init__(self, group: SubscriptionGroup, monitor: Monitor, settings: Settings,
+    def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
                  plan: CrashPlan, faults: Faults, number: int = 0) -> None:
-        self.group = group
+        self.subscription_group = subscription_group
         self.number = number
         self._log = log
         self.queue = InlineQueue(monitor)
 
-        def client(group: SubscriptionGroup, monitor: Monitor, listener: object) -> MemoryClient:
-            return MemoryClient(group, monitor, listener, log, clock, history, faults)
+        def client(subscription_group: SubscriptionGroup, monitor: Monitor,
+                   listener: object) -> MemoryClient:
+            return MemoryClient(subscription_group, monitor, listener, log, clock, history, faults)
 
-        executor = functools.partial(CrashingExecutor, consumer_group=group.consumer_group,
+        executor = functools.partial(CrashingExecutor,
+                                     consumer_group=subscription_group.consumer_group,
                                      plan=plan, history=history, member=number,
                                      wall_offset=clock.wall() - clock.now())
-        self.listener = Listener(group, self.queue, monitor, settings, producer,
+        self.listener = Listener(subscription_group, self.queue, monitor, settings, producer,
                                  client_factory=client, executor_factory=executor,
                                  clock=clock.now)
 
@@ -110,7 +112,7 @@ class Member:
             if key not in self.client.paused:
                 return now
             if key in self.listener.partitions:
-                until = self.listener.partitions.get(key).partition.paused_until
+                until = self.listener.partitions.get(key).state.paused_until
                 if until is not None:
                     due = until if due is None else min(due, until)
         return due
@@ -118,12 +120,13 @@ class Member:
     def describe_work(self, history: History) -> list[str]:
         """A line per partition that still holds work."""
         lines = []
+        consumer_group = self.subscription_group.consumer_group
         for key in self.client.holding_work():
             position = self.client.positions[key]
-            line = (f"{key[0]}/{key[1]} ({self.group.consumer_group}): at offset {position},"
+            line = (f"{key[0]}/{key[1]} ({consumer_group}): at offset {position},"
                     f" {self._log.end(*key) - position} message(s) left")
             if key in self.listener.partitions:
-                line += f", attempt {self.listener.partitions.get(key).partition.attempt}"
+                line += f", attempt {self.listener.partitions.get(key).state.attempt}"
             error = history.last_error.get(key)
             if error is not None:
                 line += f", last error {error!r}"
@@ -133,11 +136,12 @@ class Member:
     def describe_passed_over(self, history: History) -> list[str]:
         """A line per partition fetched past failed messages it never retried."""
         lines = []
+        consumer_group = self.subscription_group.consumer_group
         for key, position in self.client.positions.items():
-            failed = history.passed_over(self.group.consumer_group, key, position)
+            failed = history.passed_over(consumer_group, key, position)
             if failed:
                 error = history.last_error.get(key)
-                lines.append(f"{key[0]}/{key[1]} ({self.group.consumer_group}): fetching at"
+                lines.append(f"{key[0]}/{key[1]} ({consumer_group}): fetching at"
                              f" {position}, past failed offset(s)"
                              f" {', '.join(str(f.offset) for f in failed)}, never retried,"
                              f" processed or dead-lettered (last error {error!r})")

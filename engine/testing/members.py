@@ -36,11 +36,12 @@ class Members:
         self._log = log
         self._processes: dict[int, list[Member]] = {}
         self._next = 0
-        for group in groups:
+        for subscription_group in groups:
             try:
-                strategy_of(group.kafka)
+                strategy_of(subscription_group.kafka)
             except ValueError as error:
-                raise HarnessError(f"subscription group {group.id!r}: {error}") from None
+                subject = f"subscription group {subscription_group.id!r}"
+                raise HarnessError(f"{subject}: {error}") from None
 
     @property
     def numbers(self) -> tuple[int, ...]:
@@ -51,9 +52,9 @@ class Members:
         """Every member of every live process."""
         return iter([member for process in self._processes.values() for member in process])
 
-    def partitions(self, group: SubscriptionGroup) -> list[PartitionKey]:
+    def partitions(self, subscription_group: SubscriptionGroup) -> list[PartitionKey]:
         """Every partition of the group's topics."""
-        return [(name, number) for name in group.topic_names
+        return [(name, number) for name in subscription_group.topic_names
                 for number in range(self._log.partition_count(name))]
 
     # -- the whole app -------------------------------------------------------------------------
@@ -108,11 +109,11 @@ class Members:
 
     def settle(self) -> None:
         """Every partition nobody owns goes to a member owning fewest (nothing else moves)."""
-        for index, group in enumerate(self._groups):
+        for index, subscription_group in enumerate(self._groups):
             members = self._of(index)
             owned = self._owned(members)
             taken = {key for keys in owned.values() for key in keys}
-            orphans = [key for key in self.partitions(group) if key not in taken]
+            orphans = [key for key in self.partitions(subscription_group) if key not in taken]
             target = placement(orphans, owned)
             for number, member in members.items():
                 member.assign(target[number])
@@ -158,9 +159,11 @@ class Members:
     def _spawn(self, *, every: bool = False) -> int:
         """A new process; with ``every``, it owns every partition from the start."""
         number, self._next = self._next, self._next + 1
-        self._processes[number] = [self._build(group, number) for group in self._groups]
+        self._processes[number] = [
+            self._build(subscription_group, number) for subscription_group in self._groups
+        ]
         for member in self._processes[number]:
-            member.open(self.partitions(member.group) if every else [])
+            member.open(self.partitions(member.subscription_group) if every else [])
         return number
 
     def _gone(self, number: int, verb: str) -> list[Member]:
@@ -185,11 +188,12 @@ class Members:
 
     def _rebalance(self, index: int, *, eager: bool = False) -> None:
         """Split subscription group ``index`` anew: revoke what moves (eager: all), assign."""
-        group, members = self._groups[index], self._of(index)
-        strategy = strategy_of(group.kafka)
+        subscription_group, members = self._groups[index], self._of(index)
+        strategy = strategy_of(subscription_group.kafka)
         owned = self._owned(members)
         eager = eager or not is_cooperative(strategy)
-        target = split(strategy, self.partitions(group), list(members), {} if eager else owned)
+        target = split(strategy, self.partitions(subscription_group), list(members),
+                       {} if eager else owned)
         for number, member in members.items():
             gone = owned[number] if eager else [k for k in owned[number]
                                                 if k not in target[number]]

@@ -35,17 +35,17 @@ class MemoryClient:
     coordinator refuses an unknown member, until the next poll hears it lost.
     """
 
-    def __init__(self, group: SubscriptionGroup, monitor: Monitor, listener: object,
+    def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, listener: object,
                  log: Log, clock: VirtualClock, history: History,
                  faults: Faults | None = None) -> None:
-        self.group = group
+        self.subscription_group = subscription_group
         self.monitor = monitor
         self._listener = listener
         self._log = log
         self._clock = clock
         self._history = history
         self._faults = faults or Faults()
-        self._commits = Commits(monitor, self, group.id)
+        self._commits = Commits(monitor, self, subscription_group.id)
         self.lost: set[PartitionKey] = set()  # given away; this member has not heard yet
         self.rebalance = RebalanceTracker()
         self.fatal_error: Any = None
@@ -57,7 +57,7 @@ class MemoryClient:
         self._pause_assigned = False
         self._connected = False
         self._turn = 0
-        kafka = group.kafka
+        kafka = subscription_group.kafka
         self._auto_commit = str(kafka.get("enable.auto.commit", True)).lower() == "true"
         self._commit_every = float(kafka.get("auto.commit.interval.ms", 5000)) / 1000
         self._next_commit = clock.now() + self._commit_every
@@ -70,11 +70,11 @@ class MemoryClient:
         """Partitions join this member, from the group's commit (else the initial offset)."""
         keys = [key for key in keys if key not in self.positions]
         for key in keys:
-            committed = self._log.committed(self.group.consumer_group, key)
+            committed = self._log.committed(self.subscription_group.consumer_group, key)
             if committed is None:
-                committed = (0 if self.group.initial_offset == "earliest"
+                committed = (0 if self.subscription_group.initial_offset == "earliest"
                              else self._log.end(*key))
-                self._history.started(self.group.consumer_group, key, committed)
+                self._history.started(self.subscription_group.consumer_group, key, committed)
             self.positions[key] = committed
             if self._pause_assigned:
                 self.paused.add(key)
@@ -130,7 +130,7 @@ class MemoryClient:
 
     def check_config(self) -> None:
         """librdkafka's own check of the settings, as the real client makes it."""
-        check_config(self.group)
+        check_config(self.subscription_group)
 
     def connect(self) -> None:
         """Connected (the harness assigns the partitions); the auto-commit timer starts."""
@@ -159,7 +159,7 @@ class MemoryClient:
         of virtual time.
         """
         if not self._connected:
-            raise RuntimeError(f"the client of {self.group.id} is closed")
+            raise RuntimeError(f"the client of {self.subscription_group.id} is closed")
         limit = min(max_messages, self.fetch_limit or max_messages)
         batch = self._fetch(limit)
         if not any(raw.error() is None for raw in batch):
@@ -187,7 +187,7 @@ class MemoryClient:
     def pause(self, topic: str, partition: int, offset: int | None = None,
               timeout: float | None = None) -> bool:
         """Stop fetching a partition."""
-        self.monitor.instrument("client.pause", self, subscription_group=self.group.id,
+        self.monitor.instrument("client.pause", self, subscription_group=self.subscription_group.id,
                                 topic=topic, partition=partition, offset=offset, timeout=timeout)
         if (topic, partition) not in self.positions:
             return False
@@ -196,7 +196,8 @@ class MemoryClient:
 
     def resume(self, topic: str, partition: int) -> bool:
         """Fetch a paused partition again."""
-        self.monitor.instrument("client.resume", self, subscription_group=self.group.id,
+        self.monitor.instrument("client.resume", self,
+                                subscription_group=self.subscription_group.id,
                                 topic=topic, partition=partition)
         self.paused.discard((topic, partition))
         return (topic, partition) in self.positions
@@ -241,7 +242,7 @@ class MemoryClient:
         if key not in self.positions:
             return False
         self._stored[key] = offset
-        self._history.stored(self.group.consumer_group, key, offset)
+        self._history.stored(self.subscription_group.consumer_group, key, offset)
         return True
 
     def commit(self, sync: bool) -> bool:
@@ -267,8 +268,8 @@ class MemoryClient:
             return True
         stored, self._stored = self._stored, {}
         for key, offset in stored.items():
-            if self._log.committed(self.group.consumer_group, key) != offset:
-                self._log.commit(self.group.consumer_group, key, offset)
+            if self._log.committed(self.subscription_group.consumer_group, key) != offset:
+                self._log.commit(self.subscription_group.consumer_group, key, offset)
         return True
 
     def assignment_lost(self) -> bool:
@@ -302,5 +303,7 @@ class MemoryClient:
         self.paused.clear()
 
     def _announce(self, event: str, keys: list[PartitionKey]) -> None:
-        self.monitor.instrument(event, self._listener, subscription_group=self.group.id,
-                                consumer_group=self.group.consumer_group, partitions=keys)
+        self.monitor.instrument(event, self._listener,
+                                subscription_group=self.subscription_group.id,
+                                consumer_group=self.subscription_group.consumer_group,
+                                partitions=keys)

@@ -8,8 +8,8 @@ from typing import Any
 from engine.testing.faults import Faults
 from engine.testing.log import Headers, Log, Record
 
-Delivery = Callable[[Any, Any], None]
-Report = tuple[Delivery, Any, "Record | None"]  # the callback, the error, the stored message
+DeliveryCallback = Callable[[Any, Any], None]
+Report = tuple[DeliveryCallback, Any, "Record | None"]  # callback, error, stored message
 
 
 class MemoryProducer:
@@ -27,7 +27,7 @@ class MemoryProducer:
         self._reports: list[Report] = []
 
     def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None,
-                headers: Any = None, on_delivery: Delivery | None = None,
+                headers: Any = None, on_delivery: DeliveryCallback | None = None,
                 partition: int | None = None) -> None:
         """Store the message (an unknown topic or partition raises ``HarnessError``).
 

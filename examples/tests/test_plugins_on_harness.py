@@ -9,7 +9,7 @@ import pytest
 
 from engine import App, Consumer, Messages
 from engine.testing import Harness
-from plugins.logger import LoggerPlugin
+from engine_plugins.logger import LoggerPlugin
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine import Consumer, Messages
-from plugins.health import HealthPlugin
+from engine_plugins.health import HealthPlugin
 from tests.integration.conftest import Recorder, make_app, wait_until
 
 UNASSIGNED = "connection.listener.unassigned"

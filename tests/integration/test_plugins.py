@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine import Consumer, DeadLetterQueue, Messages
 from engine.broker import create_topics, free_port
-from plugins.health import HealthPlugin
-from plugins.opentelemetry import OpenTelemetryPlugin
-from plugins.prometheus import PrometheusPlugin
+from engine_plugins.health import HealthPlugin
+from engine_plugins.opentelemetry import OpenTelemetryPlugin
+from engine_plugins.prometheus import PrometheusPlugin
 from tests.integration.conftest import make_app, produce, wait_until
 
 

@@ -67,7 +67,7 @@ class OffsetMarking(RuleBasedStateMachine):
         fail_at = data.draw(st.none() | st.integers(0, size - 1))
         entry = self.served[partition]
         messages = entry.executor.batch(raws, polled_at=0.0)
-        assert entry.partition.start(messages.metadata.first_offset, messages.metadata.last_offset)
+        assert entry.state.start(messages.metadata.first_offset, messages.metadata.last_offset)
         self.delivered_end[partition] = max(self.delivered_end[partition], start + size)
         self.in_flight[partition] = (messages, Plan(marks, fail_at))
 
@@ -78,7 +78,7 @@ class OffsetMarking(RuleBasedStateMachine):
         messages, plan = self.in_flight.pop(partition)
         entry = self.served[partition]
         Scripted.plan = plan
-        Consume(entry.executor, "g", entry.partition, entry.strategy, messages).run()
+        Consume(entry.executor, "g", entry.state, entry.strategy, messages).run()
         self._apply_model(partition, messages, plan)
 
     def _apply_model(self, partition: int, messages: Messages, plan: Plan) -> None:
@@ -110,12 +110,12 @@ class OffsetMarking(RuleBasedStateMachine):
         partition = data.draw(st.sampled_from(sorted(self.paused)))
         self.paused.discard(partition)
         entry = self.served[partition]
-        assert entry.partition.paused_until is not None
-        assert entry.partition.resume_if_due(entry.partition.paused_until) is None
+        assert entry.state.paused_until is not None
+        assert entry.state.resume_if_due(entry.state.paused_until) is None
 
     @rule(partition=st.sampled_from(PARTITIONS))
     def revoke(self, partition: int) -> None:
-        self.served[partition].partition.revoke()
+        self.served[partition].state.revoke()
         self.revoked.add(partition)
 
     @invariant()
@@ -127,7 +127,7 @@ class OffsetMarking(RuleBasedStateMachine):
         for partition in self.paused:
             assert self.client.positions[("t", partition)] == self.position[partition]
             assert ("t", partition) in self.client.paused
-            assert self.served[partition].partition.attempt == self.failures[partition]
+            assert self.served[partition].state.attempt == self.failures[partition]
 
     @invariant()
     def back_off_doubles_with_each_attempt_up_to_the_cap(self) -> None:

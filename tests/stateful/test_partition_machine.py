@@ -110,7 +110,7 @@ class PartitionUnderFaults(RuleBasedStateMachine):
     @rule(size=st.integers(1, 6))
     def stale_fetch_while_paused(self, size: int) -> None:
         """Messages fetched before the pause still come out of the queue: never processed."""
-        if self.entry.partition.paused_until is None:
+        if self.entry.state.paused_until is None:
             return
         batch = self._fetch(size)
         if batch:
@@ -122,7 +122,7 @@ class PartitionUnderFaults(RuleBasedStateMachine):
     def advance_clock_and_resume_what_is_due(self, seconds: float) -> None:
         self.now += seconds
         since = len(self.client.calls)
-        self.entry.partition.resume_if_due(self.now)
+        self.entry.state.resume_if_due(self.now)
         self._follow_seeks(since)
 
     @rule(count=st.integers(1, 2))
@@ -132,7 +132,7 @@ class PartitionUnderFaults(RuleBasedStateMachine):
     @rule(broken=st.integers(1, 2))
     def revoke_and_assign_back(self, broken: int) -> None:
         """The group takes the partition away (committing what was stored) and gives it back."""
-        self.entry.partition.revoke()
+        self.entry.state.revoke()
         self.client.paused.discard(KEY)  # the client resumes what it is assigned
         self.fetch_at = self.client.stored.get(KEY, 0)
         self.entry = self._assign()
@@ -146,22 +146,22 @@ class PartitionUnderFaults(RuleBasedStateMachine):
 
     @invariant()
     def a_pause_has_a_reason_and_an_end(self) -> None:
-        partition = self.entry.partition
-        if partition.paused_until is not None:
-            assert partition.pause_is_manual or partition.resume_offset is not None
+        state = self.entry.state
+        if state.paused_until is not None:
+            assert state.pause_is_manual or state.resume_offset is not None
         if KEY in self.client.paused:  # nobody else would ever lift a client-side pause
-            assert partition.paused_until is not None
+            assert state.paused_until is not None
 
     def teardown(self) -> None:
         """Healthy from now on: everything is eventually processed."""
         self.client.fail_seeks = 0
         Scripted.broken = 0
         for _ in range(200):
-            if self.entry.partition.paused_until is not None:
-                self.now = max(self.now, self.entry.partition.paused_until)
+            if self.entry.state.paused_until is not None:
+                self.now = max(self.now, self.entry.state.paused_until)
             self.advance_clock_and_resume_what_is_due(0.0)
             self.poll(6, "ok", 0, False)
-            if self.fetch_at > self.log[-1] and self.entry.partition.paused_until is None:
+            if self.fetch_at > self.log[-1] and self.entry.state.paused_until is None:
                 break
         missing = [o for o in self.log if o not in Scripted.processed]
         assert missing == [], f"never processed: {missing}"

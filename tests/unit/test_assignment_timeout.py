@@ -9,7 +9,7 @@ import pytest
 
 from engine import App, ConfigError, Consumer, Messages
 from engine.testing import Harness
-from plugins.health import HealthPlugin
+from engine_plugins.health import HealthPlugin
 from tests.conftest import BOOTSTRAP
 from tests.served import fake_listener
 

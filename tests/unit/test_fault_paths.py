@@ -55,7 +55,7 @@ def test_1_a_constructor_that_raises_fails_the_batch_and_it_is_retried() -> None
     run_batch(entry, raws(0, 4))
     assert client.stored == {}  # nothing marked
     assert client.positions == {("t", 0): 0} and ("t", 0) in client.paused
-    assert entry.partition.resume_if_due(entry.partition.paused_until or 0.0) is None
+    assert entry.state.resume_if_due(entry.state.paused_until or 0.0) is None
     run_batch(entry, raws(0, 4))
     assert Failing.seen == [[0, 1, 2, 3, 4]]
     assert client.stored == {("t", 0): 5}
@@ -85,10 +85,10 @@ def test_2_pause_then_raise_retries_from_the_first_unprocessed_message() -> None
 
     entry = served(app, app.topic("t", PausesThenFails), 0, client := FakeClient())
     run_batch(entry, raws(10, 14))
-    assert entry.partition.first_unmarked == 10
-    assert entry.partition.resume_offset == 10
+    assert entry.state.first_unmarked == 10
+    assert entry.state.resume_offset == 10
     assert client.positions == {("t", 0): 10}  # the retry's seek came last
-    assert not entry.partition.pause_is_manual  # a failure back-off, not the user's pause
+    assert not entry.state.pause_is_manual  # a failure back-off, not the user's pause
 
 
 @pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
@@ -106,10 +106,10 @@ def test_4_a_base_exception_fails_the_batch_and_the_worker_lives(error: BaseExce
     Failing.raise_next = [error]
     for first in (0, 0):
         messages = entry.executor.batch(raws(first, first + 2), 0.0)
-        assert entry.partition.start(first, first + 1)
-        queue.push(Consume(entry.executor, "g", entry.partition, entry.strategy, messages))
+        assert entry.state.start(first, first + 1)
+        queue.push(Consume(entry.executor, "g", entry.state, entry.strategy, messages))
         queue.wait("g")
-        entry.partition.resume_if_due(entry.partition.paused_until or 0.0)
+        entry.state.resume_if_due(entry.state.paused_until or 0.0)
     queue.close()
     assert workers.join(5)
     assert reported == ["consumer.consume.error"]
@@ -128,7 +128,7 @@ def test_5_an_offset_gap_at_the_first_unmarked_offset_is_not_waited_for() -> Non
     # offset 5 is a transaction marker: the next batch starts at 6, and fails
     Failing.raise_next = [RuntimeError("poison")]
     run_batch(entry, raws(6, 8))
-    assert entry.partition.first_unmarked == 7  # 6 went to the DLQ, the rest is retried
+    assert entry.state.first_unmarked == 7  # 6 went to the DLQ, the rest is retried
     assert dispatched == [6]
     assert client.stored == {("t", 0): 7}
 
@@ -153,12 +153,12 @@ def test_9_a_failed_retry_seek_never_resumes_from_the_old_position() -> None:
     client.fail_seeks = 2  # the retry's seek fails, and so does the first one at resume
     run_batch(entry, raws(0, 4))
     now[0] = 1.0
-    assert entry.partition.resume_if_due(now[0]) is not None  # still paused: seek failed again
+    assert entry.state.resume_if_due(now[0]) is not None  # still paused: seek failed again
     assert ("t", 0) in client.paused
     # anything fetched meanwhile (from the old position) is refused, never processed
     assert not run_batch(entry, raws(5, 6))
     now[0] = 10.0
-    assert entry.partition.resume_if_due(now[0]) is None
+    assert entry.state.resume_if_due(now[0]) is None
     assert client.positions == {("t", 0): 0} and ("t", 0) not in client.paused
     assert run_batch(entry, raws(0, 6))
     assert Failing.seen == [list(range(7))]
@@ -508,7 +508,7 @@ def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() 
     client._consumer.assign = lambda partitions: None
     client._consumer.resume = lambda partitions: None
     client._assigned([], [("t", 0)])  # a new assignment: ownership is decided afresh
-    assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).partition.is_revoked \
+    assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).state.is_revoked \
         is False
 
 
@@ -535,7 +535,7 @@ def test_5_a_gap_right_after_a_marked_message_is_skipped_by_retry_dlq_and_events
     run_batch(entry, gapped)
     assert events == [("error", 2), ("retry", 2)]  # never the missing offset 1
     assert client.positions == {("t", 0): 2}
-    entry.partition.resume_if_due(entry.partition.paused_until or 0.0)
+    entry.state.resume_if_due(entry.state.paused_until or 0.0)
     run_batch(entry, [FakeRaw("t", 0, 2)])
     assert dispatched == [2]
     assert client.stored == {("t", 0): 3}
@@ -550,7 +550,7 @@ def test_the_listener_and_its_partitions_run_on_an_injected_clock() -> None:
         e["messages"].metadata.processing_lag))
     client.polls.append(raws(0, 2))
     listener.fetch_once()  # fails: paused until 1005 on the injected clock
-    assert listener.partitions.get(("t", 0)).partition.paused_until == 1005.0
+    assert listener.partitions.get(("t", 0)).state.paused_until == 1005.0
     listener.fetch_once()  # 1000 < 1005: still paused, whatever the real time is
     assert ("t", 0) in client.paused
     now[0] = 1005.0
@@ -579,7 +579,7 @@ def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
         def subscribe(self, topics: list[str], **callbacks: Any) -> None:
             pass
 
-    monkeypatch.setattr(client_module, "Consumer", Binding)
+    monkeypatch.setattr(client_module, "KafkaConsumer", Binding)
     entry, client, _ = owned_partition(Owning())
     events: list[dict[str, Any]] = []
     client.monitor.subscribe("error.occurred", lambda s, **e: events.append(e))
@@ -587,11 +587,11 @@ def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
     on_commit = configs[0]["on_commit"]  # librdkafka calls it inside a poll
     on_commit(None, [])  # a commit that went through
     on_commit(KafkaError(KafkaError._NO_OFFSET), [])  # nothing to commit
-    assert events == [] and entry.partition.is_revoked is False
+    assert events == [] and entry.state.is_revoked is False
     on_commit(KafkaError(KafkaError.ILLEGAL_GENERATION), [TopicPartition("t", 0, 5)])
     assert [(e["type"], e["sync"], e["partitions"]) for e in events] == [
         ("connection.client.commit.error", False, [("t", 0)])]
-    assert entry.partition.is_revoked is True  # the refusal says the assignment is gone
+    assert entry.state.is_revoked is True  # the refusal says the assignment is gone
 
 
 def test_16_a_synchronous_commit_refused_is_reported_as_a_commit() -> None:
@@ -603,4 +603,4 @@ def test_16_a_synchronous_commit_refused_is_reported_as_a_commit() -> None:
     assert entry.executor._runtime.commit_offsets(True) is False
     assert [(e["type"], e["sync"]) for e in events] == [
         ("connection.client.commit.error", True)]
-    assert entry.partition.is_revoked is False  # a rebalance under way is not a loss
+    assert entry.state.is_revoked is False  # a rebalance under way is not a loss

@@ -122,7 +122,7 @@ def test_importing_the_engine_leaves_the_transitions_logger_alone() -> None:
     import subprocess
     import sys
 
-    code = ("import logging; import engine, plugins.logger; "
+    code = ("import logging; import engine, engine_plugins.logger; "
             "print(logging.getLogger('transitions').level, "
             "logging.getLogger('transitions.core').level)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

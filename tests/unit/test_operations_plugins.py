@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry
 from engine import App, Consumer, DeadLetterQueue, Messages, PluginError
 from engine.plugin_options import Option, from_environment, unknown_variables
 from engine.testing import Harness
-from plugins.health import HealthPlugin
-from plugins.logger import LoggerPlugin
-from plugins.opentelemetry import OpenTelemetryPlugin
-from plugins.prometheus import PrometheusPlugin
-from plugins.repeats import RepeatFilter, Repeats
+from engine_plugins.health import HealthPlugin
+from engine_plugins.logger import LoggerPlugin
+from engine_plugins.opentelemetry import OpenTelemetryPlugin
+from engine_plugins.prometheus import PrometheusPlugin
+from engine_plugins.repeats import RepeatFilter, Repeats
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
 
@@ -389,7 +389,7 @@ def test_every_client_the_engine_creates_logs_through_stdlib_logging(
 def test_the_batch_tally_adds_up_every_threads_rows_at_scrape_time() -> None:
     import threading
 
-    from plugins.batch_tally import BatchTally
+    from engine_plugins.batch_tally import BatchTally
 
     tally = BatchTally()
 

@@ -10,8 +10,8 @@ import pytest
 
 from engine import App, EngineError, PluginError
 from engine.node_ports import node_port
-from plugins.health import HealthPlugin
-from plugins.prometheus import PrometheusPlugin
+from engine_plugins.health import HealthPlugin
+from engine_plugins.prometheus import PrometheusPlugin
 from tests.conftest import BOOTSTRAP, NoopConsumer
 
 PROMETHEUS, HEALTH, WEB = 9394, 9395, 9396  # the defaults; the dashboard is one per swarm

@@ -10,7 +10,7 @@ import pytest
 
 from engine import App, PluginError
 from engine import plugin as plugin_module
-from plugins.logger import LoggerPlugin
+from engine_plugins.logger import LoggerPlugin
 from tests.conftest import BOOTSTRAP
 
 
@@ -64,7 +64,7 @@ def test_an_entry_point_may_name_an_instance(fake_entry_points: dict[str, str]) 
 
 def test_unknown_plugin_lists_the_installed_ones(fake_entry_points: dict[str, str]) -> None:
     fake_entry_points["recorder"] = "fake_engine_plugins:Recorder"
-    fake_entry_points["logger"] = "plugins.logger:LoggerPlugin"
+    fake_entry_points["logger"] = "engine_plugins.logger:LoggerPlugin"
     with pytest.raises(PluginError) as caught:
         App(kafka=BOOTSTRAP, plugins=["metrics"])
     assert str(caught.value).startswith(
@@ -115,8 +115,23 @@ def test_a_plugin_without_install_is_refused(app: App) -> None:
 
 
 def test_the_logger_plugin_is_registered_by_the_package() -> None:
-    assert plugin_module.installed()["logger"].value == "plugins.logger:LoggerPlugin"
+    assert plugin_module.installed()["logger"].value == "engine_plugins.logger:LoggerPlugin"
     assert isinstance(App(kafka=BOOTSTRAP, plugins=["logger"]).plugins["logger"], LoggerPlugin)
+
+
+def test_the_distribution_puts_no_top_level_plugins_package_on_the_path(tmp_path: Any) -> None:
+    import subprocess
+    from importlib.metadata import distribution, entry_points
+
+    top_level = distribution("engine").read_text("top_level.txt") or ""
+    assert sorted(top_level.split()) == ["engine", "engine_plugins"]
+    targets = [entry.value for entry in entry_points(group="engine.plugins")]
+    assert targets and all(target.startswith("engine_plugins.") for target in targets)
+    # Outside the repository (its plugins/ folder is on the path only from its root).
+    code = "import importlib.util, engine_plugins; print(importlib.util.find_spec('plugins'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout
+    assert out.split() == ["None"]
 
 
 def test_logger_plugin_logs_states_errors_with_tracebacks_and_batches(

@@ -9,8 +9,8 @@ from engine.instrumentation.monitor import Monitor
 from engine.processing.death import ProcessDeath
 
 
-class JobRunner:
-    """Runs jobs with the ``worker.*`` events; anything a job raises is reported, not raised.
+class JobInvoker:
+    """Invokes jobs with the ``worker.*`` events; anything a job raises is reported, not raised.
 
     Workers use one each; the testing kit runs its jobs inline through one. Only a
     ``ProcessDeath`` (a simulated SIGKILL) goes through.
