@@ -78,13 +78,9 @@ class FakeClient:
     def high_watermark(self, topic: str, partition: int) -> int | None:
         return None
 
-    def seek_target(self, topic: str, partition: int, target: Any) -> int:
-        offset = {"earliest": -2, "latest": -1}.get(target, target)
-        if not self.seek(topic, partition, offset):
-            from engine.errors import SeekError
-
-            raise SeekError(f"cannot seek {topic}/{partition}")
-        return int(offset)
+    def offset_for_time(self, topic: str, partition: int, moment: Any) -> int:
+        self.calls.append(("offset_for_time", topic, partition, moment))
+        return 0
 
     def close(self, timeout: float) -> None:
         self.calls.append(("close",))

@@ -6,14 +6,13 @@ from typing import Any
 
 from engine import App, Consumer
 from engine.connection.listener import Listener
-from engine.processing.backoff import Backoff
-from engine.processing.executor import Executor
+from engine.connection.partition_effects import apply_effects
+from engine.processing.jobs import Consume
 from engine.processing.jobs_queue import JobsQueue
-from engine.processing.partition import Partition
+from engine.processing.partition_builder import PartitionBuilder
 from engine.processing.partitions import Served
-from engine.processing.runtime import Runtime
-from engine.processing.strategies import strategy_for
 from engine.processing.workers_pool import WorkersPool
+from engine.routing.subscription_group import group_topics
 from engine.routing.topic import Topic
 from tests.conftest import BOOTSTRAP
 from tests.fakes_client import FakeClient
@@ -21,27 +20,37 @@ from tests.fakes_client import FakeClient
 
 def served(app: App, route: Topic, number: int, client: Any, clock: Any = None,
            consumer_group: str = "g") -> Served:
-    """The same wiring as ``Listener._serve``, with an injected client and clock."""
-    settings = app.settings
-    backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
-                      settings.pause_with_exponential_backoff)
-    state = (Partition(route.name, number, client, backoff) if clock is None
-             else Partition(route.name, number, client, backoff, clock))
-    runtime = Runtime(state, app.producer, app.monitor)
-    executor = Executor(route, number, runtime, app.monitor)
-    return Served(state, executor, strategy_for(route, app.monitor, app.producer,
-                                                 consumer_group))
+    """What ``PartitionBuilder`` builds for a listener, with an injected client and clock."""
+    (group,) = group_topics(consumer_group, [route], app.settings)
+    timing = {} if clock is None else {"clock": clock}
+    builder = PartitionBuilder(group, app.monitor, app.settings, app.producer, **timing)
+    return builder.build((route.name, number), client)
 
 
-def run_batch(entry: Served, raws: list[Any], polled_at: float = 0.0) -> bool:
-    """Start and run one batch as the listener and a worker would; False if refused."""
+def run_batch(entry: Served, raws: list[Any], polled_at: float = 0.0, client: Any = None
+              ) -> bool:
+    """Start and run one batch as the listener and a worker would; False if refused.
+
+    With ``client``, the effects the batch left are applied to it, as the listener does.
+    """
     messages = entry.executor.batch(raws, polled_at)
     if not entry.state.start(messages.metadata.first_offset, messages.metadata.last_offset):
         return False
-    from engine.processing.jobs import Consume
-
-    Consume(entry.executor, "g", entry.state, entry.strategy, messages).run()
+    try:
+        Consume(entry.executor, "g", entry.strategy, messages).run()
+    finally:  # a job that raises is reported by its worker; the listener applies all the same
+        if client is not None:
+            apply_effects(client, entry.state, entry.context.take_effects())
     return True
+
+
+def resume_due(entry: Served, client: Any, now: float) -> float | None:
+    """End a pause that is over, as the listener does before a poll; seconds left otherwise."""
+    until = entry.state.paused_until
+    if until is not None and until <= now:
+        apply_effects(client, entry.state, entry.state.end_pause())
+        until = entry.state.paused_until
+    return None if until is None else until - now
 
 
 def fake_listener(consumer: type[Consumer], clock: Any = None, **options: Any

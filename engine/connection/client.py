@@ -10,21 +10,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException
+from confluent_kafka import OFFSET_END, KafkaError, KafkaException
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.config.kafka import PROBE_LOGGER, logged, refused
 from engine.connection.commits import Commits
 from engine.connection.rebalance import RebalanceTracker
-from engine.errors import ConfigError, SeekError
+from engine.errors import ConfigError
 from engine.instrumentation.monitor import Monitor
 from engine.routing.subscription_group import SubscriptionGroup
 
 POLL_SLICE = 0.1  # seconds one consume() call may block, so stops and rebalances cut in fast
 log = logging.getLogger("engine.client")
 
-_SEEK_WORDS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
 
 
 class Client:
@@ -135,14 +134,6 @@ class Client:
         """Fetch a partition from ``offset`` next."""
         return bool(self._call(self._consumer.seek, KafkaPartition(topic, partition, offset)))
 
-    def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int:
-        """Seek to an offset, a time, or "earliest"/"latest"; returns the offset used."""
-        offset = seek_offset(target, lambda moment: self._offset_for_time(topic, partition,
-                                                                          moment))
-        if not self.seek(topic, partition, offset):
-            raise SeekError(f"cannot seek {topic}/{partition} to {target!r} (see the error event)")
-        return offset
-
     def store_offset(self, topic: str, partition: int, offset: int) -> bool:
         """Store ``offset`` (the next to read) for the next commit; False if not ours."""
         try:
@@ -213,7 +204,8 @@ class Client:
         self._consumer = None
         consumer.close()
 
-    def _offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
+    def offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
+        """The first offset at or after ``moment`` (the end when there is none)."""
         wanted = KafkaPartition(topic, partition, int(moment.timestamp() * 1000))
         (found,) = self._consumer.offsets_for_times([wanted], timeout=10)
         return int(found.offset) if found.offset >= 0 else OFFSET_END
@@ -308,16 +300,3 @@ def check_config(subscription_group: SubscriptionGroup) -> None:
         subject = f"subscription group {subscription_group.id}"
         raise ConfigError([refused(subject, error)]) from error
     probe.close()
-
-
-def seek_offset(target: int | datetime | str, offset_for_time: Callable[[datetime], int]) -> int:
-    """The offset a seek target names.
-
-    An offset is itself, "earliest"/"latest" are ``OFFSET_BEGINNING``/``OFFSET_END``, and a
-    time is what ``offset_for_time`` finds for it.
-    """
-    if isinstance(target, datetime):
-        return offset_for_time(target)
-    if isinstance(target, str):
-        return _SEEK_WORDS[target]
-    return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 CALL_TIMEOUT = 60.0  # seconds a worker waits for the listener to make its call
@@ -80,8 +81,8 @@ class HandleCalls:
         self._queued.wait(timeout)
 
 
-class RoutedClient:
-    """A partition's view of the client whose calls go through ``HandleCalls``.
+class RoutedOffsets:
+    """A long-running job's offsets port: its calls go through ``HandleCalls``.
 
     ``assignment_lost`` reads plain fields and is answered at once.
     """
@@ -89,23 +90,6 @@ class RoutedClient:
     def __init__(self, client: Any, calls: HandleCalls) -> None:
         self._client = client
         self._calls = calls
-
-    def pause(self, topic: str, partition: int, offset: int | None = None,
-              timeout: float | None = None) -> bool:
-        """Through the listener."""
-        return bool(self._calls.call(self._client.pause, topic, partition, offset, timeout))
-
-    def resume(self, topic: str, partition: int) -> bool:
-        """Through the listener."""
-        return bool(self._calls.call(self._client.resume, topic, partition))
-
-    def seek(self, topic: str, partition: int, offset: int) -> bool:
-        """Through the listener."""
-        return bool(self._calls.call(self._client.seek, topic, partition, offset))
-
-    def seek_target(self, topic: str, partition: int, target: Any) -> int:
-        """Through the listener."""
-        return int(self._calls.call(self._client.seek_target, topic, partition, target))
 
     def store_offset(self, topic: str, partition: int, offset: int) -> bool:
         """Through the listener."""
@@ -115,6 +99,10 @@ class RoutedClient:
         """Through the listener."""
         return bool(self._calls.call(self._client.commit, sync))
 
+    def seek(self, topic: str, partition: int, offset: int) -> bool:
+        """Through the listener."""
+        return bool(self._calls.call(self._client.seek, topic, partition, offset))
+
     def assignment_lost(self) -> bool:
         """At once (no handle call)."""
         return bool(self._client.assignment_lost())
@@ -123,3 +111,7 @@ class RoutedClient:
         """Through the listener."""
         found = self._calls.call(self._client.high_watermark, topic, partition)
         return None if found is None else int(found)
+
+    def offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
+        """Through the listener."""
+        return int(self._calls.call(self._client.offset_for_time, topic, partition, moment))

@@ -13,32 +13,28 @@ from engine.connection.assignment_watch import AssignmentWatch
 from engine.connection.client import Client
 from engine.connection.listener_client import ListenerClient
 from engine.connection.long_jobs import LongJobs
+from engine.connection.partition_effects import apply_effects
 from engine.connection.poll_split import PollSplitter
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
-from engine.processing.backoff import Backoff
 from engine.processing.executor import Executor
 from engine.processing.jobs import Consume, Eofed, Job, Revoked, Shutdown
-from engine.processing.partition import Partition
+from engine.processing.partition_builder import ExecutorFactory, PartitionBuilder
 from engine.processing.partitions import PartitionKey, Partitions, Served
-from engine.processing.runtime import Runtime
-from engine.processing.strategies import DefaultStrategy, strategy_for
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
     from engine.instrumentation.monitor import Monitor
+    from engine.processing.effects import Effect
     from engine.processing.jobs_queue import ListenerQueue
+    from engine.processing.partition_state import PartitionState
     from engine.producer import Producer
     from engine.routing.subscription_group import SubscriptionGroup
-    from engine.routing.topic import Topic
 
 RESET_BACKOFF = 1.0  # seconds between a failed fetch loop iteration and the rebuilt client
 
 ListenerClientFactory = Callable[["SubscriptionGroup", "Monitor", object], ListenerClient]
 """Builds a listener's client: ``(subscription_group, monitor, listener)``."""
-
-ExecutorFactory = Callable[["Topic", int, Runtime, "Monitor", Callable[[], float]], Executor]
-"""Builds a partition's executor: ``(route, partition, runtime, monitor, clock)``."""
 
 
 class Listener:
@@ -56,18 +52,13 @@ class Listener:
         self.settings = settings
         self.producer = producer
         self._client_factory = client_factory
-        self._executor_factory = executor_factory
         self._clock = clock
         self.client = client_factory(subscription_group, monitor, self)
         self.client.check_config()
         self._long = LongJobs(subscription_group)
         self.partitions = Partitions(self._serve)
-        self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
-                                settings.pause_with_exponential_backoff)
-        self._strategies: dict[str, DefaultStrategy] = {
-            topic.name: strategy_for(topic, monitor, producer, subscription_group.consumer_group)
-            for topic in subscription_group.topics
-        }
+        self._builder = PartitionBuilder(subscription_group, monitor, settings, producer,
+                                         executor_factory=executor_factory, clock=clock)
         self._splitter = PollSplitter(subscription_group, monitor, self)
         self._assignment = AssignmentWatch(
             subscription_group, monitor, self, settings.assignment_timeout
@@ -156,7 +147,7 @@ class Listener:
         A group long without partitions is noticed here too (``assignment_timeout``).
         """
         self._long.calls.run_pending()
-        budget = self.partitions.resume_due(self._clock(), self.subscription_group.max_wait_time)
+        budget = self._resume_due(self.subscription_group.max_wait_time)
         raws = self._poll(self.subscription_group.max_messages, budget)
         polled_at = self._clock()
         raws = self.after_rebalance(raws)
@@ -179,23 +170,59 @@ class Listener:
     def _consume_job(self, key: PartitionKey, served: Served, messages: Any) -> Job:
         """The job of one batch; a long-running topic's holds its partition while it runs."""
         if self._long.owns(key[0]):
+            self._apply(served.state, served.state.hold())
             return self._long.job(self.id, served, messages, self._long_job_ended)
-        return Consume(served.executor, self.id, served.state, served.strategy, messages)
+        return Consume(served.executor, self.id, served.strategy, messages)
 
     def _long_job_ended(self, served: Served) -> None:
-        """(Listener thread) a long job ended; a partition revoked meanwhile hears it now."""
+        """(Listener thread) a long job ended: apply what it asked, release its partition.
+
+        A partition revoked meanwhile hears it now.
+        """
+        state = served.state
+        self._apply(state, served.context.take_effects())
+        self._apply(state, state.release())
         if self._long.ended(served) and served.executor.consumer:
             self._run_jobs([Revoked(served.executor, self.id)])
+
+    def _resume_due(self, budget: float) -> float:
+        """Resume every partition whose pause is over; ``budget`` cut to the next resume."""
+        now = self._clock()
+        for served in self.partitions.served():
+            state = served.state
+            until = state.paused_until
+            if until is not None and until <= now:
+                self._apply(state, state.end_pause())
+                until = state.paused_until  # a refused seek pauses it again
+            if until is not None:
+                budget = min(budget, max(0.01, until - now))
+        return budget
+
+    def _apply(self, state: PartitionState, effects: Iterable[Effect]) -> None:
+        """Make the client calls a partition's state asks for (none once it is gone)."""
+        if not state.is_revoked:
+            apply_effects(self.client, state, effects)
 
     def _wait_for_long_jobs(self, timeout: float) -> None:
         self._long.wait(lambda: self.partitions, timeout)
 
     def _run_jobs(self, jobs: Iterable[Job]) -> None:
-        """Schedule jobs and wait until every job of this group is done."""
+        """Schedule jobs, wait until every job of this group is done, apply their effects.
+
+        A long-running job's effects wait for its end (``_long_job_ended``): it still runs.
+        """
         push = self._queue.push
+        waited = []
         for job in jobs:
             push(job)
+            if not job.non_blocking:
+                waited.append(job)
         self._queue.wait(self.id)
+        for job in waited:
+            context = job.context
+            effects = context.take_effects()
+            if effects:
+                self._apply(context.state, effects)
 
     def _poll(self, max_messages: int, budget: float) -> list[Any]:
         started = time.perf_counter()
@@ -251,10 +278,7 @@ class Listener:
     def _let_go(self, gone: list[Served], lost: bool) -> None:
         """Mark partitions revoked (or lost) and run their consumers' ``revoked`` hooks."""
         for served in gone:
-            if lost:
-                served.state.revoke()
-            else:
-                served.state.revoke()
+            served.state.revoke()
         held = self._long.let_go(gone)  # their revoked hook runs once their job ended
         self._run_jobs(Revoked(served.executor, self.id) for served in gone
                        if served.executor.consumer and served not in held)
@@ -329,13 +353,7 @@ class Listener:
 
     def _serve(self, key: PartitionKey) -> Served:
         """Everything one newly served partition needs, bound to the current client."""
-        topic, number = key
-        client = self._long.client_for(topic, self.client)
-        state = Partition(topic, number, client, self._backoff, self._clock)
-        runtime = Runtime(state, self.producer, self.monitor)
-        route = self.subscription_group.topic(topic)
-        executor = self._executor_factory(route, number, runtime, self.monitor, self._clock)
-        return Served(state, executor, self._strategies[topic])
+        return self._builder.build(key, self._long.port_for(key[0], self.client))
 
     def _report(self, error: Exception) -> None:
         self.monitor.instrument("error.occurred", self, type="connection.listener.fetch_loop.error",

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from engine.connection.partition_effects import EffectsClient
 from engine.connection.rebalance import RebalanceTracker
-from engine.processing.partition import PartitionClient
+from engine.processing.offsets_port import OffsetsPort
 
 
-class ListenerClient(PartitionClient, Protocol):
-    """A subscription group's connection as the listener drives it."""
+class ListenerClient(EffectsClient, OffsetsPort, Protocol):
+    """A subscription group's connection as the listener drives it.
+
+    It applies partitions' effects and is the offsets port of their contexts.
+    """
 
     rebalance: RebalanceTracker
     fatal_error: Any

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from engine.connection.handle_calls import HandleCalls, RoutedClient
+from engine.connection.handle_calls import HandleCalls, RoutedOffsets
 from engine.processing.jobs import LongConsume
 
 if TYPE_CHECKING:
-    from engine.processing.partition import PartitionClient
+    from engine.processing.offsets_port import OffsetsPort
     from engine.processing.partitions import Served
     from engine.routing.subscription_group import SubscriptionGroup
 
@@ -31,16 +31,15 @@ class LongJobs:
         """Whether the topic's batches run as long jobs."""
         return topic in self._topics
 
-    def client_for(self, topic: str, client: Any) -> PartitionClient:
-        """The client a partition of ``topic`` calls: through the listener for long jobs."""
-        return RoutedClient(client, self.calls) if topic in self._topics else client
+    def port_for(self, topic: str, client: Any) -> OffsetsPort:
+        """The offsets port of a partition of ``topic``: through the listener for long jobs."""
+        return RoutedOffsets(client, self.calls) if topic in self._topics else client
 
     def job(self, group_id: str, served: Served, messages: Any,
             ended: Callable[[Served], None]) -> LongConsume:
-        """Hold the partition and build its job; ``ended(served)`` runs on the listener after."""
-        served.state.hold()
-        return LongConsume(served.executor, group_id, served.state, served.strategy,
-                           messages, lambda: self.calls.submit(ended, served))
+        """The job of a held partition; ``ended(served)`` runs on the listener after it."""
+        return LongConsume(served.executor, group_id, served.strategy, messages,
+                           lambda: self.calls.submit(ended, served))
 
     def let_go(self, gone: Iterable[Served]) -> list[Served]:
         """Of partitions taken away, those whose job still runs (their hook must wait)."""
@@ -49,8 +48,7 @@ class LongJobs:
         return held
 
     def ended(self, served: Served) -> bool:
-        """A job ended: fetch its partition again; True when its revoked hook is due now."""
-        served.state.release()
+        """A job ended (its partition released); True when its revoked hook is due now."""
         if served in self._revoked:
             self._revoked.remove(served)
             return True

@@ -16,7 +16,7 @@ from engine.processing.outcome import Outcome
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
-    from engine.processing.runtime import Runtime
+    from engine.processing.partition_context import PartitionContext
     from engine.routing.topic import Topic
 
 
@@ -46,7 +46,7 @@ class Executor:
     kit's SIGKILL) is the one exception that goes through untouched.
     """
 
-    def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
+    def __init__(self, route: Topic, partition: int, context: PartitionContext, monitor: Monitor,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.route = route
         self._clock = clock
@@ -54,7 +54,7 @@ class Executor:
         self.partition = partition
         self.monitor = monitor
         self.consumer: Consumer | None = None
-        self._runtime = runtime
+        self.context = context
         self._deserializers = deserializers_of(route.deserializer, route.key_deserializer)
         self._consume_signal = monitor.signal("consumer.consume")
         self._consumed_signal = monitor.signal("consumer.consumed")
@@ -71,16 +71,16 @@ class Executor:
             consumer, error = self._build()
             if consumer is None:
                 return Outcome(None, error)
-        self._runtime.batch = messages
+        self.context.batch = messages
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
-        attempt = self._runtime.attempt
-        before = self._runtime.state.first_unmarked
+        attempt = self.context.attempt
+        before = self.context.state.first_unmarked
         error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
         return Outcome(consumer, error, attempt, self._took if error is None else 0.0, before)
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
-        attempt = self._runtime.attempt
+        attempt = self.context.attempt
         if self._consume_signal.receivers:
             self.monitor.instrument("consumer.consume", consumer, topic=self.topic,
                                     partition=self.partition, messages=messages, attempt=attempt)
@@ -108,7 +108,7 @@ class Executor:
                 "consumer.consumed", outcome.consumer, topic=self.topic,
                 partition=self.partition, messages=messages, attempt=outcome.attempt,
                 time=outcome.time,
-                marked=_marked(outcome.unmarked_before, self._runtime.state.first_unmarked),
+                marked=_marked(outcome.unmarked_before, self.context.state.first_unmarked),
             )
 
     def revoked(self) -> None:
@@ -139,12 +139,12 @@ class Executor:
             consumer = self.route.consumer_class()
         except BaseException as error:  # noqa: BLE001 - user code; the batch is retried
             self._report("consumer.initialized.error", None, error,
-                         offset=self._runtime.state.first_unmarked)
+                         offset=self.context.state.first_unmarked)
             return None, error
         consumer.topic, consumer.partition = self.topic, self.partition
         consumer.consumer_group = self.route.consumer_group
-        consumer._runtime = self._runtime
-        self._runtime.consumer = self.consumer = consumer
+        consumer._runtime = self.context
+        self.context.consumer = self.consumer = consumer
         try:
             consumer.initialized()
         except BaseException as error:  # noqa: BLE001 - user hook; reported, the consumer runs
@@ -193,7 +193,7 @@ class Executor:
                         else "consumer.consume.error")
                 offsets = (message.offset for message in consumer.messages)
                 self._report(kind, consumer, error,
-                             offset=self._runtime.state.next_unmarked(offsets))
+                             offset=self.context.state.next_unmarked(offsets))
             return error
         return None
 

@@ -11,7 +11,7 @@ from engine.processing.death import ProcessDeath
 if TYPE_CHECKING:
     from engine.messages import Messages
     from engine.processing.executor import Executor
-    from engine.processing.partition import Partition
+    from engine.processing.partition_context import PartitionContext
     from engine.processing.strategies import DefaultStrategy
 
 
@@ -36,6 +36,11 @@ class Job:
         self.group_id = group_id
 
     @property
+    def context(self) -> PartitionContext:
+        """The context of the job's partition (the listener applies its effects after)."""
+        return self.executor.context
+
+    @property
     def public(self) -> JobInfo:
         """What events tell about this job."""
         return JobInfo(self.kind, self.executor.topic, self.executor.partition)
@@ -52,13 +57,12 @@ class Job:
 class Consume(Job):
     """Process one batch."""
 
-    __slots__ = ("messages", "state", "strategy")
+    __slots__ = ("messages", "strategy")
     kind = "consume"
 
-    def __init__(self, executor: Executor, group_id: str, state: Partition,
-                 strategy: DefaultStrategy, messages: Messages) -> None:
+    def __init__(self, executor: Executor, group_id: str, strategy: DefaultStrategy,
+                 messages: Messages) -> None:
         super().__init__(executor, group_id)
-        self.state = state
         self.strategy = strategy
         self.messages = messages
 
@@ -69,13 +73,14 @@ class Consume(Job):
         (the worker reports the error): nothing is skipped. ``consumer.consumed`` is sent
         either way (a receiver may close what ``consumer.consume`` opened).
         """
-        outcome = self.executor.consume(self.messages)
+        executor = self.executor
+        outcome = executor.consume(self.messages)
         try:
-            self.strategy.after_consume(self.state, outcome, self.messages)
+            self.strategy.after_consume(executor.context, outcome, self.messages)
         except ProcessDeath:
             raise
         except BaseException:
-            self.state.fail()
+            executor.context.fail()
             self.executor.consumed(outcome, self.messages)
             raise
         self.executor.consumed(outcome, self.messages)
@@ -100,10 +105,9 @@ class LongConsume(Consume):
     kind = "consume"
     non_blocking = True
 
-    def __init__(self, executor: Executor, group_id: str, state: Partition,
-                 strategy: DefaultStrategy, messages: Messages,
-                 finished: Callable[[], None]) -> None:
-        super().__init__(executor, group_id, state, strategy, messages)
+    def __init__(self, executor: Executor, group_id: str, strategy: DefaultStrategy,
+                 messages: Messages, finished: Callable[[], None]) -> None:
+        super().__init__(executor, group_id, strategy, messages)
         self.finished = finished
 
     def run(self) -> None:

@@ -1,13 +1,14 @@
-"""The partitions one listener serves: each one's state, consumer executor and strategy."""
+"""The partitions one listener serves: each one's state, context, executor and strategy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, ValuesView
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from engine.processing.executor import Executor
-    from engine.processing.partition import Partition
+    from engine.processing.partition_context import PartitionContext
+    from engine.processing.partition_state import PartitionState
     from engine.processing.strategies import DefaultStrategy
 
 PartitionKey = tuple[str, int]
@@ -15,11 +16,16 @@ PartitionKey = tuple[str, int]
 
 
 class Served(NamedTuple):
-    """One served partition: its state owner, its consumer's executor, its topic's strategy."""
+    """One served partition (built by ``engine.processing.partition_builder``).
 
-    state: Partition
+    Its state, its consumer's executor, its topic's strategy, and the context the consumer
+    and the strategy act through.
+    """
+
+    state: PartitionState
     executor: Executor
     strategy: DefaultStrategy
+    context: PartitionContext
 
 
 class Partitions:
@@ -57,10 +63,6 @@ class Partitions:
         served, self._served = list(self._served.values()), {}
         return served
 
-    def resume_due(self, now: float, budget: float) -> float:
-        """Resume every partition whose pause is over; ``budget`` cut to the next resume."""
-        for served in self._served.values():
-            left = served.state.resume_if_due(now)
-            if left is not None:
-                budget = min(budget, max(0.01, left))
-        return budget
+    def served(self) -> ValuesView[Served]:
+        """Every served partition, as a live view (the owner's thread only; no copy)."""
+        return self._served.values()

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
     from engine.messages import Message, Messages
     from engine.processing.outcome import Outcome
-    from engine.processing.partition import Partition
+    from engine.processing.partition_context import PartitionContext
     from engine.producer import Producer
     from engine.routing.topic import Topic
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class DefaultStrategy:
     """At-least-once: on success mark the batch's last message; on failure retry it.
 
-    A strategy talks to the ``Partition`` only; it never calls back into the executor.
+    A strategy talks to the partition's context only; it never calls back into the executor.
     """
 
     auto_mark = True
@@ -24,7 +24,8 @@ class DefaultStrategy:
     def __init__(self, monitor: Monitor) -> None:
         self._monitor = monitor
 
-    def after_consume(self, state: Partition, outcome: Outcome, messages: Messages) -> None:
+    def after_consume(self, context: PartitionContext, outcome: Outcome,
+                      messages: Messages) -> None:
         """Apply the outcome of one consume job to its partition.
 
         A failure is retried even when the partition looks lost (an overdue poll): if it
@@ -32,29 +33,29 @@ class DefaultStrategy:
         nothing is skipped.
         """
         if outcome.error is None:
-            if state.is_revoked:
+            if context.is_revoked:
                 return  # nothing of it is ours to mark
             last = messages.metadata.last_offset
-            state.succeed(last)
-            if self.auto_mark and not state.manual and len(messages):
-                state.mark(last)
+            context.state.succeed(last)
+            if self.auto_mark and not context.state.manual and len(messages):
+                context.mark(last)
             return
-        if not self.dispatched_to_dead_letter_queue(state, outcome, messages):
-            self.retry(state, outcome, messages)
+        if not self.dispatched_to_dead_letter_queue(context, outcome, messages):
+            self.retry(context, outcome, messages)
 
-    def retry(self, state: Partition, outcome: Outcome, messages: Messages) -> None:
+    def retry(self, context: PartitionContext, outcome: Outcome, messages: Messages) -> None:
         """Seek back to the first unmarked offset and pause with back-off (reported)."""
-        retry = state.fail(message.offset for message in messages)
+        retry = context.fail(message.offset for message in messages)
         if retry is not None:
-            offset, timeout = retry
+            offset, timeout, _ = retry
             self._monitor.instrument(
-                "consumer.consuming.retry", outcome.consumer, topic=state.topic,
-                partition=state.partition, offset=offset, timeout=timeout,
-                attempt=state.attempt,
+                "consumer.consuming.retry", outcome.consumer, topic=context.topic,
+                partition=context.partition, offset=offset, timeout=timeout,
+                attempt=context.attempt,
             )
 
     def dispatched_to_dead_letter_queue(
-        self, state: Partition, outcome: Outcome, messages: Messages
+        self, context: PartitionContext, outcome: Outcome, messages: Messages
     ) -> bool:
         """Whether the failure was handled by sending a message away (no DLQ here)."""
         return False
@@ -79,17 +80,17 @@ class DeadLetterStrategy(DefaultStrategy):
         self._consumer_group = consumer_group
 
     def dispatched_to_dead_letter_queue(
-        self, state: Partition, outcome: Outcome, messages: Messages
+        self, context: PartitionContext, outcome: Outcome, messages: Messages
     ) -> bool:
         """Dispatch the first unprocessed message once its retries are used up.
 
         Only for an ``Exception``: a ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``)
         says the process is going, not that the message is bad; its batch is retried.
         """
-        if (state.attempt <= self._max_retries or state.is_revoked
+        if (context.attempt <= self._max_retries or context.is_revoked
                 or not isinstance(outcome.error, Exception)):
             return False
-        failing = _first_unmarked(state, messages)
+        failing = _first_unmarked(context, messages)
         if failing is None:
             return False
         try:
@@ -97,26 +98,26 @@ class DeadLetterStrategy(DefaultStrategy):
         except Exception as error:  # noqa: BLE001 - reported; the batch is retried instead
             self._monitor.instrument(
                 "error.occurred", outcome.consumer, type="dead_letter_queue.dispatch.error",
-                error=error, topic=state.topic, partition=state.partition,
+                error=error, topic=context.topic, partition=context.partition,
                 offset=failing.offset, dlq_topic=self._topic,
             )
             return False
         self._monitor.instrument(
-            "dead_letter_queue.dispatched", outcome.consumer, topic=state.topic,
-            partition=state.partition, offset=failing.offset, dlq_topic=self._topic,
+            "dead_letter_queue.dispatched", outcome.consumer, topic=context.topic,
+            partition=context.partition, offset=failing.offset, dlq_topic=self._topic,
             message=failing, error=outcome.error,
         )
-        state.succeed()  # settled: the next message is a first attempt
-        if state.mark(failing.offset):
-            state.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
+        context.state.succeed()  # settled: the next message is a first attempt
+        if context.mark(failing.offset):
+            context.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
         else:
-            state.fail([failing.offset])  # not marked: fetch it again, never go past it
+            context.fail([failing.offset])  # not marked: fetch it again, never go past it
         return True
 
 
-def _first_unmarked(state: Partition, messages: Messages) -> Message | None:
+def _first_unmarked(context: PartitionContext, messages: Messages) -> Message | None:
     """The first message at or after the first unmarked offset (offsets may have gaps)."""
-    first = state.first_unmarked
+    first = context.state.first_unmarked
     if first is None:
         return None
     return next((message for message in messages if message.offset >= first), None)

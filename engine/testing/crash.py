@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from engine.consumer import Consumer
     from engine.instrumentation.monitor import Monitor
     from engine.processing.outcome import Outcome
-    from engine.processing.runtime import Runtime
+    from engine.processing.partition_context import PartitionContext
     from engine.routing.topic import Topic
     from engine.testing.history import History
 
@@ -179,10 +179,10 @@ class TakenRaws(Sequence[RawMessage]):
 class CrashingExecutor(Executor):
     """The engine's executor, with its consume call recorded in the history and crashable."""
 
-    def __init__(self, route: Topic, partition: int, runtime: Runtime, monitor: Monitor,
+    def __init__(self, route: Topic, partition: int, context: PartitionContext, monitor: Monitor,
                  clock: Callable[[], float], *, consumer_group: str, plan: CrashPlan,
                  history: History, wall_offset: float, member: int = 0) -> None:
-        super().__init__(route, partition, runtime, monitor, clock)
+        super().__init__(route, partition, context, monitor, clock)
         self._wall_offset = wall_offset
         self._group = consumer_group
         self._member = member
@@ -198,7 +198,7 @@ class CrashingExecutor(Executor):
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         assert isinstance(messages, TakenMessages)
-        job = self._history.begin(self._group, consumer, messages, self._runtime.attempt,
+        job = self._history.begin(self._group, consumer, messages, self.context.attempt,
                                   member=self._member)
         limit = self._crash_after = self._plan.take()
         try:

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, TopicPartition
 
-from engine.connection.client import check_config, seek_offset
+from engine.connection.client import check_config
 from engine.connection.commits import Commits
 from engine.connection.rebalance import RebalanceTracker
-from engine.errors import SeekError
 from engine.processing.partitions import PartitionKey
 from engine.testing.faults import Faults, commit_refused
 from engine.testing.log import EndOfPartition
@@ -221,15 +220,7 @@ class MemoryClient:
         self._eof_at.pop(key, None)
         return True
 
-    def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int:
-        """Seek to an offset, a time (the first record at or after it) or a word."""
-        offset = seek_offset(target, lambda moment: self._offset_for_time(topic, partition,
-                                                                          moment))
-        if not self.seek(topic, partition, offset):
-            raise SeekError(f"cannot seek {topic}/{partition} to {target!r}: not assigned")
-        return offset
-
-    def _offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
+    def offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
         """The first record at or after ``moment``; the end when there is none."""
         wanted = int(moment.timestamp() * 1000)
         records = self._log.records(topic, partition)

@@ -9,12 +9,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from engine import App, Consumer, Messages
+from engine.connection.partition_effects import apply_effects
 from engine.messages import Message
 from engine.processing.jobs import Consume
 from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
 from tests.fakes_client import FakeClient
-from tests.served import served
+from tests.served import resume_due, served
 
 PARTITIONS = (0, 1, 2)
 
@@ -78,7 +79,8 @@ class OffsetMarking(RuleBasedStateMachine):
         messages, plan = self.in_flight.pop(partition)
         entry = self.served[partition]
         Scripted.plan = plan
-        Consume(entry.executor, "g", entry.state, entry.strategy, messages).run()
+        Consume(entry.executor, "g", entry.strategy, messages).run()
+        apply_effects(self.client, entry.state, entry.context.take_effects())
         self._apply_model(partition, messages, plan)
 
     def _apply_model(self, partition: int, messages: Messages, plan: Plan) -> None:
@@ -111,7 +113,7 @@ class OffsetMarking(RuleBasedStateMachine):
         self.paused.discard(partition)
         entry = self.served[partition]
         assert entry.state.paused_until is not None
-        assert entry.state.resume_if_due(entry.state.paused_until) is None
+        assert resume_due(entry, self.client, entry.state.paused_until) is None
 
     @rule(partition=st.sampled_from(PARTITIONS))
     def revoke(self, partition: int) -> None:

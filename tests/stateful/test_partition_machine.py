@@ -21,7 +21,7 @@ from engine.processing.partitions import Served
 from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
 from tests.fakes_client import FakeClient
-from tests.served import run_batch, served
+from tests.served import resume_due, run_batch, served
 
 KEY = ("t", 0)
 KINDS = ("ok", "raise", "pause_raise", "seek_raise", "base_exception", "pause_ok")
@@ -104,7 +104,7 @@ class PartitionUnderFaults(RuleBasedStateMachine):
         Scripted.plan = Plan(kind, at, marks)
         since = len(self.client.calls)
         self.fetch_at = batch[-1].offset() + 1  # the fetch position moved past the batch
-        assert run_batch(self.entry, list(batch), polled_at=self.now)
+        assert run_batch(self.entry, list(batch), polled_at=self.now, client=self.client)
         self._follow_seeks(since)
 
     @rule(size=st.integers(1, 6))
@@ -115,14 +115,14 @@ class PartitionUnderFaults(RuleBasedStateMachine):
         batch = self._fetch(size)
         if batch:
             processed = set(Scripted.processed)
-            assert not run_batch(self.entry, list(batch), polled_at=self.now)
+            assert not run_batch(self.entry, list(batch), polled_at=self.now, client=self.client)
             assert Scripted.processed == processed
 
     @rule(seconds=st.floats(0.0, 5.0))
     def advance_clock_and_resume_what_is_due(self, seconds: float) -> None:
         self.now += seconds
         since = len(self.client.calls)
-        self.entry.state.resume_if_due(self.now)
+        resume_due(self.entry, self.client, self.now)
         self._follow_seeks(since)
 
     @rule(count=st.integers(1, 2))

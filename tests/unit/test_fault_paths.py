@@ -17,7 +17,7 @@ from engine.producer import Producer
 from tests.conftest import BOOTSTRAP, NoopConsumer
 from tests.fakes import FakeRaw
 from tests.fakes_client import FakeClient
-from tests.served import fake_listener, run_batch, served
+from tests.served import fake_listener, resume_due, run_batch, served
 
 
 class Failing(Consumer):
@@ -52,11 +52,11 @@ def test_1_a_constructor_that_raises_fails_the_batch_and_it_is_retried() -> None
                 raise ConnectionError("database not reachable yet")
 
     entry = served(app, app.topic("t", Fragile), 0, client := FakeClient())
-    run_batch(entry, raws(0, 4))
+    run_batch(entry, raws(0, 4), client=client)
     assert client.stored == {}  # nothing marked
     assert client.positions == {("t", 0): 0} and ("t", 0) in client.paused
-    assert entry.state.resume_if_due(entry.state.paused_until or 0.0) is None
-    run_batch(entry, raws(0, 4))
+    assert resume_due(entry, client, entry.state.paused_until or 0.0) is None
+    run_batch(entry, raws(0, 4), client=client)
     assert Failing.seen == [[0, 1, 2, 3, 4]]
     assert client.stored == {("t", 0): 5}
 
@@ -70,7 +70,7 @@ def test_1_a_strategy_that_raises_still_retries_the_batch() -> None:
 
     entry.strategy.after_consume = broken  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="strategy broke"):
-        run_batch(entry, raws(3, 5))
+        run_batch(entry, raws(3, 5), client=client)
     assert client.positions == {("t", 0): 3} and ("t", 0) in client.paused
     assert client.stored == {}
 
@@ -84,7 +84,7 @@ def test_2_pause_then_raise_retries_from_the_first_unprocessed_message() -> None
             raise RuntimeError("... which was never processed")
 
     entry = served(app, app.topic("t", PausesThenFails), 0, client := FakeClient())
-    run_batch(entry, raws(10, 14))
+    run_batch(entry, raws(10, 14), client=client)
     assert entry.state.first_unmarked == 10
     assert entry.state.resume_offset == 10
     assert client.positions == {("t", 0): 10}  # the retry's seek came last
@@ -101,15 +101,17 @@ def test_4_a_base_exception_fails_the_batch_and_the_worker_lives(error: BaseExce
     queue.register("g")
     workers = WorkersPool(queue, app.monitor)
     workers.scale(1)
+    from engine.connection.partition_effects import apply_effects
     from engine.processing.jobs import Consume
 
     Failing.raise_next = [error]
     for first in (0, 0):
         messages = entry.executor.batch(raws(first, first + 2), 0.0)
         assert entry.state.start(first, first + 1)
-        queue.push(Consume(entry.executor, "g", entry.state, entry.strategy, messages))
+        queue.push(Consume(entry.executor, "g", entry.strategy, messages))
         queue.wait("g")
-        entry.state.resume_if_due(entry.state.paused_until or 0.0)
+        apply_effects(client, entry.state, entry.context.take_effects())  # as the listener does
+        resume_due(entry, client, entry.state.paused_until or 0.0)
     queue.close()
     assert workers.join(5)
     assert reported == ["consumer.consume.error"]
@@ -123,11 +125,11 @@ def test_5_an_offset_gap_at_the_first_unmarked_offset_is_not_waited_for() -> Non
     entry = served(app, route, 0, client := FakeClient())
     dispatched: list[int] = []
     app.producer.dispatch = lambda message, *a: dispatched.append(message.offset)  # type: ignore[method-assign]
-    run_batch(entry, raws(0, 4))
+    run_batch(entry, raws(0, 4), client=client)
     assert client.stored == {("t", 0): 5}
     # offset 5 is a transaction marker: the next batch starts at 6, and fails
     Failing.raise_next = [RuntimeError("poison")]
-    run_batch(entry, raws(6, 8))
+    run_batch(entry, raws(6, 8), client=client)
     assert entry.state.first_unmarked == 7  # 6 went to the DLQ, the rest is retried
     assert dispatched == [6]
     assert client.stored == {("t", 0): 7}
@@ -137,10 +139,10 @@ def test_5_the_error_event_names_an_offset_that_exists() -> None:
     app = App(kafka=BOOTSTRAP)
     offsets: list[int] = []
     app.monitor.subscribe("error.occurred", lambda s, **e: offsets.append(e["offset"]))
-    entry = served(app, app.topic("t", Failing), 0, FakeClient())
-    run_batch(entry, raws(0, 4))
+    entry = served(app, app.topic("t", Failing), 0, client := FakeClient())
+    run_batch(entry, raws(0, 4), client=client)
     Failing.raise_next = [RuntimeError("x")]
-    run_batch(entry, raws(6, 8))  # 5 does not exist
+    run_batch(entry, raws(6, 8), client=client)  # 5 does not exist
     assert offsets == [6]
 
 
@@ -151,16 +153,16 @@ def test_9_a_failed_retry_seek_never_resumes_from_the_old_position() -> None:
                    clock=lambda: now[0])
     Failing.raise_next = [RuntimeError("x")]
     client.fail_seeks = 2  # the retry's seek fails, and so does the first one at resume
-    run_batch(entry, raws(0, 4))
+    run_batch(entry, raws(0, 4), client=client)
     now[0] = 1.0
-    assert entry.state.resume_if_due(now[0]) is not None  # still paused: seek failed again
+    assert resume_due(entry, client, now[0]) is not None  # still paused: seek failed again
     assert ("t", 0) in client.paused
     # anything fetched meanwhile (from the old position) is refused, never processed
-    assert not run_batch(entry, raws(5, 6))
+    assert not run_batch(entry, raws(5, 6), client=client)
     now[0] = 10.0
-    assert entry.state.resume_if_due(now[0]) is None
+    assert resume_due(entry, client, now[0]) is None
     assert client.positions == {("t", 0): 0} and ("t", 0) not in client.paused
-    assert run_batch(entry, raws(0, 6))
+    assert run_batch(entry, raws(0, 6), client=client)
     assert Failing.seen == [list(range(7))]
 
 
@@ -173,7 +175,7 @@ def test_9_a_failed_seek_asked_for_by_the_consumer_fails_its_batch() -> None:
 
     entry = served(app, app.topic("t", Seeks), 0, client := FakeClient())
     client.fail_seeks = 1
-    run_batch(entry, raws(0, 2))
+    run_batch(entry, raws(0, 2), client=client)
     assert client.stored == {}
     assert client.positions == {("t", 0): 0}  # retried from where it was
 
@@ -411,7 +413,7 @@ def test_14_the_dlq_header_carries_the_consumer_group_name() -> None:
     entry = listener.partitions.get(("t", 0))
     assert entry.executor.route is route
     Failing.raise_next = [RuntimeError("poison")]
-    run_batch(entry, raws(0, 0))
+    run_batch(entry, raws(0, 0), client=listener.client)
     assert groups == ["orders-service"]  # not the subscription group "orders-service/default"
 
 
@@ -483,7 +485,7 @@ def owned_partition(binding: Any, **kafka: Any) -> tuple[Any, Client, list[str]]
 def test_15_16_past_max_poll_interval_the_partition_is_not_ours() -> None:
     entry, client, _ = owned_partition(Owning(), **{"max.poll.interval.ms": 10000,
                                                     "session.timeout.ms": 6000})
-    runtime = entry.executor._runtime
+    runtime = entry.context
     message = entry.executor.batch(raws(0, 0), 0.0)[0]
     assert runtime.is_revoked is False and runtime.mark_as_consumed(message, False) is True
     client._last_poll -= 11.0  # the listener has not polled for longer than allowed
@@ -498,7 +500,7 @@ def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() 
     from confluent_kafka import KafkaError
 
     entry, client, kinds = owned_partition(Owning(KafkaError.ILLEGAL_GENERATION))
-    runtime = entry.executor._runtime
+    runtime = entry.context
     assert runtime.commit_offsets(True) is False
     assert runtime.is_revoked is True
     message = entry.executor.batch(raws(0, 0), 0.0)[0]
@@ -508,7 +510,7 @@ def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() 
     client._consumer.assign = lambda partitions: None
     client._consumer.resume = lambda partitions: None
     client._assigned([], [("t", 0)])  # a new assignment: ownership is decided afresh
-    assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).state.is_revoked \
+    assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).context.is_revoked \
         is False
 
 
@@ -532,11 +534,11 @@ def test_5_a_gap_right_after_a_marked_message_is_skipped_by_retry_dlq_and_events
     dispatched: list[int] = []
     app.producer.dispatch = lambda message, *a: dispatched.append(message.offset)  # type: ignore[method-assign]
     gapped = [FakeRaw("t", 0, 0), FakeRaw("t", 0, 2)]  # offset 1 is a transaction marker
-    run_batch(entry, gapped)
+    run_batch(entry, gapped, client=client)
     assert events == [("error", 2), ("retry", 2)]  # never the missing offset 1
     assert client.positions == {("t", 0): 2}
-    entry.state.resume_if_due(entry.state.paused_until or 0.0)
-    run_batch(entry, [FakeRaw("t", 0, 2)])
+    resume_due(entry, client, entry.state.paused_until or 0.0)
+    run_batch(entry, [FakeRaw("t", 0, 2)], client=client)
     assert dispatched == [2]
     assert client.stored == {("t", 0): 3}
 
@@ -587,11 +589,11 @@ def test_16_an_async_or_automatic_commit_refused_later_is_reported_as_a_commit(
     on_commit = configs[0]["on_commit"]  # librdkafka calls it inside a poll
     on_commit(None, [])  # a commit that went through
     on_commit(KafkaError(KafkaError._NO_OFFSET), [])  # nothing to commit
-    assert events == [] and entry.state.is_revoked is False
+    assert events == [] and entry.context.is_revoked is False
     on_commit(KafkaError(KafkaError.ILLEGAL_GENERATION), [TopicPartition("t", 0, 5)])
     assert [(e["type"], e["sync"], e["partitions"]) for e in events] == [
         ("connection.client.commit.error", False, [("t", 0)])]
-    assert entry.state.is_revoked is True  # the refusal says the assignment is gone
+    assert entry.context.is_revoked is True  # the refusal says the assignment is gone
 
 
 def test_16_a_synchronous_commit_refused_is_reported_as_a_commit() -> None:
@@ -600,7 +602,7 @@ def test_16_a_synchronous_commit_refused_is_reported_as_a_commit() -> None:
     entry, client, _ = owned_partition(Owning(KafkaError.REBALANCE_IN_PROGRESS))
     events: list[dict[str, Any]] = []
     client.monitor.subscribe("error.occurred", lambda s, **e: events.append(e))
-    assert entry.executor._runtime.commit_offsets(True) is False
+    assert entry.context.commit_offsets(True) is False
     assert [(e["type"], e["sync"]) for e in events] == [
         ("connection.client.commit.error", True)]
-    assert entry.state.is_revoked is False  # a rebalance under way is not a loss
+    assert entry.context.is_revoked is False  # a rebalance under way is not a loss

@@ -1,65 +1,68 @@
-"""One assigned partition's delivery state, owned by one object and changed through its verbs."""
+"""One assigned partition's delivery state: plain data whose verbs return client effects."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple
 
 from engine.processing.backoff import Backoff
+from engine.processing.effects import NO_EFFECTS, Effect, Pause, Resume, Seek
 
 
-class PartitionClient(Protocol):
-    """The client calls a partition makes (``engine.connection.client.Client`` has them)."""
+class Retry(NamedTuple):
+    """A failed batch's retry: where it restarts, after how long, and what the client does."""
 
-    def pause(self, topic: str, partition: int, offset: int | None = None,
-              timeout: float | None = None) -> bool: ...
-    def resume(self, topic: str, partition: int) -> bool: ...
-    def seek(self, topic: str, partition: int, offset: int) -> bool: ...
-    def seek_target(self, topic: str, partition: int, target: int | datetime | str) -> int: ...
-    def store_offset(self, topic: str, partition: int, offset: int) -> bool: ...
-    def commit(self, sync: bool) -> bool: ...
-    def assignment_lost(self) -> bool: ...
-    def high_watermark(self, topic: str, partition: int) -> int | None: ...
+    offset: int
+    timeout: float
+    effects: tuple[Effect, ...]
 
 
-class Partition:
-    """Where processing of one (topic, partition) stands; nothing else writes these fields.
+class PartitionState:
+    """Where processing of one (topic, partition) stands: plain data changed through verbs.
+
+    It does no I/O. Verbs that need the client return effects (``engine.processing.effects``)
+    for the listener to apply; storing and committing offsets go through the offsets port of
+    the partition's context, which then tells the state (``marked``, ``store_refused``).
 
     - ``first_unmarked``: the first offset not marked as consumed, where a retry restarts. Only
-      ``mark``, an explicit ``seek`` and ``start`` move it, and ``start`` only when everything
-      delivered so far is marked (an offset gap before the batch, a transaction marker or a
-      compacted record, is then skipped): messages delivered but not marked, in this batch or
-      in earlier ones, are always retried. A pause never moves it.
+      ``marked``, an explicit ``seek`` and ``start`` move it, and ``start`` only when
+      everything delivered so far is marked (an offset gap before the batch, a transaction
+      marker or a compacted record, is then skipped): messages delivered but not marked, in
+      this batch or in earlier ones, are always retried. A pause never moves it.
     - ``delivered_end``: one past the last offset delivered since the position was last set.
     - ``attempt``: 1 on a batch's first try, 2 on its first retry ... A failure's attempt
       number holds until a batch gets past the offsets that failed: re-delivered messages
       before them are part of the retry, so back-off and dead-lettering still progress.
     - the pause: until when, whether the consumer asked for it, and the offset to fetch from
-      after it. A seek that failed is tried again before resuming, and the partition stays
-      paused until one succeeds: it never resumes from a wrong position.
-    - revoked / lost: once set, marking and committing return False.
+      after it. A seek that was refused is made again before resuming, and the partition
+      stays paused until one succeeds: it never resumes from a wrong position.
+    - revoked (the listener says so) or refused (the broker refused a store): from then on
+      nothing is marked or committed.
+
+    Threads: the listener's thread owns the state, except while one of the partition's jobs
+    runs, when that job's worker does; the jobs queue hands it over and back, and its lock
+    orders the writes. One field is written across that hand-over: ``_revoked``, set by the
+    listener while a long-running job may still run (a bool the worker only reads, whole).
     """
 
     __slots__ = (
-        "_attempt", "_backoff", "_client", "_clock", "_delivered_end", "_failed_through",
-        "_failures", "_first_unmarked", "_held", "_manual", "_pause_manual",
-        "_pause_offset", "_paused_until", "_revoked", "_seek_due", "partition", "topic",
+        "_attempt", "_backoff", "_clock", "_delivered_end", "_failed_through", "_failures",
+        "_first_unmarked", "_held", "_manual", "_pause_manual", "_pause_offset",
+        "_paused_until", "_refused", "_revoked", "_seek_due", "partition", "topic",
     )
 
-    def __init__(self, topic: str, partition: int, client: PartitionClient, backoff: Backoff,
+    def __init__(self, topic: str, partition: int, backoff: Backoff,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.topic = topic
         self.partition = partition
-        self._client = client
         self._backoff = backoff
         self._clock = clock
         self._first_unmarked: int | None = None
         self._delivered_end: int | None = None
         self._attempt = self._failures = 0
         self._failed_through: int | None = None
-        self._revoked = False
+        self._revoked = self._refused = False
         self._manual = False
         self._paused_until: float | None = None
         self._pause_manual = False
@@ -81,13 +84,11 @@ class Partition:
 
     @property
     def is_revoked(self) -> bool:
-        """Whether the partition is no longer ours (revoked or lost).
+        """Whether the partition was revoked, or a store of its offset was refused.
 
-        Decided by what librdkafka reports: a revocation, a commit refused for a lost
-        assignment, or a poll overdue past ``max.poll.interval.ms`` (librdkafka has left the
-        group by then, although its callback only comes with the next poll).
+        The context adds what the client knows (a lost assignment, an overdue poll).
         """
-        return self._revoked or self._client.assignment_lost()
+        return self._revoked or self._refused
 
     @property
     def is_held(self) -> bool:
@@ -114,11 +115,7 @@ class Partition:
         """The offset fetching restarts from when the pause ends (None when not paused)."""
         return self._pause_offset if self._paused_until is not None else None
 
-    def high_watermark(self) -> int | None:
-        """The partition's end offset as the last fetch reported it; None until known."""
-        return self._client.high_watermark(self.topic, self.partition)
-
-    # -- verbs ---------------------------------------------------------------------------------
+    # -- verbs of the listener -------------------------------------------------------------------
 
     def start(self, first_offset: int, last_offset: int) -> bool:
         """A batch of ``first_offset``..``last_offset`` begins; False (refused) while paused.
@@ -140,21 +137,68 @@ class Partition:
         self._manual = False
         return True
 
-    def mark(self, offset: int) -> bool:
-        """Store ``offset + 1`` for the next commit; False when the partition is not ours."""
-        if self.is_revoked:
-            return False
-        if not self._client.store_offset(self.topic, self.partition, offset + 1):
-            self.revoke()
-            return False
-        self._first_unmarked = offset + 1
-        return True
+    def end_pause(self) -> tuple[Effect, ...]:
+        """The pause is over (the listener checked ``paused_until``): seek if due, resume."""
+        offset = self._pause_offset
+        seek = self._seek_due and offset is not None
+        self._paused_until = None
+        self._pause_manual = self._seek_due = False
+        if seek:
+            assert offset is not None
+            return Seek(offset), Resume()
+        return (Resume(),)
 
-    def commit(self, sync: bool) -> bool:
-        """Commit what was stored; False when the partition is not ours."""
-        if self.is_revoked:
-            return False
-        return self._client.commit(sync) and not self.is_revoked
+    def seek_refused(self, offset: int) -> tuple[Effect, ...]:
+        """The client refused a seek to ``offset``: stay (or become) paused until one succeeds.
+
+        Paused already (a failure's or a consumer's pause): the seek is made again before
+        resuming. Otherwise (at the end of a pause or of a long-running job, or the consumer's
+        own seek) the partition pauses with back-off and tries again then.
+        """
+        self._seek_due = True
+        if self._paused_until is not None:
+            return NO_EFFECTS
+        timeout = self._backoff.after(max(1, self._attempt))
+        self._paused_until = self._clock() + timeout
+        self._pause_manual = False
+        self._pause_offset = offset
+        return (Pause(offset, timeout),)
+
+    def hold(self) -> tuple[Effect, ...]:
+        """A long-running job starts: stop fetching until ``release`` (no time limit)."""
+        self._held = True
+        return (Pause(),)
+
+    def release(self) -> tuple[Effect, ...]:
+        """The long-running job ended: fetch again right after its batch.
+
+        After the consumer's own seek, from where it sought. A back-off the job's failure
+        started keeps the partition paused until it is due; a partition no longer ours is
+        left alone.
+        """
+        self._held = False
+        if self.is_revoked or self._paused_until is not None:
+            return NO_EFFECTS
+        position = self._delivered_end if self._delivered_end is not None else (
+            self._first_unmarked)
+        self._seek_due = False
+        if position is None:
+            return (Resume(),)
+        return Seek(position), Resume()
+
+    def revoke(self) -> None:
+        """The partition was taken away: nothing more is marked or committed for it."""
+        self._revoked = True
+
+    # -- verbs of the running job ----------------------------------------------------------------
+
+    def marked(self, offset: int) -> None:
+        """``offset + 1`` was stored for the next commit: it is the first unmarked offset."""
+        self._first_unmarked = offset + 1
+
+    def store_refused(self) -> None:
+        """The client refused to store an offset: the partition is no longer ours."""
+        self._refused = True
 
     def succeed(self, last_offset: int | None = None) -> None:
         """The batch ending at ``last_offset`` was handled.
@@ -168,17 +212,16 @@ class Partition:
             self._failures, self._failed_through = 0, None
         self._attempt = 0
 
-    def fail(self, offsets: Iterable[int] = ()) -> tuple[int, float] | None:
+    def fail(self, offsets: Iterable[int] = ()) -> Retry | None:
         """Seek back to the first unmarked offset and pause with back-off.
 
         ``offsets`` are the batch's. A retry restarts at the first unmarked offset; when that
         lies in the batch, at the first of ``offsets`` at or after it, so a gap right after a
-        marked message (a transaction marker) is skipped and never named. Returns
-        ``(offset, timeout)`` of the retry, or None when there is nothing to retry (the
-        partition is no longer ours, or no batch started).
+        marked message (a transaction marker) is skipped and never named. None when there is
+        nothing to retry (the partition is no longer ours, or no batch started).
         """
         offset = self._first_unmarked
-        if self._revoked or offset is None:
+        if self.is_revoked or offset is None:
             return None
         offset = self._first_unmarked = restart_offset(offset, offsets)
         attempt = max(1, self._attempt)
@@ -186,84 +229,37 @@ class Partition:
         self._failures = attempt
         end = self._delivered_end
         self._failed_through = offset if end is None else max(offset, end - 1)
-        self._pause(offset, timeout, manual=False)
-        return offset, timeout
+        return Retry(offset, timeout, self._pause(offset, timeout, manual=False))
 
     def backoff(self) -> float:
         """The pause a failure of the current attempt would get."""
         return self._backoff.after(self._attempt)
 
-    def pause_at(self, offset: int, timeout: float, manual: bool) -> None:
+    def pause_at(self, offset: int, timeout: float, manual: bool) -> tuple[Effect, ...]:
         """Pause for ``timeout`` seconds, then fetch from ``offset``.
 
         A pause asked for by the consumer turns off the automatic marking of the batch.
         """
         if manual:
             self._manual = True
-        self._pause(offset, timeout, manual)
+        return self._pause(offset, timeout, manual)
 
-    def seek(self, target: int | datetime | str) -> int:
-        """Move the fetch position (the consumer's own seek); the client raises ``SeekError``.
+    def sought(self, restart_at: int | None) -> None:
+        """The consumer moved the fetch position (its context made the seek).
 
-        The batch is no longer auto-marked; an offset target is where a retry restarts.
+        The batch is no longer auto-marked; ``restart_at`` (the offset, when it names one) is
+        where a retry restarts.
         """
-        offset = self._client.seek_target(self.topic, self.partition, target)
         self._manual = True
         # the consumer set the position: what it skipped or re-reads is its choice
         self._delivered_end = None
-        if isinstance(target, int):
-            self._first_unmarked = target
-        elif offset >= 0:
-            self._first_unmarked = offset
-        return offset
+        if restart_at is not None:
+            self._first_unmarked = restart_at
 
     def resume(self) -> None:
         """End the pause now (the listener resumes the partition before its next poll)."""
         if self._paused_until is not None:
             self._paused_until = min(self._paused_until, self._clock())
-
-    def resume_if_due(self, now: float) -> float | None:
-        """Resume once the pause is over; seconds left otherwise, None when not paused."""
-        until = self._paused_until
-        if until is None:
-            return None
-        if now < until:
-            return until - now
-        offset = self._pause_offset
-        if (self._seek_due and offset is not None
-                and not self._client.seek(self.topic, self.partition, offset)):
-            self._paused_until = now + self._backoff.after(max(1, self._attempt))
-            return self._paused_until - now
-        self._client.resume(self.topic, self.partition)
-        self._paused_until = None
-        self._pause_manual = self._seek_due = False
-        return None
-
-    def hold(self) -> None:
-        """A long-running job starts: stop fetching until ``release`` (no time limit)."""
-        self._held = True
-        self._client.pause(self.topic, self.partition)
-
-    def release(self) -> None:
-        """The long-running job ended: fetch again right after its batch.
-
-        After the consumer's own seek, from where it sought. A back-off the job's failure
-        started keeps the partition paused until it is due; a partition no longer ours is
-        left alone.
-        """
-        self._held = False
-        if self._revoked or self._paused_until is not None:
-            return
-        position = self._delivered_end if self._delivered_end is not None else (
-            self._first_unmarked)
-        if position is not None:
-            self._client.seek(self.topic, self.partition, position)
-        self._seek_due = False
-        self._client.resume(self.topic, self.partition)
-
-    def revoke(self) -> None:
-        """The partition was taken away: nothing more is marked or committed for it."""
-        self._revoked = True
 
     def next_unmarked(self, offsets: Iterable[int]) -> int | None:
         """Where a retry of a batch of ``offsets`` restarts (None before any batch).
@@ -278,17 +274,17 @@ class Partition:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _pause(self, offset: int, timeout: float, manual: bool) -> None:
-        self._client.pause(self.topic, self.partition, offset=offset, timeout=timeout)
+    def _pause(self, offset: int, timeout: float, manual: bool) -> tuple[Effect, ...]:
         self._paused_until = self._clock() + timeout
         self._pause_manual = manual
         self._pause_offset = offset
-        self._seek_due = not self._client.seek(self.topic, self.partition, offset)
+        self._seek_due = False  # until the client refuses the seek below
+        return Pause(offset, timeout), Seek(offset)
 
     def __repr__(self) -> str:
         """Topic, partition, first unmarked offset and pause."""
         paused = f" paused until {self._paused_until:.3f}" if self._paused_until else ""
-        return f"<Partition {self.topic}/{self.partition} @{self._first_unmarked}{paused}>"
+        return f"<PartitionState {self.topic}/{self.partition} @{self._first_unmarked}{paused}>"
 
 
 def restart_offset(first_unmarked: int, offsets: Iterable[int]) -> int:

@@ -1,0 +1,59 @@
+"""The one place a served partition's pieces are built and wired together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from engine.processing.backoff import Backoff
+from engine.processing.executor import Executor
+from engine.processing.partition_context import PartitionContext
+from engine.processing.partition_state import PartitionState
+from engine.processing.partitions import PartitionKey, Served
+from engine.processing.strategies import DefaultStrategy, strategy_for
+
+if TYPE_CHECKING:
+    from engine.config.settings import Settings
+    from engine.instrumentation.monitor import Monitor
+    from engine.processing.offsets_port import OffsetsPort
+    from engine.producer import Producer
+    from engine.routing.subscription_group import SubscriptionGroup
+    from engine.routing.topic import Topic
+
+ExecutorFactory = Callable[["Topic", int, PartitionContext, "Monitor", Callable[[], float]],
+                           Executor]
+"""Builds a partition's executor: ``(route, partition, context, monitor, clock)``."""
+
+
+class PartitionBuilder:
+    """Builds what a subscription group's partition needs once it is served.
+
+    A state (pure), a context over the partition's offsets port (the consumer's runtime),
+    an executor for its consumer, and its topic's strategy (one per topic, shared).
+    """
+
+    def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor,
+                 settings: Settings, producer: Producer, *,
+                 executor_factory: ExecutorFactory = Executor,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._group = subscription_group
+        self._monitor = monitor
+        self._producer = producer
+        self._executor_factory = executor_factory
+        self._clock = clock
+        self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
+                                settings.pause_with_exponential_backoff)
+        self._strategies: dict[str, DefaultStrategy] = {
+            topic.name: strategy_for(topic, monitor, producer, subscription_group.consumer_group)
+            for topic in subscription_group.topics
+        }
+
+    def build(self, key: PartitionKey, port: OffsetsPort) -> Served:
+        """Everything the partition ``key`` needs, its offsets going through ``port``."""
+        topic, number = key
+        state = PartitionState(topic, number, self._backoff, self._clock)
+        context = PartitionContext(state, port, self._producer, self._monitor)
+        route = self._group.topic(topic)
+        executor = self._executor_factory(route, number, context, self._monitor, self._clock)
+        return Served(state, executor, self._strategies[topic], context)
