@@ -34,8 +34,8 @@ class FakeClient:
     def connect(self) -> None:
         self.connected = True
 
-    def poll_batch(self, max_messages: int, max_wait_time: float,
-                   stopping: Callable[[], bool]) -> list[Any]:
+    def poll_batch(self, max_messages: int, max_wait_time: float, stopping: Callable[[], bool],
+                   *, between_slices: Callable[[], None]) -> list[Any]:
         return self.polls.popleft() if self.polls else []
 
     def store_offset(self, topic: str, partition: int, offset: int) -> bool:

@@ -69,12 +69,13 @@ class Client:
             on_revoke=self._on_revoke, on_lost=self._on_lost,
         )
 
-    def poll_batch(self, max_messages: int, max_wait_time: float,
-                   stopping: Callable[[], bool]) -> list[Any]:
+    def poll_batch(self, max_messages: int, max_wait_time: float, stopping: Callable[[], bool],
+                   *, between_slices: Callable[[], None]) -> list[Any]:
         """Up to ``max_messages`` of what is ready now; if nothing is, wait for the first one.
 
         A backlog gives full batches at once; a trickle is delivered as it arrives instead of
-        waiting to fill a batch. Waiting ends after ``max_wait_time``, on a rebalance or a stop.
+        waiting to fill a batch. Waiting ends after ``max_wait_time``, on a rebalance, or once
+        ``stopping()`` says so; ``between_slices()`` runs before each wait slice.
         """
         with self._polling:
             if self._consumer is None or self._closing:  # a closer may still be at work
@@ -82,7 +83,10 @@ class Client:
             consume = self._consumer.consume
             batch: list[Any] = consume(max_messages, 0)
             deadline = time.monotonic() + max_wait_time
-            while not batch and not self.rebalance.changed and not stopping():
+            while not batch and not self.rebalance.changed:
+                between_slices()
+                if stopping():
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

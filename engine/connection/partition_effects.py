@@ -21,10 +21,13 @@ class EffectsClient(Protocol):
 def apply_effects(client: EffectsClient, state: PartitionState, effects: Iterable[Effect]) -> None:
     """Make the client calls ``effects`` name for ``state``'s partition (listener thread).
 
-    A refused seek is told to the state; the effects after it are dropped in favour of what
+    None once the partition is no longer ours (what it asked for no longer matters). A
+    refused seek is told to the state; the effects after it are dropped in favour of what
     the state answers (it stays paused and seeks again later), so a partition never resumes
     from a wrong position.
     """
+    if state.is_revoked:
+        return
     topic, partition = state.topic, state.partition
     for effect in effects:
         if isinstance(effect, Seek):

@@ -57,9 +57,8 @@ class Member:
 
     def open(self, keys: list[PartitionKey]) -> None:
         """Start the listener, take the partitions the group gives, enter the fetch loop."""
-        self.listener.connect()
+        self.listener.open()
         self.client.assign(keys)
-        self.listener.enter_fetch_loop()
 
     def poll(self, limit: int | None) -> list[Messages]:
         """One fetch-loop iteration; the batches it ran (a process death goes through)."""
@@ -89,11 +88,8 @@ class Member:
 
     def stop(self) -> None:
         """The graceful stop: quiet (shutdown hooks), then flush, commit, leave and close."""
-        listener = self.listener
-        listener.quiet()
-        listener.leave_fetch_loop()
-        listener.quiet_down()
-        listener.shut_down()
+        self.listener.quiet()
+        self.listener.close(serve_quiet=False)
 
     def kill(self) -> None:
         """SIGKILL: nothing more runs; what was stored but not committed is gone."""

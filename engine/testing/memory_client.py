@@ -150,8 +150,8 @@ class MemoryClient:
             self._stop_timer()
             self._stop_timer = None
 
-    def poll_batch(self, max_messages: int, max_wait_time: float,
-                   stopping: Callable[[], bool]) -> list[Any]:
+    def poll_batch(self, max_messages: int, max_wait_time: float, stopping: Callable[[], bool],
+                   *, between_slices: Callable[[], None]) -> list[Any]:
         """What is available across unpaused partitions, at most ``max_messages``.
 
         Also at most the harness's ``fetch_limit``; an empty poll waits out ``max_wait_time``

@@ -41,7 +41,7 @@ def test_a_group_without_partitions_warns_once_then_reports_every_timeout(
 
     def poll_at(moment: float) -> None:
         now[0] = moment
-        listener.fetch_once()
+        listener.iterate()
 
     caplog.set_level(logging.INFO, logger="engine.listener")
     for moment in (0.0, 10.0, 29.9):

@@ -241,7 +241,7 @@ def test_11_a_reset_cut_short_by_a_stop_then_quiet_and_stop_cleanly() -> None:
     listener.monitor.subscribe("error.occurred", lambda s, **e: errors.append(e["error"]))
     client.polls.append(raws(0, 1))
     listener.status.request(listener.status.state.__class__.RUNNING)
-    listener.fetch_once()
+    listener.iterate()
     listener.status.request(listener.status.state.__class__.QUIETING)  # the stop comes in
     listener.reset_client()  # ... while the loop resets: no reconnect
     assert revoked == [0]  # its consumer heard its partition is gone
@@ -319,7 +319,8 @@ def test_13_a_forced_close_never_cuts_into_a_poll() -> None:
     client._consumer = Binding()
     client.commit = lambda sync: True  # type: ignore[method-assign]
     client._call = lambda method, *a, default=False: default  # type: ignore[method-assign]
-    poller = threading.Thread(target=client.poll_batch, args=(1, 1.0, lambda: False))
+    poller = threading.Thread(target=client.poll_batch, args=(1, 1.0, lambda: False),
+                              kwargs={"between_slices": lambda: None})
     poller.start()
     assert inside.wait(5)
     assert client.close_if_idle(0.1) is False  # inside consume(): left alone
@@ -448,7 +449,7 @@ def test_8_closing_the_client_is_bounded_while_the_coordinator_hangs() -> None:
     assert not binding.release.is_set() and not binding.closed.is_set()
     assert client.close(0.2) is True  # a second close does not start another
     with pytest.raises(RuntimeError, match="is closed"):  # no poll while the helper closes
-        client.poll_batch(10, 0.1, lambda: False)
+        client.poll_batch(10, 0.1, lambda: False, between_slices=lambda: None)
     binding.release.set()
     assert binding.closed.wait(10)  # the helper finishes the close on its own
     assert not client.connected
@@ -551,13 +552,13 @@ def test_the_listener_and_its_partitions_run_on_an_injected_clock() -> None:
     listener.monitor.subscribe("consumer.consume", lambda s, **e: lags.append(
         e["messages"].metadata.processing_lag))
     client.polls.append(raws(0, 2))
-    listener.fetch_once()  # fails: paused until 1005 on the injected clock
+    listener.iterate()  # fails: paused until 1005 on the injected clock
     assert listener.partitions.get(("t", 0)).state.paused_until == 1005.0
-    listener.fetch_once()  # 1000 < 1005: still paused, whatever the real time is
+    listener.iterate()  # 1000 < 1005: still paused, whatever the real time is
     assert ("t", 0) in client.paused
     now[0] = 1005.0
     client.polls.append(raws(0, 2))
-    listener.fetch_once()
+    listener.iterate()
     assert ("t", 0) not in client.paused and Failing.seen == [[0, 1, 2]]
     assert lags == [0.0, 0.0]  # polled and processed at the same virtual instant
     workers._queue.close()

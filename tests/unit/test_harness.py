@@ -356,8 +356,10 @@ def test_events_are_the_real_ones_without_the_apps_own() -> None:
         kafka.run()
         names = kafka.events.names()
         assert not [name for name in names if name.startswith("app.")]
-        assert names[:4] == ["connection.listener.pending", "connection.listener.starting",
-                             "connection.listener.running", "rebalance.partitions_assigned"]
+        # as a real listener: the fetch loop begins, then its first poll brings the assignment
+        assert names[:5] == ["connection.listener.pending", "connection.listener.starting",
+                             "connection.listener.running", "connection.listener.before_fetch_loop",
+                             "rebalance.partitions_assigned"]
         assert len(kafka.events.named("consumer.consumed")) == 1
         assert seen == ["plugin"]  # plugins on the app see the same events
     app.monitor.instrument("consumer.consumed", None)

@@ -81,7 +81,7 @@ def test_an_eof_in_a_poll_runs_after_that_partitions_batch_never_before() -> Non
     listener, client, workers = fake_listener(Ordered)
     Ordered.calls = []
     client.polls.append([FakeRaw("t", 0, 0), FakeRaw("t", 0, 1), EofEvent("t", 0, 2)])
-    listener.fetch_once()
+    listener.iterate()
     assert Ordered.calls == ["consume 2", "eofed"]
     workers._queue.close()
     assert workers.join(5)

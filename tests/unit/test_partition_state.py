@@ -112,11 +112,11 @@ def test_only_the_listener_thread_pauses_seeks_and_resumes_a_partition() -> None
 
         setattr(client, name, recorded)
     client.polls.append([FakeRaw("t", 0, offset) for offset in range(3)])
-    listener.fetch_once()
+    listener.iterate()
     assert PausesThenMarks.paused_inside == [False]  # asked for inside; applied after the job
     assert KEY in client.paused and client.positions[KEY] == 3 and client.stored[KEY] == 3
     now[0] = 1.0
-    listener.fetch_once()  # the pause is over: resumed before the poll
+    listener.iterate()  # the pause is over: resumed before the poll
     assert KEY not in client.paused
     assert callers and set(callers) == {threading.current_thread().name}
     workers._queue.close()

@@ -1,0 +1,76 @@
+"""Partitions taken away: what they delivered is dropped and their consumers hear ``revoked``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from engine.processing.jobs import Revoked
+
+if TYPE_CHECKING:
+    from engine.connection.group_jobs import GroupJobs
+    from engine.connection.listener_client import ListenerClient
+    from engine.connection.long_jobs import LongJobs
+    from engine.processing.partitions import PartitionKey, Partitions, Served
+
+
+class Revocations:
+    """Handles a rebalance's revoked and lost partitions for one listener (its thread only)."""
+
+    def __init__(self, group_id: str, partitions: Partitions, long_jobs: LongJobs,
+                 jobs: GroupJobs, client: Callable[[], ListenerClient]) -> None:
+        self._group_id = group_id
+        self._partitions = partitions
+        self._long = long_jobs
+        self._jobs = jobs
+        self._client = client
+
+    def after_rebalance(self, raws: list[Any]) -> list[Any]:
+        """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
+
+        One poll can revoke a partition and assign it back: what it delivered is dropped, so
+        the partition is sought back to the smallest offset dropped (error events carry no
+        offset of a message and are never taken for one).
+        """
+        client = self._client()
+        if not client.rebalance.changed:
+            return raws
+        _, revoked, lost = client.rebalance.take()
+        gone = revoked | lost
+        if not gone:
+            return raws
+        kept, first_dropped = _without(raws, gone)
+        owned = client.rebalance.assignment
+        for key, offset in first_dropped.items():
+            if key in owned:
+                client.seek(key[0], key[1], offset)
+        self.let_go(self._partitions.remove(revoked - lost))
+        self.let_go(self._partitions.remove(lost))
+        return kept
+
+    def let_go(self, gone: list[Served]) -> None:
+        """Mark partitions revoked and run their consumers' ``revoked`` hooks.
+
+        Revoked and lost partitions are heard the same way. A partition whose long-running
+        job still runs hears it once the job ended.
+        """
+        for served in gone:
+            served.state.revoke()
+        held = self._long.let_go(gone)
+        self._jobs.run(Revoked(served.executor, self._group_id) for served in gone
+                       if served.executor.consumer and served not in held)
+
+
+def _without(raws: list[Any], gone: set[PartitionKey]
+             ) -> tuple[list[Any], dict[PartitionKey, int]]:
+    """The messages of partitions not in ``gone``, and the first offset dropped of each."""
+    kept: list[Any] = []
+    first_dropped: dict[PartitionKey, int] = {}
+    for raw in raws:
+        key = (raw.topic(), raw.partition())
+        if key not in gone:
+            kept.append(raw)
+        elif raw.error() is None:
+            offset = raw.offset()
+            first_dropped[key] = min(offset, first_dropped.get(key, offset))
+    return kept, first_dropped
