@@ -77,7 +77,7 @@ class App(TopicDeclarations):
         SIGTTIN logs every thread's stack. A stop longer than ``shutdown_timeout`` reports what
         still ran and exits the process with code 2.
         """
-        from engine.process_mode import ProcessMode
+        from engine.server.process_mode import ProcessMode
 
         ProcessMode(self._new_server(selection)).run()
 

@@ -1,10 +1,14 @@
 """The server: one run of an app, and the only writer of the app's state.
 
-Read in this order: ``server.py`` (``Server.serve -> startup -> main_loop``, and ``shutdown``
-from another thread), the runner it drives (``engine/runner.py``), then its private steps:
-``listener_steps.py`` (quiet every listener, then stop them all), ``wake_ups.py`` (what wakes
-the main loop), ``overdue.py`` (what still runs past the timeout, the forced exit) and
-``first_state.py`` (a new app's first state, before any server exists).
+Read in this order:
+
+- ``server.py``: ``Server.serve`` (the run's thread) calls the runner (``engine/runner.py``,
+  Karafka's ``Runner#call``), which calls back ``Server.startup`` and ``Server.main_loop``;
+  ``Server.shutdown`` (another thread) asks for the stop and waits for it, bounded.
+- ``process_mode.py``: ``engine server``'s way: serve on the main thread, signals, a watchdog.
+- the server's private steps: ``listener_steps.py`` (quiet every listener, then stop them
+  all), ``wake_ups.py`` (what wakes the main loop), ``overdue.py`` (what still runs past the
+  timeout, the forced exit) and ``first_state.py`` (a new app's state, before any server).
 """
 
 from __future__ import annotations

@@ -59,28 +59,7 @@ class Server:
         """The run's jobs queue (the runner's)."""
         return self.runner.jobs_queue
 
-    # -- the app's state: every move after initialized is made here -------------------------
-
-    def abandon(self) -> None:
-        """The start failed before the run began: stopping, stopped, terminated."""
-        for state in (AppState.STOPPING, AppState.STOPPED, AppState.TERMINATED):
-            self._move(state)
-
-    def _move(self, state: AppState) -> None:
-        self.lifecycle.request(state)
-        self._wake_ups.wake()  # the main loop looks at once instead of at its next tick
-
     # -- the run: serve -> startup -> main_loop (the runner calls the last two) ----------------
-
-    def serve(self) -> None:
-        """Run the runner on this thread; remember how it ended."""
-        try:
-            self.runner.call()
-        except BaseException as error:
-            self.error = error
-            raise
-        finally:
-            self.finished.set()
 
     def start_background(self) -> None:
         """Serve in a thread; return once running, or raise what stopped it."""
@@ -97,9 +76,15 @@ class Server:
         except BaseException:
             log.debug("runner ended with an error", exc_info=True)
 
-    def wake(self) -> None:
-        """Something changed (a listener's state): the main loop looks again."""
-        self._wake_ups.wake()
+    def serve(self) -> None:
+        """Run the runner on this thread; remember how it ended."""
+        try:
+            self.runner.call()
+        except BaseException as error:
+            self.error = error
+            raise
+        finally:
+            self.finished.set()
 
     def startup(self, listeners: Sequence[Listener]) -> None:
         """The runner built its listeners: the app runs, and they start."""
@@ -124,6 +109,10 @@ class Server:
             self._move(AppState.QUIET)
         elif lifecycle.is_stopping:
             self._listeners.stop_all()
+
+    def wake(self) -> None:
+        """Something changed (a listener's state): the main loop looks again."""
+        self._wake_ups.wake()
 
     def runner_failed(self) -> None:
         """The runner reported its failure: the app stops (the runner cleans up)."""
@@ -181,3 +170,14 @@ class Server:
     def force_exit(self) -> None:
         """Close what can be closed safely (bounded), flush the logs, exit with code 2."""
         overdue.force_exit(self.runner, self.producer)
+
+    # -- the app's state: every move after initialized is made here -------------------------
+
+    def abandon(self) -> None:
+        """The start failed before the run began: stopping, stopped, terminated."""
+        for state in (AppState.STOPPING, AppState.STOPPED, AppState.TERMINATED):
+            self._move(state)
+
+    def _move(self, state: AppState) -> None:
+        self.lifecycle.request(state)
+        self._wake_ups.wake()  # the main loop looks at once instead of at its next tick

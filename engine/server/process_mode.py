@@ -6,7 +6,7 @@ import logging
 import threading
 
 from engine import os_signals
-from engine.server import Server
+from engine.server.server import Server
 
 log = logging.getLogger("engine.server")
 
