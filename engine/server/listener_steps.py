@@ -8,6 +8,7 @@ state is the server's to move, so nothing here touches the lifecycle.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import methodcaller
 from typing import TYPE_CHECKING
 
 from engine.lifecycle.listener_state import ListenerState
@@ -21,8 +22,7 @@ class ListenerSteps:
 
     def __init__(self) -> None:
         self._listeners: Sequence[Listener] = ()
-        self._quieted = False
-        self._stopped = False
+        self._asked: set[str] = set()
 
     def start(self, listeners: Sequence[Listener]) -> None:
         """Take charge of the listeners and start them, in order."""
@@ -32,10 +32,7 @@ class ListenerSteps:
 
     def quiet_all(self) -> None:
         """Ask every listener to quiet (the first call only)."""
-        if not self._quieted:
-            self._quieted = True
-            for listener in self._listeners:
-                listener.quiet()
+        self._ask_each_once("quiet")
 
     def all_quiet(self) -> bool:
         """True when every listener is quiet or further along."""
@@ -43,11 +40,17 @@ class ListenerSteps:
 
     def stop_all(self) -> None:
         """Ask every listener to stop (the first call only)."""
-        if not self._stopped:
-            self._stopped = True
-            for listener in self._listeners:
-                listener.stop()
+        self._ask_each_once("stop")
 
     def all_stopped(self) -> bool:
         """True when every listener has stopped."""
         return all(listener.status.state is ListenerState.STOPPED for listener in self._listeners)
+
+    def _ask_each_once(self, verb: str) -> None:
+        # once: the main loop looks after every wake-up, and a listener hears each verb once
+        if verb in self._asked:
+            return
+        self._asked.add(verb)
+        ask = methodcaller(verb)
+        for listener in self._listeners:
+            ask(listener)
