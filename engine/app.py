@@ -21,6 +21,7 @@ from engine.routing.routes import Routes
 from engine.routing.selection import Selection
 from engine.routing.subscription_group import SubscriptionGroup
 from engine.routing.topic import Topic
+from engine.server.first_state import initialize
 
 if TYPE_CHECKING:
     from engine.server import Server
@@ -42,7 +43,7 @@ class App(TopicDeclarations):
         self._plugins: dict[str, Plugin] = {}
         for name in self.settings.plugins:
             self.use(name)
-        self.lifecycle.request(AppState.INITIALIZED)
+        initialize(self.lifecycle)  # the server's package moves the app's state, even this first
 
     @property
     def state(self) -> AppState:
@@ -76,7 +77,7 @@ class App(TopicDeclarations):
         SIGTTIN logs every thread's stack. A stop longer than ``shutdown_timeout`` reports what
         still ran and exits the process with code 2.
         """
-        from engine.process_mode import ProcessMode
+        from engine.server.process_mode import ProcessMode
 
         ProcessMode(self._new_server(selection)).run()
 
@@ -137,22 +138,23 @@ class App(TopicDeclarations):
     def stop(self) -> None:
         """Stop gracefully; raises ``StopTimeout`` past ``shutdown_timeout`` (never exits)."""
         server = self._running_server()
-        server.stop_or_raise()
+        server.shutdown_or_raise()
         if server.error is not None:
             raise server.error
 
     def _new_server(self, selection: Selection | None) -> Server:
-        from engine.server import Server
+        from engine.server import Server  # not at import: it brings the Kafka client
 
         if self._server is not None or self.lifecycle.is_stopping:
             raise EngineError("this app was already started; build a new App to run again")
         groups = self.subscription_groups(selection)  # a RoutingError before anything runs
         self.routes.declared_topics(self.settings)  # so is a topic declared two ways
-        self._start_plugins()
-        self._server = Server(self.lifecycle, self.monitor, self.settings, self.producer, groups)
-        return self._server
+        server = Server(self.lifecycle, self.monitor, self.settings, self.producer, groups)
+        self._start_plugins(server)
+        self._server = server
+        return server
 
-    def _start_plugins(self) -> None:
+    def _start_plugins(self, server: Server) -> None:
         """Call each plugin's optional ``start(app)`` (it binds its server, say) in order.
 
         One that raises fails the start with a ``PluginError`` naming it; the app then stops
@@ -165,8 +167,7 @@ class App(TopicDeclarations):
             try:
                 start(self)
             except Exception as error:
-                for state in (AppState.STOPPING, AppState.STOPPED, AppState.TERMINATED):
-                    self.lifecycle.request(state)
+                server.abandon()
                 raise PluginError(f"plugin {plugin.name!r} failed to start: {error}",
                                   getattr(error, "hint", None)) from error
 

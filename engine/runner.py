@@ -1,15 +1,11 @@
-"""The runner: starts the listeners and workers, supervises them, and cleans up after them."""
+"""The runner: Karafka's ``Runner#call``, step for step; the server it runs for moves the state."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from engine.connection.conductor import Conductor
 from engine.connection.listeners_batch import ListenersBatch
-from engine.connection.manager import Manager
-from engine.lifecycle.app_state import AppState
-from engine.lifecycle.lifecycle import Lifecycle
 from engine.processing.jobs_queue import JobsQueue
 from engine.processing.workers_pool import WorkersPool
 
@@ -19,20 +15,35 @@ if TYPE_CHECKING:
     from engine.producer import Producer
     from engine.routing.subscription_group import SubscriptionGroup
 
-TICK = 0.2  # longest the runner sleeps without looking (keeps signals on the main thread live)
+
+class RunSteps(Protocol):
+    """What the runner asks of its server (Karafka's app, manager and conductor, in one)."""
+
+    def wake(self) -> None:
+        """Something changed: look again (each listener's state changes call it)."""
+
+    def startup(self, listeners: ListenersBatch) -> None:
+        """The listeners are built: the app runs; start them."""
+
+    def main_loop(self) -> None:
+        """Return once every listener has stopped."""
+
+    def runner_failed(self) -> None:
+        """The runner failed: the app stops."""
 
 
 class Runner:
-    """Karafka's ``Runner#call``, step for step, in Python."""
+    """Builds and starts the listeners, waits while they run, then closes queue and workers."""
 
-    def __init__(self, lifecycle: Lifecycle, monitor: Monitor, settings: Settings,
-                 groups: Sequence[SubscriptionGroup], producer: Producer,
-                 jobs_queue: JobsQueue, workers: WorkersPool, conductor: Conductor,
+    def __init__(self, monitor: Monitor, settings: Settings, groups: Sequence[SubscriptionGroup],
+                 producer: Producer, server: RunSteps,
                  build_listeners: Callable[..., ListenersBatch] = ListenersBatch) -> None:
-        self.lifecycle, self.monitor, self.settings = lifecycle, monitor, settings
-        self.groups, self.producer = groups, producer
-        self.jobs_queue, self.workers, self.conductor = jobs_queue, workers, conductor
-        self.manager = Manager(lifecycle)
+        self.monitor, self.settings = monitor, settings
+        self.groups, self.producer, self.server = groups, producer, server
+        # the queue and the pool wired to each other, here rather than in call(): the server
+        # reports what they hold and the app's statistics read them from the start
+        self.jobs_queue = JobsQueue()
+        self.workers = WorkersPool(self.jobs_queue, monitor)
         self.listeners: ListenersBatch | None = None
         self._build_listeners = build_listeners
 
@@ -40,20 +51,18 @@ class Runner:
         """Run until every listener has stopped; on failure report, stop, clean up, re-raise."""
         try:
             listeners = self._build_listeners(self.groups, self.jobs_queue, self.monitor,
-                                              self.settings, self.producer, self.conductor.wake)
+                                              self.settings, self.producer, self.server.wake)
             self.listeners = listeners  # before starting any: a failed start cleans up them all
-            self.lifecycle.request(AppState.RUNNING)
-            self.manager.register(listeners)
+            self.server.startup(listeners)
             # workers start last: a failure above leaves no worker blocked on an open queue
             self.workers.scale(self.settings.concurrency)
-            while not self.manager.all_stopped():
-                self.conductor.wait(TICK)
-                self.manager.control()
+            self.server.main_loop()
+            # no listener runs, so no job comes any more: close, then let the workers finish
             self.jobs_queue.close()
             self.workers.join()
         except Exception as error:
             self.monitor.instrument("error.occurred", self, type="runner.call.error", error=error)
-            self.lifecycle.request(AppState.STOPPING)
+            self.server.runner_failed()
             self._clean_up()
             raise
 

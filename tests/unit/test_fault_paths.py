@@ -256,14 +256,11 @@ def test_11_a_reset_cut_short_by_a_stop_then_quiet_and_stop_cleanly() -> None:
 
 
 def test_12_a_listener_failing_to_start_stops_the_ones_started_before() -> None:
-    from engine.connection.conductor import Conductor
-    from engine.runner import Runner
+    from engine.server import Server
 
     app = App(kafka=BOOTSTRAP)
     app.topic("a", NoopConsumer)
     app.subscription_group("other").topic("b", NoopConsumer)
-    queue = JobsQueue()
-    workers = WorkersPool(queue, app.monitor)
     events: list[str] = []
 
     class Starting:
@@ -284,9 +281,10 @@ def test_12_a_listener_failing_to_start_stops_the_ones_started_before() -> None:
         def join(self, timeout: float) -> bool:
             return True
 
-    runner = Runner(app.lifecycle, app.monitor, app.settings, app.subscription_groups(),
-                    app.producer, queue, workers, Conductor(),
+    server = Server(app.lifecycle, app.monitor, app.settings, app.producer,
+                    app.subscription_groups(),
                     build_listeners=lambda *a: [Starting("1", False), Starting("2", True)])
+    runner = server.runner
     with pytest.raises(RuntimeError, match="2 cannot start"):
         runner.call()
     assert "stop 1" in events and "quiet 1" in events

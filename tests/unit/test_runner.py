@@ -6,19 +6,17 @@ from typing import Any
 import pytest
 
 from engine import App, ConfigError
-from engine.connection.conductor import Conductor
-from engine.processing.jobs_queue import JobsQueue
 from engine.processing.workers_pool import WorkersPool
 from engine.runner import Runner
+from engine.server import Server
 from tests.conftest import BOOTSTRAP, NoopConsumer
 
 
 def runner_for(app: App, build: Any) -> tuple[Runner, WorkersPool]:
-    queue = JobsQueue()
-    workers = WorkersPool(queue, app.monitor)
-    runner = Runner(app.lifecycle, app.monitor, app.settings, app.subscription_groups(),
-                    app.producer, queue, workers, Conductor(), build_listeners=build)
-    return runner, workers
+    """The runner of a server for ``app`` (the server moves the app's state)."""
+    server = Server(app.lifecycle, app.monitor, app.settings, app.producer,
+                    app.subscription_groups(), build_listeners=build)
+    return server.runner, server.runner.workers
 
 
 def test_a_listener_that_cannot_be_built_fails_the_runner_cleanly(app: App) -> None:
@@ -61,7 +59,9 @@ def test_a_failure_after_listeners_started_stops_them_and_joins_workers(app: App
             return True
 
     runner, workers = runner_for(app, lambda *args: [Listener()])
-    runner.manager.all_stopped = lambda: (_ for _ in ()).throw(KeyError("manager broke"))  # type: ignore[method-assign]
+    # the server's main loop breaks once the listeners started and the workers run
+    runner.server.main_loop = (  # type: ignore[method-assign]
+        lambda: (_ for _ in ()).throw(KeyError("manager broke")))
     with pytest.raises(KeyError, match="manager broke"):
         runner.call()
     assert started == ["start", "quiet", "stop"]

@@ -1,21 +1,21 @@
-"""The conductor: a wake-up call for the runner whenever any state changes."""
+"""The server's wake-ups: any thread nudges its main loop, which otherwise sleeps a tick."""
 
 from __future__ import annotations
 
 import queue
 
 
-class Conductor:
-    """Any thread ``wake``s the runner; the runner ``wait``s for a wake-up or a timeout.
+class WakeUps:
+    """Any thread ``wake``s the server's main loop; the loop ``wait``s for one or a timeout.
 
-    (Not an OS signal, nor a blinker signal: a plain wake-up.)
+    (Not an OS signal, nor a blinker signal: a plain wake-up. Karafka calls it the conductor.)
     """
 
     def __init__(self) -> None:
         self._wake_ups: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def wake(self) -> None:
-        """Wake the runner (safe from any thread, cheap, never blocks)."""
+        """Wake the main loop (safe from any thread, cheap, never blocks)."""
         self._wake_ups.put(None)
 
     def wait(self, timeout: float) -> None:

@@ -6,7 +6,7 @@ import logging
 import threading
 
 from engine import os_signals
-from engine.server import Server
+from engine.server.server import Server
 
 log = logging.getLogger("engine.server")
 
@@ -23,7 +23,7 @@ class ProcessMode:
         """Block until the app stops; re-raise what made the runner fail."""
         with os_signals.captured(self.on_signal):
             try:
-                self.server.run_runner()
+                self.server.serve()
             except BaseException:
                 self._begin_stop()
                 self._wait_for_stop()
@@ -53,7 +53,7 @@ class ProcessMode:
             return True
 
     def _stop(self) -> None:
-        if self.server.stop() is not None:
+        if self.server.shutdown() is not None:
             self.server.force_exit()
 
     def _force(self) -> None:
