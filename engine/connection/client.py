@@ -1,9 +1,12 @@
-"""The Kafka client of one subscription group: a wrapper over ``confluent_kafka.Consumer``."""
+"""The Kafka client of one subscription group: a wrapper over ``confluent_kafka.Consumer``.
+
+The rebalance callbacks are ``rebalance_callbacks``'s, the bounded close ``bounded_close``'s;
+the client is what the listener and the partitions call.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,14 +18,15 @@ from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from engine.config.kafka import PROBE_LOGGER, logged, refused
+from engine.connection.bounded_close import BoundedClose
 from engine.connection.commits import Commits
 from engine.connection.rebalance import RebalanceTracker
+from engine.connection.rebalance_callbacks import RebalanceCallbacks
 from engine.errors import ConfigError
 from engine.instrumentation.monitor import Monitor
 from engine.routing.subscription_group import SubscriptionGroup
 
 POLL_SLICE = 0.1  # seconds one consume() call may block, so stops and rebalances cut in fast
-log = logging.getLogger("engine.client")
 
 
 
@@ -41,16 +45,12 @@ class Client:
         self.fatal_error: KafkaError | None = None
         self._consumer: Any = None
         self._lock = threading.Lock()
-        self._polling = threading.Lock()  # held inside consume(): a forced close must not cut in
-        self._closing = False
         self._last_poll = time.monotonic()
         max_poll_ms = subscription_group.kafka.get("max.poll.interval.ms", 300_000)
         self._max_poll_interval = float(max_poll_ms) / 1000
         self._commits = Commits(monitor, self, subscription_group.id)
-        self._incremental = (
-            "cooperative" in str(subscription_group.kafka.get("partition.assignment.strategy", ""))
-            or subscription_group.kafka.get("group.protocol") == "consumer"
-        )
+        self._callbacks = RebalanceCallbacks(self, self.rebalance, self._commits, self._listener)
+        self._closer = BoundedClose(subscription_group.id, lambda: self._consumer, self._close)
 
     def check_config(self) -> None:
         """Raise ``ConfigError`` now if librdkafka refuses the settings (e.g. a typo)."""
@@ -64,9 +64,10 @@ class Client:
         if int(config.get("statistics.interval.ms", 0) or 0) > 0:
             config["stats_cb"] = self._on_statistics
         self._consumer = KafkaConsumer(logged(config))
+        callbacks = self._callbacks
         self._consumer.subscribe(
-            list(self.subscription_group.topic_names), on_assign=self._on_assign,
-            on_revoke=self._on_revoke, on_lost=self._on_lost,
+            list(self.subscription_group.topic_names), on_assign=callbacks.on_assign,
+            on_revoke=callbacks.on_revoke, on_lost=callbacks.on_lost,
         )
 
     def poll_batch(self, max_messages: int, max_wait_time: float, stopping: Callable[[], bool],
@@ -77,8 +78,8 @@ class Client:
         waiting to fill a batch. Waiting ends after ``max_wait_time``, on a rebalance, or once
         ``stopping()`` says so; ``between_slices()`` runs before each wait slice.
         """
-        with self._polling:
-            if self._consumer is None or self._closing:  # a closer may still be at work
+        with self._closer.polling:
+            if self._consumer is None or self._closer.closing:  # a closer may be at work
                 raise RuntimeError(f"the client of {self.subscription_group.id} is closed")
             consume = self._consumer.consume
             batch: list[Any] = consume(max_messages, 0)
@@ -110,6 +111,11 @@ class Client:
     def connected(self) -> bool:
         """Whether the client has a live consumer (connected and not closed)."""
         return self._consumer is not None
+
+    @property
+    def kafka_consumer(self) -> Any:
+        """The live ``confluent_kafka.Consumer``; None when not connected or closed."""
+        return self._consumer
 
     def pause(self, topic: str, partition: int, offset: int | None = None,
               timeout: float | None = None) -> bool:
@@ -170,35 +176,14 @@ class Client:
 
     def close_if_idle(self, timeout: float) -> bool:
         """Close unless a poll is under way (closing inside consume() crashes the binding)."""
-        if not self._polling.acquire(blocking=False):
-            return False
-        try:
-            self.close(timeout)
-        finally:
-            self._polling.release()
-        return True
+        return self._closer.close_if_idle(timeout)
 
     def close(self, timeout: float) -> bool:
         """Commit, leave the group and close within ``timeout``; False when it gave up.
 
-        librdkafka's synchronous commit and ``close()`` block for as long as the group
-        coordinator does not answer (40 s and more during an outage), so they run on a helper
-        thread that finishes on its own: a stop never waits for them past ``timeout``.
+        The close runs on a helper thread that finishes on its own (``BoundedClose``).
         """
-        consumer = self._consumer
-        if consumer is None or self._closing:
-            return True
-        self._closing = True
-        closer = threading.Thread(target=self._close, args=(consumer, time.monotonic() + timeout),
-                                  name=f"engine.closer#{self.subscription_group.id}", daemon=True)
-        closer.start()
-        closer.join(timeout)
-        if closer.is_alive():
-            log.warning("closing the client of %s did not finish within %.1f s; left to finish"
-                        " in the background (the coordinator may be unreachable)",
-                        self.subscription_group.id, timeout)
-            return False
-        return True
+        return self._closer.close(timeout)
 
     def _close(self, consumer: Any, deadline: float) -> None:
         self.commit(sync=True)
@@ -223,52 +208,6 @@ class Client:
                                         error=error, subscription_group=self.subscription_group.id)
                 return default
         return True if result is None else result
-
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        self._rebalanced("rebalance.partitions_assigned", partitions, self._assigned)
-
-    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        self._rebalanced("rebalance.partitions_revoked", partitions, self._revoked)
-
-    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        self._rebalanced("rebalance.partitions_lost", partitions, self._lost)
-
-    def _rebalanced(self, event: str, partitions: list[Any],
-                    apply: Callable[[list[Any], list[tuple[str, int]]], None]) -> None:
-        """Never raises into librdkafka: our failures become events."""
-        try:
-            pairs = [(p.topic, p.partition) for p in partitions]
-            apply(partitions, pairs)
-            self.monitor.instrument(event, self._listener,
-                                    subscription_group=self.subscription_group.id,
-                                    consumer_group=self.subscription_group.consumer_group,
-                                    partitions=pairs)
-        except Exception as error:  # noqa: BLE001 - must not propagate into librdkafka
-            self.monitor.instrument("error.occurred", self, type="callbacks.rebalance.error",
-                                    error=error, subscription_group=self.subscription_group.id)
-
-    def _assigned(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
-        """Take the partitions, fetching (or, when quiet, paused).
-
-        librdkafka keeps an application's pause across revoke and assign: a partition paused
-        for back-off that comes back must be resumed, or nothing would ever resume it.
-        """
-        self.rebalance.assigned(pairs)
-        self._commits.assigned()
-        (self._consumer.incremental_assign if self._incremental else self._consumer.assign)(
-            partitions
-        )
-        if self.pause_assigned:
-            self._consumer.pause(partitions)
-        else:
-            self._consumer.resume(partitions)
-
-    def _revoked(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
-        self.commit(sync=True)  # what was processed is committed before the partition moves
-        self.rebalance.revoked(pairs, lost=False)
-
-    def _lost(self, partitions: list[Any], pairs: list[tuple[str, int]]) -> None:
-        self.rebalance.revoked(pairs, lost=True)
 
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():

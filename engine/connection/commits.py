@@ -8,6 +8,7 @@ names them, the ``partitions`` (``(topic, partition)`` pairs).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -30,11 +31,19 @@ class Commits:
         self.monitor = monitor
         self.sender = sender
         self.subscription_group = subscription_group
-        self.assignment_lost = False
+        # Set by whichever thread sees the refusal (a worker's synchronous commit, or the
+        # listener's poll running on_commit), cleared by the listener on a new assignment and
+        # read by workers: an Event, so no write needs a lock of ours.
+        self._assignment_lost = threading.Event()
+
+    @property
+    def assignment_lost(self) -> bool:
+        """Whether a commit was refused because this member's assignment is gone."""
+        return self._assignment_lost.is_set()
 
     def assigned(self) -> None:
         """A new assignment: ownership is decided afresh."""
-        self.assignment_lost = False
+        self._assignment_lost.clear()
 
     def failed(self, error: KafkaException, sync: bool) -> bool:
         """A commit raised; False (report it) unless there was nothing to commit."""
@@ -53,7 +62,7 @@ class Commits:
     def _report(self, error: KafkaException, code: int, sync: bool,
                 partitions: list[tuple[str, int]] | None = None) -> None:
         if code in OWNERSHIP_LOST:
-            self.assignment_lost = True
+            self._assignment_lost.set()
         context: dict[str, Any] = {} if partitions is None else {"partitions": partitions}
         self.monitor.instrument(
             "error.occurred", self.sender, type="connection.client.commit.error", error=error,

@@ -8,15 +8,13 @@ on consumers that polled nothing) is skipped, so shrunk schedules carry no idle 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from engine.testing.schedule import Step, step
-
-if TYPE_CHECKING:
-    from engine.testing.harness import Harness
+from engine.testing.machine_host import MachineHost
+from engine.testing.schedule import step
 
 FAULTS = ("crash", "crash_at_produce", "crash_at_commit", "fail_produce", "lose")
 """Every fault a machine can draw: SIGKILL at a take (or now), at a produce call, at a commit
@@ -35,32 +33,26 @@ def check_faults(machine: str, faults: Any) -> None:
                         f" choose from {', '.join(map(repr, FAULTS))}")
 
 
-class FaultRules:
+class FaultRules(MachineHost):
     """Rules a ``ConsumerMachine`` draws for the faults named in its ``faults``."""
 
     faults: ClassVar[tuple[str, ...]] = FAULTS
     max_crash_after: ClassVar[int]
-    topic: ClassVar[str | None]
-    kafka: Harness
-    _fresh: bool
 
-    def _do(self, each: Step) -> None:
-        raise NotImplementedError
-
-    @rule(data=st.data())
     @precondition(lambda machine: "crash_at_produce" in machine.faults)
+    @rule(data=st.data())
     def crash_at_produce(self, data: st.DataObject) -> None:
         """Die at a produce call of the app, after some succeed (once it has produced)."""
         self._crash_at("produce", self.kafka.faults.produce_calls, data)
 
-    @rule(data=st.data())
     @precondition(lambda machine: "crash_at_commit" in machine.faults)
+    @rule(data=st.data())
     def crash_at_commit(self, data: st.DataObject) -> None:
         """Die at a commit call of the engine's, after some succeed (once it has committed)."""
         self._crash_at("commit", self.kafka.faults.commit_calls, data)
 
-    @rule(data=st.data())
     @precondition(lambda machine: "fail_produce" in machine.faults)
+    @rule(data=st.data())
     def fail_produce(self, data: st.DataObject) -> None:
         """The next produce calls fail (refused or timed out), once the app has produced."""
         if not self.kafka.faults.produce_calls:
@@ -69,8 +61,8 @@ class FaultRules:
         timeout = data.draw(st.booleans(), label="timeout")
         self._do(step("fail_produce", times, timeout=timeout or None))
 
-    @rule(data=st.data())
     @precondition(lambda machine: "lose" in machine.faults)
+    @rule(data=st.data())
     def lose(self, data: st.DataObject) -> None:
         """The group gives a partition away unheard (skipped while the consumers are fresh)."""
         held = self._partitions(assigned=True)
@@ -79,8 +71,8 @@ class FaultRules:
         self._do(step("lose", self._machine_topic, data.draw(st.sampled_from(held),
                                                               label="partition")))
 
-    @rule(data=st.data())
     @precondition(lambda machine: "lose" in machine.faults)
+    @rule(data=st.data())
     def regain_lost(self, data: st.DataObject) -> None:
         """A partition given away comes back (skipped while none is away)."""
         away = self._partitions(assigned=False)
@@ -104,8 +96,3 @@ class FaultRules:
         kafka, topic = self.kafka, self._machine_topic
         return [partition for partition in range(kafka.partition_count(topic))
                 if kafka.assigned(topic, partition) == assigned]
-
-    @property
-    def _machine_topic(self) -> str:
-        assert self.topic is not None
-        return self.topic

@@ -8,19 +8,16 @@ schedules hold no no-op steps. The machine's end gives back what a revoke left u
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
+from engine.testing.machine_host import MachineHost
 from engine.testing.schedule import step
 
-if TYPE_CHECKING:
-    from engine.testing.harness import Harness
-    from engine.testing.schedule import Step
 
-
-class GroupRules:
+class GroupRules(MachineHost):
     """Rules over the machine's topic: ``revoke``/``assign`` of drawn partitions, and members.
 
     ``revokes`` (True) draws partial revokes, lost or not, and gives partitions back later;
@@ -31,16 +28,7 @@ class GroupRules:
     revokes: ClassVar[bool] = True
     max_members: ClassVar[int] = 2
 
-    if TYPE_CHECKING:
-        kafka: Harness
-        _fresh: bool
-
-        @property
-        def _machine_topic(self) -> str: ...
-
-        def _do(self, each: Step) -> None: ...
-
-    @precondition(lambda self: self.revokes)
+    @precondition(lambda machine: machine.revokes)
     @rule(data=st.data())
     def revoke_some(self, data: st.DataObject) -> None:
         """Revoke a drawn subset of the assigned partitions, lost or not; the rest keep flowing."""
@@ -55,7 +43,7 @@ class GroupRules:
             self._do(step("revoke", self._machine_topic, partition, lost=lost or None,
                           group=consumer_group))
 
-    @precondition(lambda self: self.revokes)
+    @precondition(lambda machine: machine.revokes)
     @rule(data=st.data())
     def assign_back(self, data: st.DataObject) -> None:
         """Give a drawn subset of the unassigned partitions to a drawn member."""
@@ -70,14 +58,14 @@ class GroupRules:
             self._do(step("assign", self._machine_topic, partition, group=consumer_group,
                           member=member))
 
-    @precondition(lambda self: self.max_members > 1)
+    @precondition(lambda machine: machine.max_members > 1)
     @rule()
     def join(self) -> None:
         """Another process of the app joins the group (while there is room, once polled)."""
         if not self._fresh and len(self.kafka.members) < self.max_members:
             self._do(step("join"))
 
-    @precondition(lambda self: self.max_members > 1)
+    @precondition(lambda machine: machine.max_members > 1)
     @rule(data=st.data(), crash=st.booleans())
     def leave(self, data: st.DataObject, crash: bool) -> None:
         """A drawn member leaves gracefully or is killed (while another one remains)."""

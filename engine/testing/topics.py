@@ -1,15 +1,21 @@
-"""The harness's topic set-up: which topics exist, with how many partitions, read how, by whom."""
+"""The harness's topics: which exist, with how many partitions, read how, by whom; their I/O."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from engine.messages import Message
 from engine.messages.deserializers import DEFAULT, Deserializers, deserializers_of
+from engine.producer import encode
 from engine.testing.errors import HarnessError
+from engine.testing.memory_producer import encode_headers
 
 if TYPE_CHECKING:
     from engine.app import App
+    from engine.processing.partitions import PartitionKey
     from engine.routing.subscription_group import SubscriptionGroup
     from engine.testing.log import Log
 
@@ -41,6 +47,59 @@ def create_topics(log: Log, app: App, groups: tuple[SubscriptionGroup, ...],
         else:
             count = declared.get(name, 1)
         log.create_topic(name, count)
+
+
+class Topics:
+    """The in-memory log's topics as a test writes and reads them (``Harness`` delegates here)."""
+
+    def __init__(self, log: Log, groups: tuple[SubscriptionGroup, ...]) -> None:
+        """``groups`` are the subscription groups the harness runs."""
+        self._log = log
+        self._groups = groups
+
+    def produce(self, topic: str, value: Any, key: Any, headers: Any, partition: int | None,
+                timestamp: datetime | None) -> Message:
+        """Append a message; the stored one.
+
+        ``value`` is stored as JSON (what the default deserializer reads), ``bytes`` and None
+        as they are; ``key`` as UTF-8 text (``bytes`` as they are).
+        """
+        record = self._log.append(
+            topic, _json(value), key=encode(key), headers=encode_headers(headers),
+            partition=partition,
+            timestamp_ms=None if timestamp is None else int(timestamp.timestamp() * 1000),
+        )
+        return Message.of(record, topic, record.partition(), deserializers_for(self._groups, topic))
+
+    def partition_for(self, topic: str, key: Any) -> int | None:
+        """The partition a message with ``key`` goes to (None: unkeyed, round-robin)."""
+        return self._log.partition_for(topic, encode(key))
+
+    def messages(self, name: str) -> list[Message]:
+        """Every message ``name`` holds, in order, read as the group routing it reads them."""
+        deserializers = deserializers_for(self._groups, name)
+        return [Message.of(record, name, record.partition(), deserializers)
+                for record in self._log.appended(name)]
+
+    def committed(self, topic: str, partition: int, group: str | None) -> int | None:
+        """The consumer group's committed offset of a partition; None when none was."""
+        key = self.key(topic, partition)  # an unknown partition is the first error
+        return self._log.committed(consumer_group_of(self._groups, topic, group), key)
+
+    def index(self, topic: str, group: str | None) -> int:
+        """Which subscription group consumes ``topic`` (in consumer group ``group``, if given)."""
+        return subscription_index(self._groups, topic, group)
+
+    def key(self, topic: str, partition: int) -> PartitionKey:
+        """``(topic, partition)``; a ``HarnessError`` when the log has no such partition."""
+        self._log.end(topic, partition)
+        return (topic, partition)
+
+
+def _json(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return json.dumps(value).encode()
 
 
 def deserializers_for(groups: tuple[SubscriptionGroup, ...], topic: str) -> Deserializers:

@@ -143,8 +143,6 @@ def test_without_hypothesis_the_harness_works_and_the_machine_names_the_extra() 
 
 # -- issue 17, item 7: one failure, one ScheduleError, one story -------------------------------
 
-SEEDED = settings(BUDGET, derandomize=True)
-
 
 class BothChecks(LedgerMachine):
     """One bug (a ledger that books twice) seen by the step check and by the final check."""
@@ -160,7 +158,7 @@ class BothChecks(LedgerMachine):
 def test_one_bug_seen_by_check_and_check_at_end_is_one_schedule_error() -> None:
     # report_multiple_bugs is on (hypothesis' default): both checks must still be one failure
     with pytest.raises(ScheduleError) as failure:
-        run_state_machine_as_test(BothChecks, settings=settings(SEEDED, report_multiple_bugs=True))
+        run_state_machine_as_test(BothChecks, settings=settings(BUDGET, report_multiple_bugs=True))
     text = str(failure.value)
     assert text.count("as a test to paste") == 1
     assert "booked more than produced" in text or "!= produced" in text
@@ -179,7 +177,7 @@ class KeyedMachine(LedgerMachine):
 
 def test_the_printed_steps_show_the_key_the_replay_uses(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ScheduleError) as failure:
-        run_state_machine_as_test(KeyedMachine, settings=SEEDED)
+        run_state_machine_as_test(KeyedMachine, settings=BUDGET)
     printed = capsys.readouterr().out + "\n".join(getattr(failure.value, "__notes__", []))
     replayed = re.findall(r"key='(c\d)'", str(failure.value))
     assert replayed, str(failure.value)
@@ -212,7 +210,7 @@ class Budgeted(CarelessMachine):
 def test_shrinking_runs_at_most_the_budget_of_examples_after_the_first_failure(
         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ScheduleError) as failure:
-        run_state_machine_as_test(Budgeted, settings=SEEDED)
+        run_state_machine_as_test(Budgeted, settings=BUDGET)
     # the budget, then hypothesis' final replay of the failure it reports
     assert 1 <= Budgeted.ran_after_failure <= Budgeted.shrink_budget + 1
     assert "!= produced" in str(failure.value)
@@ -299,7 +297,7 @@ class OutageMachine(ConsumerMachine):
 
 def test_a_recorded_user_step_is_in_the_test_to_paste_and_the_test_fails_again() -> None:
     with pytest.raises(ScheduleError) as failure:
-        run_state_machine_as_test(OutageMachine, settings=SEEDED)
+        run_state_machine_as_test(OutageMachine, settings=BUDGET)
     text = str(failure.value)
     assert "        kafka.app.database.down()\n" in text, text
     with pytest.raises(AssertionError, match="stored"):

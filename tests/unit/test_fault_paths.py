@@ -219,10 +219,10 @@ def test_3_an_assigned_partition_is_resumed_unless_quiet() -> None:
             calls.append("pause")
 
     client._consumer = Binding()
-    client._assigned(["tp"], [("t", 0)])
+    client._callbacks.assigned(["tp"], [("t", 0)])
     assert calls == ["assign", "resume"]  # librdkafka kept the back-off pause: undo it
     client.pause_assigned = True
-    client._assigned(["tp"], [("t", 0)])
+    client._callbacks.assigned(["tp"], [("t", 0)])
     assert calls[2:] == ["assign", "pause"]
 
 
@@ -508,7 +508,7 @@ def test_15_16_a_commit_refused_for_a_lost_assignment_revokes_every_partition() 
     client.rebalance.take()
     client._consumer.assign = lambda partitions: None
     client._consumer.resume = lambda partitions: None
-    client._assigned([], [("t", 0)])  # a new assignment: ownership is decided afresh
+    client._callbacks.assigned([], [("t", 0)])  # a new assignment: ownership is decided afresh
     assert served(App(kafka=BOOTSTRAP), entry.executor.route, 0, client).context.is_revoked \
         is False
 

@@ -108,5 +108,5 @@ def test_rebalance_events_are_sent_by_the_listener_whose_poll_ran_them() -> None
             pass
 
     client._consumer = Binding()
-    client._on_assign(None, [TopicPartition("t", 0)])
+    client._callbacks.on_assign(None, [TopicPartition("t", 0)])
     assert senders == [listener]
