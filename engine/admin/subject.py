@@ -1,7 +1,8 @@
 """What the admin functions read of an app: its settings, its routes and its declared topics.
 
-A protocol rather than ``App`` itself, so that the admin layer does not import the app (which
-imports the runner, the swarm and the plugins) and any object with these three members will do.
+A protocol rather than ``App`` itself, so that the admin layer does not depend on the app (and,
+through it, on the server, the swarm and the plugins): any object with these three members will
+do.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class ListenersBatch(list[Listener]):
-    """Builds the listeners; each one's state changes call ``on_change`` (the conductor)."""
+    """Builds the listeners; each one's state changes call ``on_change`` (the server's wake-ups)."""
 
     def __init__(self, groups: Sequence[SubscriptionGroup], jobs_queue: JobsQueue,
                  monitor: Monitor, settings: Settings, producer: Producer,

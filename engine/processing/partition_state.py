@@ -1,4 +1,8 @@
-"""One assigned partition's delivery state: plain data whose verbs return client effects."""
+"""One assigned partition's delivery state: plain data whose verbs return client effects.
+
+Over 250 lines on purpose: one class owns every field of the state, and splitting it would
+split the invariants its docstrings state between files.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,11 @@ class PartitionState:
     the partition's context, which then tells the state (``marked``, ``store_refused``).
 
     - ``first_unmarked``: the first offset not marked as consumed, where a retry restarts. Only
-      ``marked``, an explicit ``seek`` and ``start`` move it, and ``start`` only when
-      everything delivered so far is marked (an offset gap before the batch, a transaction
-      marker or a compacted record, is then skipped): messages delivered but not marked, in
-      this batch or in earlier ones, are always retried. A pause never moves it.
+      ``marked``, the consumer's ``sought``, ``fail`` (past a gap to the batch's next offset)
+      and ``start`` move it, and ``start`` only when everything delivered so far is marked
+      (an offset gap before the batch, a transaction marker or a compacted record, is then
+      skipped): messages delivered but not marked, in this batch or in earlier ones, are
+      always retried. A pause never moves it.
     - ``delivered_end``: one past the last offset delivered since the position was last set.
     - ``attempt``: 1 on a batch's first try, 2 on its first retry ... A failure's attempt
       number holds until a batch gets past the offsets that failed: re-delivered messages
