@@ -26,7 +26,7 @@ from engine.broker import create_topics, free_port
 from engine_plugins.health import HealthPlugin
 from engine_plugins.opentelemetry import OpenTelemetryPlugin
 from engine_plugins.prometheus import PrometheusPlugin
-from tests.integration.conftest import make_app, produce, wait_until
+from tests.integration.conftest import FAST_GROUP, make_app, produce, wait_until
 
 
 def get(url: str) -> tuple[int, str]:
@@ -184,8 +184,9 @@ def test_opentelemetry_traces_batches_and_propagates_into_what_consumers_send(
     assert spans and {span.name for span in spans} == {f"process {topic}"}
     links = {f"{link.context.trace_id:032x}" for span in spans for link in span.links}
     assert links == {"4bf92f3577b34da6a3ce929d0e0e4736"}
+    # a short session: Tansu answers a group join after about half of it (45 s by default)
     reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": unique("r"),
-                            "auto.offset.reset": "earliest"})
+                            "auto.offset.reset": "earliest", **FAST_GROUP})
     reader.subscribe([replies])
     got: list[Any] = []
     try:

@@ -150,4 +150,5 @@ class JobsQueueMachine(RuleBasedStateMachine):
 
 
 TestJobsQueue = JobsQueueMachine.TestCase
-TestJobsQueue.settings = settings(max_examples=80, stateful_step_count=30, deadline=None)
+TestJobsQueue.settings = settings(
+    max_examples=4 * settings.default.max_examples // 5, stateful_step_count=30, deadline=None)

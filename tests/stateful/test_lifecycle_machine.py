@@ -155,8 +155,8 @@ class ConcurrentRequests(RuleBasedStateMachine):
 
 
 TestConcurrentRequests = ConcurrentRequests.TestCase
-TestConcurrentRequests.settings = settings(max_examples=60, stateful_step_count=12,
-                                           deadline=None)
+TestConcurrentRequests.settings = settings(
+    max_examples=3 * settings.default.max_examples // 5, stateful_step_count=12, deadline=None)
 
 
 LISTENER_ORDER = list(ListenerState)
@@ -220,5 +220,5 @@ class ConcurrentListenerRequests(RuleBasedStateMachine):
 
 
 TestConcurrentListenerRequests = ConcurrentListenerRequests.TestCase
-TestConcurrentListenerRequests.settings = settings(max_examples=60, stateful_step_count=12,
-                                                   deadline=None)
+TestConcurrentListenerRequests.settings = settings(
+    max_examples=3 * settings.default.max_examples // 5, stateful_step_count=12, deadline=None)

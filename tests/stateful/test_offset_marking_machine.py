@@ -142,4 +142,5 @@ class OffsetMarking(RuleBasedStateMachine):
 
 
 TestOffsetMarking = OffsetMarking.TestCase
-TestOffsetMarking.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestOffsetMarking.settings = settings(
+    max_examples=3 * settings.default.max_examples // 2, stateful_step_count=40, deadline=None)

@@ -168,5 +168,5 @@ class PartitionUnderFaults(RuleBasedStateMachine):
 
 
 TestPartitionUnderFaults = PartitionUnderFaults.TestCase
-TestPartitionUnderFaults.settings = settings(max_examples=200, stateful_step_count=40,
-                                             deadline=None)
+TestPartitionUnderFaults.settings = settings(
+    max_examples=2 * settings.default.max_examples, stateful_step_count=40, deadline=None)

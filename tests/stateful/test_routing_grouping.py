@@ -40,7 +40,7 @@ def build(declared: list[tuple[str, str | None, dict[str, Any]]]) -> App:
     return app
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=2 * settings.default.max_examples, deadline=None)
 @given(routes)
 def test_members_share_identical_settings_and_regrouping_is_deterministic(
     declared: list[tuple[str, str | None, dict[str, Any]]],

@@ -94,5 +94,5 @@ class WatermarkMachine(RuleBasedStateMachine):
 
 
 TestWatermarkMachine = WatermarkMachine.TestCase
-TestWatermarkMachine.settings = settings(max_examples=200, stateful_step_count=30,
-                                         deadline=None)
+TestWatermarkMachine.settings = settings(
+    max_examples=2 * settings.default.max_examples, stateful_step_count=30, deadline=None)
