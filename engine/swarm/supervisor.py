@@ -6,6 +6,9 @@ because the supervisor holds no thread, lock or Kafka client when it forks: it i
 single-threaded loop over the nodes' pipes, signals reach it through a wake-up pipe, and
 every client is created inside the nodes. (Spawn would re-import the user's module in each
 node and double the memory; fork needs a POSIX system.)
+
+Over 250 lines on purpose: the supervisor is one single-threaded loop, and its steps share that
+loop's state; split, they would pass it around.
 """
 
 from __future__ import annotations

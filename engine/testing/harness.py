@@ -3,7 +3,8 @@
 The kit's public API, one short method per call a test makes (the README's Testing guide says
 what each does). The work is elsewhere: ``topics`` (set-up, producing and reading),
 ``group_verbs`` (faults and members coming and going), ``members`` (processes and
-assignment), ``faults``, ``log``, ``memory_client``, ``history``.
+assignment), ``faults``, ``log``, ``memory_client``, ``history``. Just over 250 lines: one
+short method per public call, each with its docstring, and nothing else.
 """
 
 from __future__ import annotations

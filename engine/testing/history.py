@@ -1,4 +1,8 @@
-"""What the harness delivered and committed, and the Jepsen-style checks over it."""
+"""What the harness delivered and committed, and the Jepsen-style checks over it.
+
+Over 250 lines on purpose: each check reads the records right beside it, and the records and
+their checks change together.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``ConsumerMachine``: a hypothesis state machine users subclass to prove their consumers."""
+"""``ConsumerMachine``: a hypothesis state machine users subclass to prove their consumers.
+
+Over 250 lines on purpose: hypothesis reads a machine's rules and invariants from one class
+(the fault and group rules are mixins beside it), and users subclass that class.
+"""
 
 from __future__ import annotations
 
