@@ -10,6 +10,7 @@ from confluent_kafka import Message as KafkaMessage
 
 from engine import App, Consumer, Messages
 from engine.connection.poll_split import PollSplitter
+from tests.fakes import FakeRaw
 
 
 class _Idle(Consumer):
@@ -17,24 +18,24 @@ class _Idle(Consumer):
         pass
 
 
-class _Fake:
-    """A polled message of another type than librdkafka's (as the testing kit's are)."""
+class _FakeEvent(FakeRaw):
+    """An error event of another type than librdkafka's."""
 
-    def __init__(self, topic: str, partition: int, offset: int,
-                 error: KafkaError | None = None) -> None:
-        self._topic, self._partition, self._offset, self._error = topic, partition, offset, error
+    __slots__ = ("_error",)
 
-    def topic(self) -> str:
-        return self._topic
+    def __init__(self, topic: str, partition: int, offset: int, error: KafkaError) -> None:
+        super().__init__(topic, partition, offset)
+        self._error = error
 
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def error(self) -> KafkaError | None:
+    def error(self) -> KafkaError:  # type: ignore[override]
         return self._error
+
+
+def _fake(topic: str, partition: int, offset: int, error: KafkaError | None = None) -> Any:
+    """A polled message of another type than librdkafka's (as the testing kit's are)."""
+    if error is None:
+        return FakeRaw(topic, partition, offset)
+    return _FakeEvent(topic, partition, offset, error)
 
 
 def _real(topic: str, partition: int, offset: int, error: KafkaError | None = None) -> Any:
@@ -56,7 +57,7 @@ def _offsets(batches: dict[Any, list[Any]]) -> dict[Any, list[int]]:
     return {key: [raw.offset() for raw in raws] for key, raws in batches.items()}
 
 
-@pytest.mark.parametrize("make", [_real, _Fake], ids=["librdkafka", "other"])
+@pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
 def test_one_partition_is_one_batch_in_order(make: Any) -> None:
     splitter, _ = _splitter("t")
     batches, ended = splitter.split([make("t", 2, offset) for offset in (5, 6, 7)])
@@ -64,7 +65,7 @@ def test_one_partition_is_one_batch_in_order(make: Any) -> None:
     assert ended == []
 
 
-@pytest.mark.parametrize("make", [_real, _Fake], ids=["librdkafka", "other"])
+@pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
 def test_partitions_and_topics_are_split_each_in_order(make: Any) -> None:
     splitter, _ = _splitter("t", "u")
     raws = [make("t", 0, 1), make("u", 0, 7), make("t", 1, 3), make("t", 0, 2)]
@@ -72,7 +73,7 @@ def test_partitions_and_topics_are_split_each_in_order(make: Any) -> None:
     assert _offsets(batches) == {("t", 0): [1, 2], ("u", 0): [7], ("t", 1): [3]}
 
 
-@pytest.mark.parametrize("make", [_real, _Fake], ids=["librdkafka", "other"])
+@pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
 def test_a_partition_end_is_taken_out_and_named(make: Any) -> None:
     splitter, reported = _splitter("t")
     eof = KafkaError(KafkaError._PARTITION_EOF)
@@ -82,7 +83,7 @@ def test_a_partition_end_is_taken_out_and_named(make: Any) -> None:
     assert reported == []
 
 
-@pytest.mark.parametrize("make", [_real, _Fake], ids=["librdkafka", "other"])
+@pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
 def test_other_errors_are_reported_and_only_ends_returned(make: Any) -> None:
     splitter, reported = _splitter("t")
     transport = KafkaError(KafkaError._TRANSPORT)
