@@ -48,17 +48,13 @@ class PollSplitter:
             partitions: list[Any] = list(map(_PARTITION, raws))
         except TypeError:  # not librdkafka's messages
             partitions = [raw.partition() for raw in raws]
-        if self._single_topic and partitions.count(partitions[0]) == len(partitions):
-            return {(self._topic, partitions[0]): raws}
-        batches: dict[PartitionKey, list[Any]] = {}
-        for raw, partition in zip(raws, partitions, strict=True):
-            key = (raw.topic(), partition)
-            batch = batches.get(key)
-            if batch is None:
-                batches[key] = [raw]
-            else:
-                batch.append(raw)
-        return batches
+        if not self._single_topic:
+            pairs = zip(raws, partitions, strict=True)
+            return _grouped([(raw.topic(), partition) for raw, partition in pairs], raws)
+        topic = self._topic  # one topic: a partition's number names it, no tuple per message
+        if partitions.count(partitions[0]) == len(partitions):
+            return {(topic, partitions[0]): raws}
+        return {(topic, number): batch for number, batch in _grouped(partitions, raws).items()}
 
     def _take_errors(
         self, raws: list[Any], clean: list[bool]
@@ -80,6 +76,18 @@ class PollSplitter:
         if error.fatal():
             raise KafkaException(error)
         return False
+
+
+def _grouped(keys: list[Any], raws: list[Any]) -> dict[Any, list[Any]]:
+    """``raws`` by their key: each group in order, the groups in order of first appearance."""
+    groups: dict[Any, list[Any]] = {}
+    for key, raw in zip(keys, raws, strict=True):
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [raw]
+        else:
+            group.append(raw)
+    return groups
 
 
 def _any_error(raws: list[Any]) -> bool:

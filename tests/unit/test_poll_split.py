@@ -66,11 +66,21 @@ def test_one_partition_is_one_batch_in_order(make: Any) -> None:
 
 
 @pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
+def test_partitions_of_one_topic_are_split_each_in_order(make: Any) -> None:
+    splitter, _ = _splitter("t")
+    raws = [make("t", 3, 1), make("t", 0, 7), make("t", 3, 2), make("t", 1, 4), make("t", 0, 8)]
+    batches, _ = splitter.split(raws)
+    assert _offsets(batches) == {("t", 3): [1, 2], ("t", 0): [7, 8], ("t", 1): [4]}
+    assert list(batches) == [("t", 3), ("t", 0), ("t", 1)]  # in order of first appearance
+
+
+@pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
 def test_partitions_and_topics_are_split_each_in_order(make: Any) -> None:
     splitter, _ = _splitter("t", "u")
     raws = [make("t", 0, 1), make("u", 0, 7), make("t", 1, 3), make("t", 0, 2)]
     batches, _ = splitter.split(raws)
     assert _offsets(batches) == {("t", 0): [1, 2], ("u", 0): [7], ("t", 1): [3]}
+    assert list(batches) == [("t", 0), ("u", 0), ("t", 1)]
 
 
 @pytest.mark.parametrize("make", [_real, _fake], ids=["librdkafka", "other"])
