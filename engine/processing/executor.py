@@ -71,12 +71,13 @@ class Executor:
             consumer, error = self._build()
             if consumer is None:
                 return Outcome(None, error)
-        self.context.batch = messages
+        context = self.context
+        context.batch = messages
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
-        attempt = self.context.attempt
-        before = self.context.state.first_unmarked
-        error = self._run("consume", consumer, lambda: self._consume(consumer, messages))
+        attempt = context.attempt
+        before = context.state.first_unmarked
+        error = self._run("consume", consumer, self._consume, consumer, messages)  # no closure
         return Outcome(consumer, error, attempt, self._took if error is None else 0.0, before)
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
@@ -130,7 +131,7 @@ class Executor:
         if consumer is None:
             return
         hook: Callable[[], None] = getattr(consumer, action)
-        self._run(action, consumer, lambda: self._measured(consumer, before, after, hook))
+        self._run(action, consumer, self._measured, consumer, before, after, hook)
 
     def _build(self) -> tuple[Consumer | None, BaseException | None]:
         """Build the consumer; a constructor that raises is reported and counts as a failure."""
@@ -163,15 +164,15 @@ class Executor:
         self.monitor.instrument(after, consumer, topic=self.topic, partition=self.partition,
                                 time=time.perf_counter() - started)
 
-    def _run(self, action: str, consumer: Consumer, call: Callable[[], None]
+    def _run(self, action: str, consumer: Consumer, call: Callable[..., None], *args: Any
              ) -> BaseException | None:
-        """Run a hook inside the consumer's ``wrap``; the hook's error, else ``wrap``'s."""
+        """Run ``call(*args)`` inside the consumer's ``wrap``; the hook's error, else ``wrap``'s."""
         if type(consumer).wrap is Consumer.wrap:
-            return self._guarded(action, consumer, call)
+            return self._guarded(action, consumer, call, args)
         failure: BaseException | None = None
         try:
             with consumer.wrap(action):
-                failure = self._guarded(action, consumer, call)
+                failure = self._guarded(action, consumer, call, args)
         except ProcessDeath:
             raise
         except BaseException as error:  # noqa: BLE001 - user hook; reported, never fatal
@@ -179,10 +180,10 @@ class Executor:
             return failure or error
         return failure
 
-    def _guarded(self, action: str, consumer: Consumer, call: Callable[[], None]
-                 ) -> BaseException | None:
+    def _guarded(self, action: str, consumer: Consumer, call: Callable[..., None],
+                 args: tuple[Any, ...]) -> BaseException | None:
         try:
-            call()
+            call(*args)
         except ProcessDeath:
             raise
         except BaseException as error:  # noqa: BLE001 - user code; reported, never fatal
