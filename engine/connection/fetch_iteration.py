@@ -73,8 +73,8 @@ class FetchIteration:
             if served.state.start(meta.first_offset, meta.last_offset):
                 jobs.append(self._consume_job(key, served, messages))
         self._jobs.run(jobs)
-        # after the batches: eofed never runs before, or beside, its partition's consume
-        self._jobs.run(Eofed(self._partitions.get(key).executor, self._id) for key in ended)
+        if ended:  # after the batches: eofed never runs before, or beside, its consume
+            self._jobs.run(Eofed(self._partitions.get(key).executor, self._id) for key in ended)
 
     def _consume_job(self, key: PartitionKey, served: Served, messages: Any) -> Job:
         """The job of one batch; a long-running topic's holds its partition while it runs."""
