@@ -99,6 +99,8 @@ class FetchIteration:
         now = self._clock()
         for served in self._partitions.served():
             state = served.state
+            if state.is_held:
+                continue  # a long job runs: its pause ends after its release, never during it
             until = state.paused_until
             if until is not None and until <= now:
                 apply_effects(self._client(), state, state.end_pause())

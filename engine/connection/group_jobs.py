@@ -30,7 +30,8 @@ class GroupJobs:
         """Schedule jobs, wait until every job of this group is done, apply their effects.
 
         A long-running job's effects wait for its end (the listener applies them then): it
-        still runs.
+        still runs, and so does a job of its partition that ran beside it (an eofed or a
+        shutdown hook), whose effects wait with it.
         """
         push = self._queue.push
         waited = []
@@ -41,6 +42,8 @@ class GroupJobs:
         self._queue.wait(self._group_id)
         for job in waited:
             context = job.context
+            if context.state.is_held:
+                continue
             effects = context.take_effects()
             if effects:
                 apply_effects(self._client(), context.state, effects)

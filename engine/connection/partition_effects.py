@@ -21,12 +21,13 @@ class EffectsClient(Protocol):
 def apply_effects(client: EffectsClient, state: PartitionState, effects: Iterable[Effect]) -> None:
     """Make the client calls ``effects`` name for ``state``'s partition (listener thread).
 
-    None once the partition is no longer ours (what it asked for no longer matters). A
+    None once the partition was revoked (what it asked for no longer matters; a partition
+    whose store was refused may still be assigned, so its pause and resume still go). A
     refused seek is told to the state; the effects after it are dropped in favour of what
     the state answers (it stays paused and seeks again later), so a partition never resumes
     from a wrong position.
     """
-    if state.is_revoked:
+    if state.was_revoked:
         return
     topic, partition = state.topic, state.partition
     for effect in effects:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import SeekError
 from engine.messages import Message
+from engine.processing.effects import Seek
 from engine.processing.offsets_port import seek_offset
 
 if TYPE_CHECKING:
@@ -153,6 +154,8 @@ class PartitionContext:
         if not self._port.seek(self.topic, self.partition, offset):
             raise SeekError(f"cannot seek {self.topic}/{self.partition} to {target!r}"
                             " (see the error event)")
+        if self._effects:  # a pause asked for earlier in the job must not seek back over it
+            self._effects = [effect for effect in self._effects if not isinstance(effect, Seek)]
         self.state.sought(target if isinstance(target, int) else offset if offset >= 0 else None)
         self._monitor.instrument("consumer.consuming.seek", self.consumer, topic=self.topic,
                                  partition=self.partition, offset=offset)

@@ -96,6 +96,11 @@ class PartitionState:
         return self._revoked or self._refused
 
     @property
+    def was_revoked(self) -> bool:
+        """Whether the listener revoked it (a refused store alone does not say so)."""
+        return self._revoked
+
+    @property
     def is_held(self) -> bool:
         """Whether a long-running job holds the partition (paused while it runs)."""
         return self._held
@@ -131,7 +136,9 @@ class PartitionState:
         first one, so an offset gap before it (a transaction marker, a compacted record) is
         never waited for; a message delivered and not marked stays the first unmarked one.
         """
-        if self._paused_until is not None or self._held:
+        if self._held:
+            return False  # its release seeks to after the held batch
+        if self._paused_until is not None:
             self._seek_due = True
             return False
         end = self._delivered_end
@@ -147,7 +154,7 @@ class PartitionState:
         offset = self._pause_offset
         seek = self._seek_due and offset is not None
         self._paused_until = None
-        self._pause_manual = self._seek_due = False
+        self._seek_due = False
         if seek:
             assert offset is not None
             return Seek(offset), Resume()
@@ -157,15 +164,14 @@ class PartitionState:
         """The client refused a seek to ``offset``: stay (or become) paused until one succeeds.
 
         Paused already (a failure's or a consumer's pause): the seek is made again before
-        resuming. Otherwise (at the end of a pause or of a long-running job, or the consumer's
-        own seek) the partition pauses with back-off and tries again then.
+        resuming. Otherwise (at the end of a pause or of a long-running job) the partition
+        pauses again with back-off and tries again then.
         """
         self._seek_due = True
         if self._paused_until is not None:
             return NO_EFFECTS
         timeout = self._backoff.after(max(1, self._attempt))
         self._paused_until = self._clock() + timeout
-        self._pause_manual = False
         self._pause_offset = offset
         return (Pause(offset, timeout),)
 

@@ -121,3 +121,40 @@ def test_only_the_listener_thread_pauses_seeks_and_resumes_a_partition() -> None
     assert callers and set(callers) == {threading.current_thread().name}
     workers._queue.close()
     assert workers.join(5)
+
+
+class PausesThenSeeks(Consumer):
+    """Pauses (to resume after this batch), then seeks elsewhere: the seek wins."""
+
+    def consume(self, messages: Messages) -> None:
+        self.pause(timeout=5.0)
+        self.seek(100)
+
+
+def test_a_pause_then_a_seek_in_one_batch_fetches_from_the_seek() -> None:
+    listener, client, workers = fake_listener(PausesThenSeeks)
+    listener.open()
+    client.polls.append([FakeRaw("t", 0, offset) for offset in range(10, 15)])
+    listener.iterate()
+    assert client.positions == {KEY: 100} and KEY in client.paused
+    workers._queue.close()
+    assert workers.join(5)
+
+
+def test_the_pause_of_a_partition_a_long_job_holds_ends_after_the_job_not_during_it() -> None:
+    now = [0.0]
+    listener, client, workers = fake_listener(PausesThenMarks, clock=lambda: now[0])
+    listener.open()
+    served = listener.partitions.get(KEY)
+    state = served.state
+    assert state.start(10, 19)
+    state.hold()  # a long job runs; it dead-letters 12 and asks for the rest at once
+    served.context.pause_at(13, 0.0, manual=False)
+    listener.iterate()  # its pause is due, but the job has not ended: nothing resumes
+    assert ("resume", "t", 0) not in client.calls and state.paused_until == 0.0
+    listener._iteration._long_job_ended(served)  # (as the job's end runs on the listener)
+    assert client.positions[KEY] == 13 and KEY in client.paused  # released, still paused
+    listener.iterate()
+    assert client.positions[KEY] == 13 and KEY not in client.paused
+    workers._queue.close()
+    assert workers.join(5)
