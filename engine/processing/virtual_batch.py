@@ -85,10 +85,15 @@ class VirtualContext(PartitionContext):
             super().pause_at(offset, timeout, manual)
 
     def seek(self, target: SeekTarget) -> None:
-        """Move the real partition's fetch position (see ``PartitionContext.seek``)."""
+        """Move the real partition's fetch position (see ``PartitionContext.seek``).
+
+        The next batch starts the watermark afresh where it begins: as on any topic, what
+        the consumer skips or re-reads by seeking is its choice.
+        """
         self.manual = True
         with self._virtual.lock:
             super().seek(target)
+            self._virtual.sought = True
 
 
 class VirtualConsume(Job):
@@ -168,6 +173,7 @@ class VirtualBatch:
         self.watermark: Watermark | None = None
         self._stored: tuple[int, tuple[int, ...]] | None = None
         self._batch: _Batch | None = None
+        self.sought = False  # a consumer moved the fetch position during the last batch
 
     def executor(self, index: int) -> Executor:
         """Virtual partition ``index``'s executor, built on first use."""
@@ -268,16 +274,25 @@ class VirtualBatch:
         watermark = self.watermark
         if watermark is None:
             watermark = self.watermark = self._fresh(first)
-        elif first < watermark.delivered_end:  # fetched again: a retry, a pause, a seek back
+        elif self.sought:
+            watermark = self._restart(first)
+        elif first < watermark.delivered_end:  # fetched again: a retry, or after a pause
             with self.lock:
                 watermark.release()
-                if first < watermark.watermark:  # before the watermark: the consumer sought back
-                    watermark = self.watermark = Watermark(first)
-                    self._stored = (first, ())
+            if first < watermark.watermark:  # before it: the position was moved back
+                watermark = self._restart(first)
         done = set(watermark.completed_above())
         if not done:
             return list(messages)
         return [message for message in messages if message.offset not in done]
+
+    def _restart(self, first: int) -> Watermark:
+        """A watermark at ``first``, forgetting what was in flight and done."""
+        with self.lock:
+            self.sought = False
+            self.watermark = Watermark(first)
+            self._stored = (first, ())
+            return self.watermark
 
     def _fresh(self, first: int) -> Watermark:
         """The first batch's watermark: at the commit, skipping its metadata's offsets."""

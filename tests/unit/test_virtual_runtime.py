@@ -346,3 +346,66 @@ def test_concurrent_marks_never_store_past_an_unprocessed_offset() -> None:
         assert any(value is not None for value in running.client.metadata_history)
     finally:
         running.close()
+
+
+# -- hooks, pause and seek ---------------------------------------------------------------------
+
+
+def test_a_revocation_reaches_every_virtual_partitions_instance() -> None:
+    revoked: list[int] = []
+
+    class Revocable(Recording):
+        def revoked(self) -> None:
+            with self.lock:
+                revoked.append(self.virtual_partition)
+
+    running = Running(Revocable, concurrency=3)
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(30), keys=30))
+        running.client.rebalance.revoked([("t", 0)], lost=False)
+        running.listener.after_rebalance([])
+        assert sorted(revoked) == [0, 1, 2]
+    finally:
+        running.close()
+
+
+def test_a_pause_in_one_virtual_partition_pauses_the_partition_and_skips_its_mark() -> None:
+    class Pausing(Recording):
+        def consume(self, messages: Messages) -> None:
+            super().consume(messages)
+            if self.virtual_partition == 0:
+                self.pause(timeout=30.0)
+
+    running = Running(Pausing, concurrency=2)
+    try:
+        running.batch(keyed(range(10), keys=10))
+        first_of_0 = next(offsets[0] for index, _, offsets in Recording.seen if index == 0)
+        assert ("t", 0) in running.client.paused
+        stored = running.client.stored[("t", 0)]
+        assert stored == first_of_0  # the other virtual partition marked; the paused one not
+        entry = running.listener.partitions.get(("t", 0))
+        assert entry.state.pause_is_manual
+    finally:
+        running.close()
+
+
+def test_a_seek_in_a_virtual_partition_moves_the_partition_and_restarts_the_watermark() -> None:
+    class Seeking(Recording):
+        def consume(self, messages: Messages) -> None:
+            super().consume(messages)
+            if self.virtual_partition == 1 and messages[0].offset < 100:
+                self.seek(100)
+
+    running = Running(Seeking, concurrency=2)
+    try:
+        running.batch(keyed(range(10), keys=10))
+        assert running.client.positions[("t", 0)] == 100
+        Recording.seen = []
+        running.batch(keyed(range(100, 104), keys=10))
+        assert sorted(o for _, _, offsets in Recording.seen for o in offsets) == list(
+            range(100, 104))
+        assert running.client.stored[("t", 0)] == 104  # not held by what the seek skipped
+    finally:
+        running.close()
