@@ -77,6 +77,10 @@ class VirtualContext(PartitionContext):
             return False
         return self._virtual.mark(offset)
 
+    def checkpoint(self) -> None:
+        """Store the watermark with what is done above it (once per sub-batch)."""
+        self._virtual.checkpoint()
+
     def pause_at(self, offset: int, timeout: float, manual: bool) -> None:
         """Pause the real partition (see ``PartitionContext.pause_at``)."""
         if manual:
@@ -124,6 +128,8 @@ class VirtualConsume(Job):
         try:
             if outcome.error is None and self.auto_mark and not context.manual:
                 context.mark(self.messages.metadata.last_offset)
+            if not context.is_revoked:
+                context.checkpoint()  # done above the watermark, even if it failed: skipped
             self.succeeded = outcome.error is None
         finally:
             executor.consumed(outcome, self.messages)
@@ -242,8 +248,10 @@ class VirtualBatch:
         if batch.collapsed:
             # its Consume settled it through the strategy (attempt 0: it passed), up to its
             # last message; the batch's tail may have been done already: passed too
-            if self._state.attempt == 0 and not self._context.is_revoked:
-                self._state.succeed(batch.messages.metadata.last_offset)
+            if not self._context.is_revoked:
+                self.checkpoint()
+                if self._state.attempt == 0:
+                    self._state.succeed(batch.messages.metadata.last_offset)
             return
         failed = batch.error or next(
             (job.outcome or Outcome(None, RuntimeError(f"{job!r} did not run"))
@@ -260,12 +268,27 @@ class VirtualBatch:
     # -- the workers (any thread) --------------------------------------------------------------
 
     def mark(self, offset: int) -> bool:
-        """Mark ``offset`` processed; store the watermark if it moved. False when refused."""
+        """Mark ``offset`` processed; store the watermark if it moved. False when refused.
+
+        Without the metadata: encoding what is done above the watermark costs a pass over it,
+        too much per message; ``checkpoint`` adds it once per sub-batch. A commit of the
+        watermark alone replays more after a crash, never less.
+        """
         with self.lock:
-            if self.watermark is None:
+            watermark = self.watermark
+            if watermark is None:
                 raise ValueError(f"offset {offset} is not in flight (no batch yet)")
-            self.watermark.mark(offset)
-            return self._store()
+            watermark.mark(offset)
+            position = watermark.watermark
+            stored = self._stored
+            if stored is not None and stored[0] == position:
+                return True  # not moved: what is done above it waits for the checkpoint
+            return self._store_at(position, (), None)
+
+    def checkpoint(self) -> bool:
+        """Store the watermark with what is done above it, if either changed since stored."""
+        with self.lock:
+            return self.watermark is None or self._store()
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -311,8 +334,15 @@ class VirtualBatch:
         completed = tuple(self.watermark.completed_above())
         if (position, completed) == self._stored:
             return True
+        return self._store_at(position, completed,
+                              encode(position, completed) if completed else None)
+
+    def _store_at(self, position: int, completed: tuple[int, ...], metadata: str | None
+                  ) -> bool:
+        """Store ``position`` with ``metadata`` (which holds ``completed``; lock held)."""
         state = self._state
-        metadata = encode(position, completed) if completed else None
+        if state.is_revoked:
+            return False
         if not self._port.store_offset(state.topic, state.partition, position, metadata):
             state.store_refused()
             return False
