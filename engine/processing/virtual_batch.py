@@ -156,7 +156,9 @@ class _Batch:
 class VirtualBatch:
     """One real partition's virtual partitions: their executors, watermark and locks.
 
-    ``lock`` orders the marks of the workers (taken per mark, on such topics only);
+    ``lock`` orders the marks of the workers (taken per mark, on such topics only), and with
+    them every write a worker makes to the partition's state (``marked``, a pause, a seek):
+    several jobs of one partition run at once here, where elsewhere one job owns the state.
     ``shared_lock`` is the users' (``Consumer.synchronize``), apart so that a mark inside it
     never deadlocks. Executors are built on first use and kept across batches.
     """

@@ -409,3 +409,18 @@ def test_a_seek_in_a_virtual_partition_moves_the_partition_and_restarts_the_wate
         assert running.client.stored[("t", 0)] == 104  # not held by what the seek skipped
     finally:
         running.close()
+
+
+def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() -> None:
+    from engine.testing import Harness
+
+    app = App(kafka=BOOTSTRAP, concurrency=4)
+    app.topic("t", Recording, virtual_partitions=VirtualPartitions())
+    Recording.fail_once = {7}
+    with Harness(app, partitions={"t": 1}) as kafka:
+        for index in range(20):
+            kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
+        kafka.run()
+        assert not any(kafka.history.violations().values())
+    assert {o for _, _, offsets in Recording.seen for o in offsets} == set(range(20))
+    assert any(collapsed and 7 in offsets for _, collapsed, offsets in Recording.seen)
