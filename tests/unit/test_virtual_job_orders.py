@@ -59,17 +59,19 @@ def consumer_class(book: Book, marks_each: bool) -> type[Consumer]:
 @settings(max_examples=150, deadline=None)
 @given(keys=st.lists(st.sampled_from("abcdef"), min_size=1, max_size=40),
        failing=st.sets(st.integers(0, 39), max_size=4), batch_size=st.integers(1, 12),
-       marks_each=st.booleans(), seed=st.integers(0, 2**32 - 1),
+       marks_each=st.booleans(), manual=st.booleans(), seed=st.integers(0, 2**32 - 1),
        partitions=st.integers(1, 4), distribution=st.sampled_from(["consistent", "balanced"]))
 def test_any_job_order_keeps_commits_below_unprocessed_messages(
-    keys: list[str], failing: set[int], batch_size: int, marks_each: bool, seed: int,
-    partitions: int, distribution: str,
+    keys: list[str], failing: set[int], batch_size: int, marks_each: bool, manual: bool,
+    seed: int, partitions: int, distribution: str,
 ) -> None:
     count = len(keys)
+    marks_each = marks_each or manual  # a manual consumer that marks nothing never commits
     book = Book({offset for offset in failing if offset < count})
     app = App(kafka=BOOTSTRAP, concurrency=partitions)
-    route = app.topic("t", consumer_class(book, marks_each), virtual_partitions=VirtualPartitions(
-        max_partitions=partitions, distribution=distribution))
+    route = app.topic("t", consumer_class(book, marks_each), manual_offset_management=manual,
+                      virtual_partitions=VirtualPartitions(max_partitions=partitions,
+                                                           distribution=distribution))
     client = checking_client(book)
     entry = served(app, route, 0, client)
     assert entry.virtual is not None

@@ -121,6 +121,24 @@ def test_max_partitions_none_means_the_apps_concurrency() -> None:
         running.close()
 
 
+def test_the_instances_of_one_partition_share_one_synchronize_lock() -> None:
+    locks: dict[int, Any] = {}
+
+    class Locking(Recording):
+        def consume(self, messages: Messages) -> None:
+            # reentrant: a helper called inside may take it again
+            with self.synchronize(), self.synchronize():
+                runtime: Any = self._runtime
+                locks[self.virtual_partition] = runtime.shared_lock
+
+    running = Running(Locking, concurrency=3)
+    try:
+        running.batch(keyed(range(30), keys=30))
+        assert len(locks) == 3 and len({id(lock) for lock in locks.values()}) == 1
+    finally:
+        running.close()
+
+
 def test_ordinary_consumers_see_virtual_partition_0_and_a_lock_free_synchronize() -> None:
     consumer = Recording()
     assert consumer.virtual_partition == 0 and consumer.collapsed is False
