@@ -31,12 +31,13 @@ if TYPE_CHECKING:
     from engine.messages import Message, Messages
     from engine.plugin import Plugin
     from engine.routing import DeadLetterQueue, Selection
+    from engine.virtual.settings import VirtualPartitions
 
 _HOMES = {
     "App": "engine.app", "Consumer": "engine.consumer", "AppState": "engine.lifecycle",
     "ListenerState": "engine.lifecycle", "Message": "engine.messages",
     "Messages": "engine.messages", "Plugin": "engine.plugin", "DeadLetterQueue": "engine.routing",
-    "Selection": "engine.routing",
+    "Selection": "engine.routing", "VirtualPartitions": "engine.virtual.settings",
     **dict.fromkeys([
         "AdminError", "ConfigError", "DeserializationError", "EngineError", "NotRunningError",
         "PluginError",
@@ -50,6 +51,7 @@ __all__ = [
     "DeserializationError", "EngineError", "ListenerState", "Message", "Messages",
     "NotRunningError", "Plugin", "PluginError", "ProduceError", "QueueClosedError",
     "RoutingError", "SeekError", "Selection", "StopTimeout", "SwarmError", "UnknownEventError",
+    "VirtualPartitions",
 ]
 
 

@@ -36,8 +36,8 @@ class ConsumerRuntime(Protocol):
 class Consumer:
     """Consumes batches of one (topic, partition); override ``consume`` and optional hooks.
 
-    One instance serves one partition until it is revoked; ``consume`` never runs
-    concurrently with itself.
+    One instance serves one partition (one virtual partition on a topic with
+    ``virtual_partitions``) until it is revoked; ``consume`` never runs concurrently with itself.
     """
 
     topic: str
@@ -66,6 +66,31 @@ class Consumer:
     def wrap(self, action: str) -> Iterator[None]:
         """Runs around every job ("consume", "revoked", "shutdown", "eofed", ...)."""
         yield
+
+    @property
+    def virtual_partition(self) -> int:
+        """This instance's virtual partition (API.md section 12); 0 on ordinary topics."""
+        index: int = getattr(self._runtime, "virtual_partition", 0)
+        return index
+
+    @property
+    def collapsed(self) -> bool:
+        """True while a retry runs the partition's batch in this one instance, in offset order."""
+        return bool(getattr(self._runtime, "collapsed", False))
+
+    @contextmanager
+    def synchronize(self) -> Iterator[None]:
+        """Hold a lock shared by the virtual partitions of this partition.
+
+        For state the instances of one partition share; on ordinary topics (one instance
+        per partition) it holds nothing.
+        """
+        lock = getattr(self._runtime, "shared_lock", None)
+        if lock is None:
+            yield
+            return
+        with lock:
+            yield
 
     @property
     def attempt(self) -> int:

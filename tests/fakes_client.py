@@ -18,6 +18,9 @@ class FakeClient:
 
     def __init__(self, *_: Any) -> None:
         self.stored: dict[tuple[str, int], int] = {}
+        self.metadata: dict[tuple[str, int], str | None] = {}
+        # what committed() answers: (offset, metadata) per partition, set by a test
+        self.commits: dict[tuple[str, int], tuple[int, str | None]] = {}
         self.positions: dict[tuple[str, int], int] = {}
         self.paused: set[tuple[str, int]] = set()
         self.lost: set[tuple[str, int]] = set()
@@ -38,12 +41,17 @@ class FakeClient:
                    *, between_slices: Callable[[], None]) -> list[Any]:
         return self.polls.popleft() if self.polls else []
 
-    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
+    def store_offset(self, topic: str, partition: int, offset: int,
+                     metadata: str | None = None) -> bool:
         if (topic, partition) in self.lost:
             return False
         self.stored[(topic, partition)] = offset
+        self.metadata[(topic, partition)] = metadata
         self.calls.append(("store", topic, partition, offset))
         return True
+
+    def committed(self, topic: str, partition: int) -> tuple[int, str | None] | None:
+        return self.commits.get((topic, partition))
 
     def assignment_lost(self) -> bool:
         return False

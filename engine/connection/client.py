@@ -144,13 +144,26 @@ class Client:
         """Fetch a partition from ``offset`` next."""
         return bool(self._call(self._consumer.seek, KafkaPartition(topic, partition, offset)))
 
-    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
-        """Store ``offset`` (the next to read) for the next commit; False if not ours."""
+    def store_offset(self, topic: str, partition: int, offset: int,
+                     metadata: str | None = None) -> bool:
+        """Store ``offset`` (the next to read), with ``metadata``, for the next commit."""
+        stored = (KafkaPartition(topic, partition, offset) if metadata is None
+                  else KafkaPartition(topic, partition, offset, metadata=metadata))
         try:
-            self._consumer.store_offsets(offsets=[KafkaPartition(topic, partition, offset)])
+            self._consumer.store_offsets(offsets=[stored])
         except KafkaException:
             return False
         return True
+
+    def committed(self, topic: str, partition: int) -> tuple[int, str | None] | None:
+        """The group's committed offset of a partition and its metadata; None if none."""
+        try:
+            (found,) = self._consumer.committed([KafkaPartition(topic, partition)], timeout=10)
+        except KafkaException:
+            return None
+        if found.error is not None or found.offset < 0:
+            return None
+        return found.offset, found.metadata
 
     def commit(self, sync: bool) -> bool:
         """Commit the stored offsets; True when there was nothing to commit."""

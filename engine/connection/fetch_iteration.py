@@ -65,14 +65,21 @@ class FetchIteration:
             return
         batches, ended = self._splitter.split(raws)
         jobs: list[Job] = []
+        virtual: list[Served] = []
         for key, batch in batches.items():
             served = self._partitions.get(key)
             messages = served.executor.batch(batch, polled_at)
             # a paused partition refuses what was fetched before its pause (sought again)
             meta = messages.metadata
             if served.state.start(meta.first_offset, meta.last_offset):
-                jobs.append(self._consume_job(key, served, messages))
+                if served.virtual is None:
+                    jobs.append(self._consume_job(key, served, messages))
+                else:
+                    jobs += served.virtual.jobs(messages, self._id, served.strategy)
+                    virtual.append(served)
         self._jobs.run(jobs)
+        for served in virtual:  # every sub-batch is done: the batch succeeded, or failed whole
+            self._settle(served)
         if ended:  # after the batches: eofed never runs before, or beside, its consume
             self._jobs.run(Eofed(self._partitions.get(key).executor, self._id) for key in ended)
 
@@ -82,6 +89,14 @@ class FetchIteration:
             apply_effects(self._client(), served.state, served.state.hold())
             return self._long.job(self._id, served, messages, self._long_job_ended)
         return Consume(served.executor, self._id, served.strategy, messages)
+
+    def _settle(self, served: Served) -> None:
+        """Settle a batch of virtual partitions; apply what its failure asks of the client."""
+        assert served.virtual is not None
+        served.virtual.settle(served.strategy)
+        effects = served.context.take_effects()
+        if effects:
+            apply_effects(self._client(), served.state, effects)
 
     def _long_job_ended(self, served: Served) -> None:
         """(Listener thread) a long job ended: apply what it asked, release its partition.

@@ -91,9 +91,17 @@ class RoutedOffsets:
         self._client = client
         self._calls = calls
 
-    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
+    def store_offset(self, topic: str, partition: int, offset: int,
+                     metadata: str | None = None) -> bool:
         """Through the listener."""
-        return bool(self._calls.call(self._client.store_offset, topic, partition, offset))
+        return bool(self._calls.call(self._client.store_offset, topic, partition, offset,
+                                     metadata))
+
+    def committed(self, topic: str, partition: int) -> tuple[int, str | None] | None:
+        """Through the listener."""
+        found: tuple[int, str | None] | None = self._calls.call(self._client.committed, topic,
+                                                                 partition)
+        return found
 
     def commit(self, sync: bool) -> bool:
         """Through the listener."""

@@ -154,8 +154,8 @@ class Listener:
         """Finish (long jobs too), run every shutdown hook once, then pause everything."""
         self._jobs.wait()
         self._wait_for_long_jobs(self.settings.shutdown_timeout / 2)
-        self._jobs.run(Shutdown(served.executor, self.id) for served in self.partitions
-                       if served.executor.consumer)
+        self._jobs.run(Shutdown(executor, self.id) for served in self.partitions
+                       for executor in served.executors() if executor.consumer)
         self.client.pause_all()
         self.status.request(ListenerState.QUIET)
 

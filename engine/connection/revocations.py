@@ -57,8 +57,9 @@ class Revocations:
         for served in gone:
             served.state.revoke()
         held = self._long.let_go(gone)
-        self._jobs.run(Revoked(served.executor, self._group_id) for served in gone
-                       if served.executor.consumer and served not in held)
+        self._jobs.run(Revoked(executor, self._group_id) for served in gone
+                       if served not in held for executor in served.executors()
+                       if executor.consumer)
 
 
 def _without(raws: list[Any], gone: set[PartitionKey]

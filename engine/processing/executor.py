@@ -84,7 +84,8 @@ class Executor:
         attempt = self.context.attempt
         if self._consume_signal.receivers:
             self.monitor.instrument("consumer.consume", consumer, topic=self.topic,
-                                    partition=self.partition, messages=messages, attempt=attempt)
+                                    partition=self.partition, messages=messages, attempt=attempt,
+                                    **self.context.event_tags)
         self._call(consumer, messages)
 
     def _call(self, consumer: Consumer, messages: Messages) -> None:
@@ -110,6 +111,7 @@ class Executor:
                 partition=self.partition, messages=messages, attempt=outcome.attempt,
                 time=outcome.time,
                 marked=_marked(outcome.unmarked_before, self.context.state.first_unmarked),
+                **self.context.event_tags,
             )
 
     def revoked(self) -> None:
@@ -200,7 +202,8 @@ class Executor:
 
     def _report(self, kind: str, consumer: Any, error: BaseException, **context: Any) -> None:
         self.monitor.instrument("error.occurred", consumer, type=kind, error=error,
-                                topic=self.topic, partition=self.partition, **context)
+                                topic=self.topic, partition=self.partition, **context,
+                                **self.context.event_tags)
 
 
 def _marked(before: int | None, after: int | None) -> int:

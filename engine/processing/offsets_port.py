@@ -20,8 +20,16 @@ class OffsetsPort(Protocol):
     raises ``SeekError`` inside ``consume`` (its batch fails), so it needs its answer now.
     """
 
-    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
-        """Store ``offset`` (the next to read) for the next commit; False if not ours."""
+    def store_offset(self, topic: str, partition: int, offset: int,
+                     metadata: str | None = None) -> bool:
+        """Store ``offset`` (the next to read), with ``metadata``, for the next commit.
+
+        False when the partition is not ours.
+        """
+        ...
+
+    def committed(self, topic: str, partition: int) -> tuple[int, str | None] | None:
+        """The group's committed offset of a partition and its metadata; None if none."""
         ...
 
     def commit(self, sync: bool) -> bool:

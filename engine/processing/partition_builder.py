@@ -12,6 +12,7 @@ from engine.processing.partition_context import PartitionContext
 from engine.processing.partition_state import PartitionState
 from engine.processing.partitions import PartitionKey, Served
 from engine.processing.strategies import DefaultStrategy, strategy_for
+from engine.processing.virtual_batch import VirtualBatch
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -42,6 +43,7 @@ class PartitionBuilder:
         self._producer = producer
         self._executor_factory = executor_factory
         self._clock = clock
+        self._concurrency = settings.concurrency
         self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
                                 settings.pause_with_exponential_backoff)
         self._strategies: dict[str, DefaultStrategy] = {
@@ -55,5 +57,22 @@ class PartitionBuilder:
         state = PartitionState(topic, number, self._backoff, self._clock)
         context = PartitionContext(state, port, self._producer, self._monitor)
         route = self._group.topic(topic)
+        if route.virtual_partitions is not None:
+            return self._virtual(route, number, context, port)
         executor = self._executor_factory(route, number, context, self._monitor, self._clock)
         return Served(state, executor, self._strategies[topic], context)
+
+    def _virtual(self, route: Topic, number: int, context: PartitionContext,
+                 port: OffsetsPort) -> Served:
+        """A partition of a topic with virtual partitions: one executor per virtual one."""
+        settings = route.virtual_partitions
+        assert settings is not None
+
+        def executor_for(virtual_context: PartitionContext) -> Executor:
+            return self._executor_factory(route, number, virtual_context, self._monitor,
+                                          self._clock)
+
+        virtual = VirtualBatch(route, settings, settings.partitions(self._concurrency), context,
+                               port, self._producer, self._monitor, executor_for)
+        return Served(context.state, virtual.executor(0), self._strategies[route.name], context,
+                      virtual)

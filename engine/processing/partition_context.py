@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import SeekError
@@ -33,6 +34,9 @@ class PartitionContext:
 
     __slots__ = ("_effects", "_monitor", "_port", "_producer", "batch", "consumer",
                  "partition", "state", "topic")
+
+    event_tags: Mapping[str, object] = MappingProxyType({})
+    """Fields the partition's events carry beyond topic and partition (none here)."""
 
     def __init__(self, state: PartitionState, port: OffsetsPort, producer: Producer,
                  monitor: Monitor) -> None:

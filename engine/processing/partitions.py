@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from engine.processing.partition_context import PartitionContext
     from engine.processing.partition_state import PartitionState
     from engine.processing.strategies import DefaultStrategy
+    from engine.processing.virtual_batch import VirtualBatch
 
 PartitionKey = tuple[str, int]
 """``(topic, partition)``: how the engine names a partition (not confluent-kafka's class)."""
@@ -19,13 +20,21 @@ class Served(NamedTuple):
     """One served partition (built by ``engine.processing.partition_builder``).
 
     Its state, its consumer's executor, its topic's strategy, and the context the consumer
-    and the strategy act through.
+    and the strategy act through. On a topic with virtual partitions, ``virtual`` runs its
+    batches (``executor`` is then virtual partition 0's) and ``context`` is the partition's.
     """
 
     state: PartitionState
     executor: Executor
     strategy: DefaultStrategy
     context: PartitionContext
+    virtual: VirtualBatch | None = None
+
+    def executors(self) -> list[Executor]:
+        """Every consumer's executor of the partition (one, or one per virtual partition)."""
+        if self.virtual is None:
+            return [self.executor]
+        return list(self.virtual.executors())
 
 
 class Partitions:

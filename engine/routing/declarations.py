@@ -8,6 +8,7 @@ from typing import Any, Literal
 from engine.consumer import Consumer
 from engine.routing.dead_letter_queue import DeadLetterQueue
 from engine.routing.topic import Topic
+from engine.virtual.settings import VirtualPartitions
 
 
 class TopicDeclarations:
@@ -29,11 +30,14 @@ class TopicDeclarations:
         long_running_job: bool = False,
         active: bool = True,
         config: Mapping[str, Any] | None = None,
+        virtual_partitions: VirtualPartitions | None = None,
     ) -> Topic:
         """Route ``name`` to ``consumer_class``; None settings inherit the app's.
 
         ``config`` declares the topic for ``engine topics`` / ``engine.admin``: ``partitions``,
         ``replication_factor`` and Kafka topic configs such as ``retention.ms``.
+        ``virtual_partitions`` runs one partition's batch concurrently, split by key (API.md
+        section 12).
         """
         options = {
             "initial_offset": initial_offset, "max_messages": max_messages,
@@ -41,7 +45,7 @@ class TopicDeclarations:
             "key_deserializer": key_deserializer,
             "manual_offset_management": manual_offset_management,
             "dead_letter_queue": dead_letter_queue, "long_running_job": long_running_job,
-            "active": active, "config": config,
+            "active": active, "config": config, "virtual_partitions": virtual_partitions,
         }
         return self._declare(name, consumer_class, options)
 

@@ -14,6 +14,7 @@ from engine.errors import RoutingError
 from engine.routing.dead_letter_queue import DeadLetterQueue
 from engine.routing.names import topic_name_problem
 from engine.routing.topic_config import TopicConfig, config_problems
+from engine.virtual.settings import VirtualPartitions
 
 INITIAL_OFFSETS = ("earliest", "latest")
 
@@ -37,6 +38,7 @@ class Topic:
     long_running_job: bool = False
     active: bool = True
     config: TopicConfig | None = None
+    virtual_partitions: VirtualPartitions | None = None
 
     @classmethod
     def build(cls, name: str, consumer_class: Any, **options: Any) -> Topic:
@@ -68,7 +70,22 @@ def _problems(name: Any, consumer_class: Any, options: dict[str, Any]) -> list[s
             problems.append(f"{hook} must be callable (got {options[hook]!r})")
     if options.get("config") is not None:
         problems += config_problems(options["config"])
+    problems += _virtual_problems(options)
     return problems + _dlq_problems(name, options.get("dead_letter_queue"))
+
+
+def _virtual_problems(options: dict[str, Any]) -> list[str]:
+    """Every problem of ``virtual_partitions`` (None: the topic has none)."""
+    virtual = options.get("virtual_partitions")
+    if virtual is None:
+        return []
+    if not isinstance(virtual, VirtualPartitions):
+        return [f"virtual_partitions must be an engine.VirtualPartitions (got {virtual!r})"]
+    problems = virtual.problems()
+    if options.get("long_running_job"):
+        # its sub-batches would run while the listener polls: not built yet
+        problems.append("virtual_partitions with long_running_job is not supported yet")
+    return problems
 
 
 HOOKS = ("consume", "initialized", "revoked", "shutdown", "eofed", "wrap")

@@ -231,14 +231,23 @@ class MemoryClient:
         return next((record.offset() for record in records if record.timestamp()[1] >= wanted),
                     len(records))
 
-    def store_offset(self, topic: str, partition: int, offset: int) -> bool:
-        """Store ``offset`` for the next commit; False when the partition is not assigned."""
+    def store_offset(self, topic: str, partition: int, offset: int,
+                     metadata: str | None = None) -> bool:
+        """Store ``offset`` for the next commit; False when the partition is not assigned.
+
+        ``metadata`` is dropped, as Tansu drops it: the log keeps offsets only.
+        """
         key = (topic, partition)
         if key not in self.positions:
             return False
         self._stored[key] = offset
         self._history.stored(self.subscription_group.consumer_group, key, offset)
         return True
+
+    def committed(self, topic: str, partition: int) -> tuple[int, str | None] | None:
+        """The group's committed offset (no metadata: the log keeps none); None if none."""
+        found = self._log.committed(self.subscription_group.consumer_group, (topic, partition))
+        return None if found is None else (found, None)
 
     def commit(self, sync: bool) -> bool:
         """Commit what was stored (True when there was nothing to commit).

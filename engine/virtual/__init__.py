@@ -1,9 +1,9 @@
 """Virtual partitions' building blocks: settings, splitting, the watermark, the commit metadata.
 
-Internal and not wired yet: nothing here is exported from ``engine`` and ``app.topic`` does not
-accept ``virtual_partitions=`` yet, on purpose (a public option that silently did nothing would
-be worse than none). The runtime (splitting a batch over worker jobs, collapsed retries, commits
-carrying the metadata) will be built on these pure pieces; see API.md section 12.
+Pure pieces, no I/O and no threads. ``engine.VirtualPartitions`` is ``settings``' value, given
+to ``app.topic(..., virtual_partitions=...)``; the runtime that splits a batch over worker jobs,
+collapses retries and stores the watermark with its metadata is
+``engine.processing.virtual_batch``. See API.md section 12.
 
 - ``settings``: the ``VirtualPartitions`` value and its validation.
 - ``stable_hash``: a process-independent hash of a partitioner's value.

@@ -72,6 +72,11 @@ class Watermark:
         heads = [queue[0] for queue in self._pending.values() if queue]
         return min(heads) if heads else self._next
 
+    @property
+    def delivered_end(self) -> int:
+        """The first offset a delivery may carry: one past the last delivered (or skipped)."""
+        return self._next
+
     def completed_above(self) -> list[int]:
         """Processed offsets above the watermark, in increasing order."""
         return sorted(self._done)

@@ -1,0 +1,193 @@
+"""Virtual partitions on a real broker: per-key order, held commits, collapsed retries, restarts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import TopicPartition
+
+from engine import Consumer, Messages, VirtualPartitions
+from engine.virtual.metadata import decode
+from tests.integration.conftest import DEADLINE, Recorder, make_app, produce, wait_until
+
+FAST_COMMITS = {"auto.commit.interval.ms": 100}
+
+
+def committed_with_metadata(bootstrap: str, group: str, topic: str) -> tuple[int, str | None]:
+    """The group's committed offset of partition 0 and its metadata."""
+    consumer = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        (found,) = consumer.committed([TopicPartition(topic, 0)], 30)
+        return found.offset, found.metadata
+    finally:
+        consumer.close()
+
+
+class Seen:
+    """What the consumers saw, in order per instance, thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_key: dict[str, list[int]] = {}
+        self.offsets: list[int] = []
+        self.instances: set[int] = set()
+        self.collapsed: list[int] = []
+
+    def add(self, consumer: Consumer, messages: Messages) -> None:
+        with self.lock:
+            self.instances.add(consumer.virtual_partition)
+            for message in messages:
+                self.by_key.setdefault(message.key, []).append(message.offset)
+                self.offsets.append(message.offset)
+                if consumer.collapsed:
+                    self.collapsed.append(message.offset)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(set(self.offsets))
+
+
+def test_keys_keep_their_order_across_concurrent_virtual_partitions(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    records = [(f"key-{index % 97}", b"{}") for index in range(1000)]
+    produce(bootstrap, topic, records, partition=0)
+    seen = Seen()
+
+    class Ordered(Consumer):
+        def consume(self, messages: Messages) -> None:
+            seen.add(self, messages)
+
+    app = make_app(bootstrap, group, concurrency=4, max_messages=200, kafka=FAST_COMMITS)
+    app.topic(topic, Ordered, virtual_partitions=VirtualPartitions(max_partitions=8))
+    app.start()
+    try:
+        wait_until(lambda: seen.count() == 1000, message="1000 messages")
+        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 1000,
+                   message="the commit of the last offset")
+    finally:
+        app.stop()
+    assert len(seen.instances) == 8
+    for key, offsets in seen.by_key.items():
+        assert offsets == sorted(offsets), key
+    assert sorted(seen.offsets) == list(range(1000))  # none twice: nothing failed
+
+
+def test_the_commit_stays_below_a_blocked_virtual_partition(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [(f"key-{index}", b"{}") for index in range(40)], partition=0)
+    seen = Seen()
+    release = threading.Event()
+    blocked_from: list[int] = []
+
+    class Blocking(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if any(message.key == "key-20" for message in messages):
+                blocked_from.append(messages.metadata.first_offset)
+                assert release.wait(DEADLINE)
+            seen.add(self, messages)
+
+    app = make_app(bootstrap, group, concurrency=4, max_messages=100, kafka=FAST_COMMITS)
+    app.topic(topic, Blocking, virtual_partitions=VirtualPartitions(max_partitions=4))
+    app.start()
+    try:
+        wait_until(lambda: bool(blocked_from), message="the blocked virtual partition")
+        wait_until(lambda: seen.count() > 0 and committed_with_metadata(
+            bootstrap, group, topic)[0] == blocked_from[0],
+            message="a commit at the blocked virtual partition's first offset")
+        with seen.lock:
+            done_past_it = [offset for offset in seen.offsets if offset > blocked_from[0]]
+        assert done_past_it  # others went past it, and the commit did not follow them
+        release.set()
+        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 40,
+                   message="the commit of everything once released")
+    finally:
+        release.set()
+        app.stop()
+    assert sorted(seen.offsets) == list(range(40))
+
+
+def test_a_failing_key_is_retried_collapsed_then_processed(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [(f"key-{index % 10}", b"{}") for index in range(50)],
+            partition=0)
+    seen = Seen()
+    failures = [1]
+
+    class FailingOnce(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if any(message.offset == 23 for message in messages):
+                with seen.lock:
+                    failing, failures[0] = failures[0] > 0, failures[0] - 1
+                if failing:
+                    raise RuntimeError("offset 23 fails once")
+            seen.add(self, messages)
+
+    app = make_app(bootstrap, group, concurrency=4, max_messages=100, pause_timeout=0.2,
+                   kafka=FAST_COMMITS)
+    recorder = Recorder(app)
+    app.topic(topic, FailingOnce, virtual_partitions=VirtualPartitions(max_partitions=4))
+    app.start()
+    try:
+        wait_until(lambda: seen.count() == 50, message="all 50 messages")
+        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 50,
+                   message="the commit of everything")
+    finally:
+        app.stop()
+    assert 23 in seen.collapsed  # the retry ran in one instance, in offset order
+    assert seen.collapsed == sorted(seen.collapsed)
+    assert len(seen.offsets) == len(set(seen.offsets))  # what was done was never redone
+    retries = recorder.of("consumer.consuming.retry")
+    assert len(retries) == 1 and retries[0]["offset"] <= 23
+    errors = [e for e in recorder.of("error.occurred") if e["type"] == "consumer.consume.error"]
+    assert [e["virtual_partition"] for e in errors] != []
+
+
+@pytest.mark.kafka_only("a commit's metadata reads back as None (Tansu 0.6 drops it)")
+def test_a_restart_skips_the_offsets_the_commit_metadata_holds(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(64)],
+            partition=0)
+    first, second = Seen(), Seen()
+    failing: list[Any] = [True]
+
+    class Run(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if failing[0] and any(message.key == "key-3" for message in messages):
+                raise RuntimeError("key-3 fails in the first run")
+            (first if failing[0] else second).add(self, messages)
+
+    app = make_app(bootstrap, group, concurrency=4, max_messages=100, pause_timeout=60.0,
+                   pause_max_timeout=60.0, kafka=FAST_COMMITS)
+    app.topic(topic, Run, virtual_partitions=VirtualPartitions(max_partitions=4))
+    app.start()
+    try:
+        wait_until(lambda: first.count() > 0 and decode(
+            *committed_with_metadata(bootstrap, group, topic)[::-1]) is not None,
+            message="a commit with completed offsets in its metadata")
+    finally:
+        app.stop()  # the retry waits out its 60 s back-off: it never runs in this app
+    offset, metadata = committed_with_metadata(bootstrap, group, topic)
+    completed = decode(metadata, offset)
+    assert completed is not None and completed == {o for o in first.offsets if o > offset}
+    failing[0] = False
+    app = make_app(bootstrap, group, concurrency=4, max_messages=100, kafka=FAST_COMMITS)
+    app.topic(topic, Run, virtual_partitions=VirtualPartitions(max_partitions=4))
+    app.start()
+    try:
+        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 64,
+                   message="the commit of everything after the restart")
+    finally:
+        app.stop()
+    assert set(second.offsets) == set(range(offset, 64)) - completed  # done ones skipped
