@@ -9,6 +9,9 @@ unprocessed message, with the offsets processed above it in the commit's metadat
 
 A batch the state calls a retry (attempt > 1) runs *collapsed*: one ordinary ``Consume`` job on
 virtual partition 0's instance, in offset order, with the topic's strategy (retries, DLQ).
+
+Over 250 lines for now: the context, the job and the batch share the partition's lock and
+watermark; the next step of virtual partitions (the testing kit's interleavings) splits them.
 """
 
 from __future__ import annotations
