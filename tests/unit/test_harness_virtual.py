@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, Messages, VirtualPartitions
 from engine.processing.virtual_batch import VirtualConsume
-from engine.testing import Harness
+from engine.testing import ConsumerMachine, Harness, ScheduleError
 from engine.testing.interleave import Interleave
 from tests.conftest import BOOTSTRAP
 
@@ -188,3 +189,63 @@ def test_any_interleaving_keeps_each_keys_order_and_loses_nothing(
         kafka.run()
         kafka.history.check()
     assert all(offsets == sorted(offsets) for offsets in first.values())
+
+
+# -- the machine explores interleavings ---------------------------------------------------------
+
+def order_recording_app() -> App:
+    """Topic ``t`` (4 virtual partitions); ``app.ran`` lists the virtual partitions run."""
+    ran: list[int] = []
+
+    class Recording(Consumer):
+        def consume(self, messages: Messages) -> None:
+            ran.append(self.virtual_partition)
+            list(messages)  # processed
+
+    built = app_of(Recording)
+    built.ran = ran  # type: ignore[attr-defined]
+    return built
+
+
+class PushOrderMachine(ConsumerMachine):
+    """Fails once a poll ran a batch's jobs in another order than virtual partition order."""
+
+    app = order_recording_app
+    topic = "t"
+    keys = st.sampled_from(KEYS)
+    shrink_budget = 20
+
+    def check(self, kafka: Harness) -> None:
+        ran = kafka.app.ran  # type: ignore[attr-defined]
+        try:
+            assert ran == sorted(ran), f"jobs ran in the order {ran}"
+        finally:
+            ran.clear()
+
+
+def test_the_machine_draws_the_order_of_virtual_partition_jobs() -> None:
+    hunt = settings(max_examples=100, deadline=None, database=None, derandomize=True)
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(PushOrderMachine, settings=hunt)
+    assert "jobs ran in the order" in str(failure.value)
+    assert "kafka.interleave(" in str(failure.value)
+
+
+def plain_app() -> App:
+    app = App(kafka=BOOTSTRAP)
+    app.topic("t", Consumer)
+    return app
+
+
+class PlainMachine(ConsumerMachine):
+    app = plain_app
+    topic = "t"
+
+
+def test_only_a_machine_of_a_topic_with_virtual_partitions_draws_orders() -> None:
+    for machine_type, interleaves in ((PlainMachine, False), (PushOrderMachine, True)):
+        machine = machine_type()
+        try:
+            assert machine._interleaves is interleaves
+        finally:
+            machine.kafka.close()
