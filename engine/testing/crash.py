@@ -52,12 +52,13 @@ class TakenMessages(Messages):
     out: production batches count nothing.
     """
 
-    __slots__ = ("_last", "_later", "_limit", "_taken", "_watching")
+    __slots__ = ("_last", "_later", "_limit", "_order", "_taken", "_watching")
 
     def __init__(self, raws: Sequence[RawMessage], topic: str, partition: int,
                  polled_at: float, deserializers: Deserializers = DEFAULT) -> None:
         super().__init__(raws, topic, partition, polled_at, deserializers)
         self._taken: set[int] = set()
+        self._order: list[int] = []  # indexes taken while watched, in the order taken
         self._last: int | None = None
         self._watching = False
         self._limit: int | None = None
@@ -67,6 +68,12 @@ class TakenMessages(Messages):
     def taken_offsets(self) -> list[int]:
         """Offsets of the messages taken while watched, in offset order."""
         return [self._raws[index].offset() or 0 for index in sorted(self._taken)]
+
+    @property
+    def taken_in_order(self) -> list[Message]:
+        """The messages taken while watched, in the order taken (reading them takes none)."""
+        cache, origin = self._cache, self._origin
+        return [cache.get(index) or Message(self._raws[index], origin) for index in self._order]
 
     @property
     def last_taken(self) -> int | None:
@@ -128,6 +135,7 @@ class TakenMessages(Messages):
         if self._limit is not None and len(self._taken) >= self._limit:
             raise ProcessDeath(f"crash after {self._limit} message(s) of {self!r}")
         self._taken.add(index)
+        self._order.append(index)
         self._last = index
 
     def _take_later(self, index: int) -> None:

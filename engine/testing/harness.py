@@ -23,6 +23,7 @@ from engine.testing.faults import Faults
 from engine.testing.group_verbs import GroupVerbs
 from engine.testing.harness_state import HarnessState
 from engine.testing.history import History
+from engine.testing.interleave import Interleave, Interleaving
 from engine.testing.log import Log
 from engine.testing.member import Member
 from engine.testing.members import Members
@@ -50,12 +51,15 @@ class Harness:
     timezone-aware datetime or Unix seconds; ``engine.testing.EPOCH`` by default, so that
     timestamps are the same on every run). ``join()``, ``leave()`` and ``crash(member=)``
     add and take away processes of the app in its consumer groups (``engine.testing.members``).
+    ``interleave`` orders the jobs of a batch's virtual partitions, which workers would run
+    side by side (``interleave()``).
     """
 
     def __init__(self, app: App, partitions: TopicSizes = None, *,
                  consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
-                 epoch: Epoch | None = None) -> None:
+                 epoch: Epoch | None = None, interleave: Interleave = None) -> None:
         self.app = app
+        self._interleaving = Interleaving(interleave)
         self.clock = _clock(epoch)
         self.events = EventLog()
         self._log = Log(self.clock.wall)
@@ -64,6 +68,7 @@ class Harness:
         self._groups = app.subscription_groups(
             Selection(consumer_groups=tuple(consumer_groups), topics=tuple(topics)))
         create_topics(self._log, app, self._groups, partitions)
+        self.history.split_by(_partitioners(self._groups))
         self._faults = Faults()
         self._faults.on_produce_failed = self.history.produce_failed
         self._transport = MemoryProducer(self._log, self._faults)
@@ -134,6 +139,16 @@ class Harness:
         """Poll until idle (jumping the clock to each pause's end); ``Stuck`` if work is left."""
         self._state.check_running()
         return self._polling.run(max_polls)
+
+    def interleave(self, order: Interleave) -> None:
+        """How the jobs of one batch's virtual partitions run from now on, one after the other.
+
+        None: in push order (virtual partition order); an int: shuffled by a generator seeded
+        with it (a replay reproduces the orders); a ``random.Random`` (hypothesis's
+        ``st.randoms()``): shuffled by it; a function: given the jobs, returns them in the
+        order to run. Other jobs keep their order.
+        """
+        self._interleaving.set(order)
 
     # -- faults --------------------------------------------------------------------------------
 
@@ -243,7 +258,7 @@ class Harness:
     def _new_member(self, subscription_group: SubscriptionGroup, number: int) -> Member:
         return Member(subscription_group, self.app.monitor, self.app.settings, self.producer,
                       log=self._log, clock=self.clock, history=self.history, plan=self._plan,
-                      faults=self._faults, number=number)
+                      faults=self._faults, number=number, interleaving=self._interleaving)
 
     def __repr__(self) -> str:
         """The app, the state and the virtual time."""
@@ -256,3 +271,10 @@ def _clock(epoch: Epoch | None) -> VirtualClock:
     except ValueError as error:
         raise HarnessError(f"Harness(epoch=...): {error}") from None
 
+
+
+def _partitioners(groups: tuple[SubscriptionGroup, ...]) -> dict[tuple[str, str], Any]:
+    """(consumer group, topic) -> the partitioner, for each topic with virtual partitions."""
+    return {(group.consumer_group, route.name): route.virtual_partitions.partitioner
+            for group in groups for route in group.topics
+            if route.virtual_partitions is not None}

@@ -116,6 +116,12 @@ class History:
         self._failing: dict[str, set[Position]] = {}  # failed, not processed since
         self.last_error: dict[PartitionKey, BaseException] = {}
         self.crashes = 0
+        # (consumer group, topic) -> the partitioner of a topic with virtual partitions
+        self._split: dict[tuple[str, str], Callable[[Any], Any]] = {}
+
+    def split_by(self, partitioners: dict[tuple[str, str], Callable[[Any], Any]]) -> None:
+        """Topics with virtual partitions (consumer group, topic): order checked per value."""
+        self._split = dict(partitioners)
 
     # -- recording (the harness's parts call these) --------------------------------------------
 
@@ -128,7 +134,8 @@ class History:
         """A consume call starts; a first attempt behind the instance's progress is a reorder."""
         last = self._last.get(id(consumer))
         first = messages.metadata.first_offset
-        if attempt == 1 and last is not None and first <= last:
+        split = (consumer_group, messages.topic) in self._split  # checked per value instead
+        if attempt == 1 and last is not None and first <= last and not split:
             self._reordered.append(Position(messages.topic, messages.partition, first))
         self._consumer_group_of[id(consumer)] = consumer_group
         self._current = ConsumeCall(self, consumer_group, consumer, messages, attempt, member)
@@ -186,6 +193,9 @@ class History:
     def _ended(self, call: ConsumeCall, outcome: str, error: BaseException | None,
                returned: bool) -> None:
         topic, partition = call.key
+        partitioner = self._split.get((call.consumer_group, topic))
+        if partitioner is not None:
+            self._reordered += out_of_value_order(call.messages, partitioner)
         # a message cut short that the consumer marked past itself is no failure the engine
         # must retry: it is the consumer's loss (``lost``, ``committed_beyond_processed``)
         marked_away: Position | None = None
@@ -261,7 +271,12 @@ class History:
                       if (failed.topic, failed.partition) == key and failed.offset < position)
 
     def reordered(self) -> list[Position]:
-        """First-attempt batches that started at or below their instance's progress."""
+        """First-attempt batches that started at or below their instance's progress.
+
+        On a topic with virtual partitions, messages a consume call took before an earlier
+        message with the same partitioner value (other values may interleave; unkeyed ones,
+        the value None, are in no order).
+        """
         return list(self._reordered)
 
     def committed_beyond_processed(self) -> list[Position]:
@@ -290,3 +305,22 @@ class History:
     def __len__(self) -> int:
         """How many deliveries were recorded."""
         return len(self.deliveries)
+
+
+def out_of_value_order(messages: TakenMessages, partitioner: Callable[[Any], Any]
+                       ) -> list[Position]:
+    """Messages taken after a later one with the same partitioner value (None: any order)."""
+    latest: dict[Any, int] = {}
+    found = []
+    for message in messages.taken_in_order:
+        try:
+            value = partitioner(message)
+            hash(value)
+        except Exception:  # noqa: BLE001 - the engine reports a partitioner's failure itself
+            continue
+        if value is None:
+            continue
+        if message.offset < latest.get(value, -1):
+            found.append(Position(messages.topic, messages.partition, message.offset))
+        latest[value] = max(message.offset, latest.get(value, -1))
+    return found

@@ -1,4 +1,4 @@
-"""The jobs queue of the harness: each job runs when it is pushed, on the calling thread."""
+"""The jobs queue of the harness: each job runs on the calling thread, as a worker runs it."""
 
 from __future__ import annotations
 
@@ -6,43 +6,61 @@ from typing import TYPE_CHECKING
 
 from engine.processing.job_invoker import JobInvoker
 from engine.processing.jobs import Consume
+from engine.processing.virtual_batch import VirtualConsume
+from engine.testing.interleave import Interleaving
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
     from engine.messages import Messages
+    from engine.processing.jobs import Job
     from engine.processing.jobs_queue import Queueable
 
 
 class InlineQueue:
     """A ``ListenerQueue`` that runs each job at once, the way a worker runs it.
 
-    One job at a time, in the order the listener schedules them; so ``wait`` has nothing
-    to wait for. The batches of consume jobs are kept for ``Harness.poll`` to return.
+    One job at a time, in the order the listener schedules them; except that virtual
+    partitions' jobs pushed one after the other (a batch's, which workers run side by side)
+    wait for the group's ``wait`` or the next other job, then run in the order
+    ``interleaving`` chooses. The batches of consume jobs are kept for ``Harness.poll``.
     """
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: Monitor, interleaving: Interleaving | None = None) -> None:
         self._invoker = JobInvoker(monitor, self)
+        self._interleaving = interleaving or Interleaving()
+        self._side_by_side: list[Job] = []
         self.batches: list[Messages] = []
 
     def register(self, group_id: str) -> None:
         """Nothing to prepare."""
 
     def push(self, job: Queueable) -> None:
-        """Run the job now (a ``ProcessDeath`` goes through to the harness)."""
+        """Run the job now, or hold a virtual partition's (a ``ProcessDeath`` goes through)."""
+        if isinstance(job, VirtualConsume) and self._interleaving.active:
+            self._side_by_side.append(job)
+            return
+        self._run_side_by_side()
         if isinstance(job, Consume):
             self.batches.append(job.messages)
         self._invoker.run(job)
 
     def wait(self, group_id: str, tick: float = 0.2) -> None:
-        """Every job already ran."""
+        """Run the held jobs, in the chosen order; then every job ran."""
+        self._run_side_by_side()
 
     def clear(self, group_id: str) -> None:
-        """Nothing is ever queued."""
+        """Nothing waits once ``wait`` returned (held jobs run at the next push or wait)."""
 
     def take_batches(self) -> list[Messages]:
         """The batches run since the last call."""
         batches, self.batches = self.batches, []
         return batches
+
+    def _run_side_by_side(self) -> None:
+        """Run the held jobs; a process death drops the rest, as it would the workers'."""
+        held, self._side_by_side = self._side_by_side, []
+        for job in self._interleaving.order(held):
+            self._invoker.run(job)
 
     def __repr__(self) -> str:
         """The queue's kind."""

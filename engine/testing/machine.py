@@ -56,7 +56,8 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
     ``engine.testing.fault_rules.FAULTS`` by default): "crash" (SIGKILL now or at a take),
     "crash_at_produce", "crash_at_commit", "fail_produce", "lose" (a partition lost unheard,
     given back later and before the end). The group's steps (``GroupRules``) are partial and
-    lost revokes, and members joining, leaving and dying.
+    lost revokes, and members joining, leaving and dying. On a topic with virtual partitions
+    each poll first draws the order a batch's jobs run in (``Harness.interleave``).
 
     A failure is one ``ScheduleError``; its schedule goes to stderr as soon as it is found,
     and shrinking runs at most ``shrink_budget`` (200) examples after it. A user rule
@@ -104,6 +105,11 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
         self.schedule: list[Step | Line] = []
         # no consumer has polled since the (re)start: a restart or a rebalance is a no-op
         self._fresh = True
+        # a topic with virtual partitions: each poll draws the order its jobs run in
+        self._interleaves = any(route.virtual_partitions is not None
+                                for group in self.kafka.groups for route in group.topics
+                                if route.name == self._machine_topic)
+        self._interleave: int | None = None
 
     # -- user hooks ----------------------------------------------------------------------------
 
@@ -146,7 +152,16 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
 
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
-        """One poll of a drawn fetch size (so batch boundaries move)."""
+        """One poll of a drawn fetch size (so batch boundaries move).
+
+        On a topic with virtual partitions, first the order their jobs run in: push order
+        (None) or a seed (``Harness.interleave``), a step when it changes.
+        """
+        if self._interleaves:
+            seed = data.draw(st.none() | st.integers(0, 255), label="interleave")
+            if seed != self._interleave:
+                self._interleave = seed
+                self._do(step("interleave", seed))
         most = max(subscription_group.max_messages for subscription_group in self.kafka.groups)
         self._do(step("poll", data.draw(st.integers(1, most), label="limit")))
 

@@ -11,6 +11,7 @@ from engine.processing.partitions import PartitionKey
 from engine.testing.crash import CrashingExecutor, CrashPlan
 from engine.testing.faults import Faults
 from engine.testing.inline_queue import InlineQueue
+from engine.testing.interleave import Interleaving
 from engine.testing.memory_client import MemoryClient
 
 if TYPE_CHECKING:
@@ -32,11 +33,12 @@ class Member:
 
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
-                 plan: CrashPlan, faults: Faults, number: int = 0) -> None:
+                 plan: CrashPlan, faults: Faults, number: int = 0,
+                 interleaving: Interleaving | None = None) -> None:
         self.subscription_group = subscription_group
         self.number = number
         self._log = log
-        self.queue = InlineQueue(monitor)
+        self.queue = InlineQueue(monitor, interleaving)
 
         def client(subscription_group: SubscriptionGroup, monitor: Monitor,
                    listener: object) -> MemoryClient:

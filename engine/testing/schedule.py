@@ -44,7 +44,7 @@ def step(name: str, *args: Any, **kwargs: Any) -> Step:
 
 
 _REFRESHING = frozenset({"restart", "rebalance"})
-_IDLE = frozenset({"produce", "advance", "crash", "fail_produce"})
+_IDLE = frozenset({"produce", "advance", "crash", "fail_produce", "interleave"})
 
 
 def refreshes(each: Step) -> bool:
