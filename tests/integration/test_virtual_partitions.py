@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -326,3 +327,58 @@ def test_a_member_joining_mid_batch_waits_for_the_virtual_partitions_then_takes_
         at_revocation = takeover.at_revocation or {}
         for partition, offsets in takeover.offsets["b"].items():
             assert min(offsets) == at_revocation.get(partition, -1) + 1, partition
+
+
+def test_a_long_running_topic_holds_its_partition_while_its_virtual_partitions_run(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(2), unique("g")
+    produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(40)],
+            partition=0)
+    seen, gate = Seen(), threading.Event()
+    blocked_from: list[int] = []
+    flowing: list[int] = []
+
+    class Slow(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if self.partition == 1:
+                with seen.lock:
+                    flowing.extend(message.offset for message in messages)
+                return
+            if not gate.is_set() and any(message.key == "key-5" for message in messages):
+                blocked_from.append(messages.metadata.first_offset)
+                assert gate.wait(DEADLINE)
+            seen.add(self, messages)
+
+    # past max.poll.interval.ms the member would leave the group, were the listener waiting
+    app = make_app(bootstrap, group, fast_group=False, concurrency=4, max_messages=100,
+                   kafka={**FAST_COMMITS, "session.timeout.ms": 6000,
+                          "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 7000})
+    app.topic(topic, Slow, long_running_job=True,
+              virtual_partitions=VirtualPartitions(max_partitions=4))
+    recorder = Recorder(app)
+    app.start()
+    try:
+        wait_until(lambda: bool(blocked_from), message="the blocked virtual partition")
+        started = time.monotonic()
+        produce(bootstrap, topic, [b"{}"] * 20, partition=1)
+        wait_until(lambda: len(flowing) == 20, message="partition 1 flowing meanwhile")
+        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == blocked_from[0],
+                   message="the commit held at the blocked virtual partition")
+        wait_until(lambda: time.monotonic() - started > 9.0,
+                   message="the batch outlasting max.poll.interval.ms (7 s)")
+        assert blocked_from[0] not in seen.offsets  # still inside the batch
+        gate.set()
+        produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(10)],
+                partition=0)
+        wait_until(lambda: seen.count() == 50, message="partition 0 fetched again after it")
+        wait_until(lambda: committed(bootstrap, group, topic, 2) == {0: 50, 1: 20},
+                   message="the commit of everything")
+        moved = recorder.names("rebalance.partitions_revoked") + recorder.names(
+            "rebalance.partitions_lost")  # before the stop, which revokes as it leaves
+    finally:
+        gate.set()
+        app.stop()
+    assert moved == []
+    assert sorted(seen.offsets) == list(range(50))  # none twice: nothing failed or moved
+    assert sorted(flowing) == list(range(20))
