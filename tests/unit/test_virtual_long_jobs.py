@@ -160,3 +160,58 @@ def test_a_revocation_meanwhile_refuses_marks_and_reaches_every_instance_after_t
         assert ("resume", "t", 0) not in running.client.calls  # no longer ours
     finally:
         running.close()
+
+
+class Seeking(Consumer):
+    """Virtual partition 1 seeks to 100; virtual partition 0 marks only after that seek."""
+
+    sought = threading.Event()
+    seen: ClassVar[list[int]] = []
+
+    def consume(self, messages: Messages) -> None:
+        if messages[0].offset >= 100:
+            with Gated.lock:
+                Seeking.seen.extend(message.offset for message in messages)
+        elif self.virtual_partition == 1:
+            self.seek(100)
+            Seeking.sought.set()
+        else:
+            assert Seeking.sought.wait(DEADLINE)  # its mark comes after the seek
+
+
+def test_a_seek_in_a_virtual_partition_is_kept_by_the_release() -> None:
+    Seeking.sought.clear()
+    Seeking.seen = []
+    running = Running(Seeking, concurrency=2, long_running_job=True,
+                      virtual_partitions=VirtualPartitions(max_partitions=2))
+    running.listener.open()
+    try:
+        running.batch(keyed(range(10), keys=10))
+        entry = running.listener.partitions.get(("t", 0))
+        iterate_until(running, lambda: not entry.state.is_held, "the release")
+        assert running.client.positions[("t", 0)] == 100  # not sought back by the release
+        running.batch(keyed(range(100, 104), keys=10))
+        iterate_until(running, lambda: len(Seeking.seen) == 4 and not entry.state.is_held,
+                      "the batch from 100")
+        assert sorted(Seeking.seen) == list(range(100, 104))
+        assert running.client.stored[("t", 0)] == 104
+    finally:
+        running.close()
+
+
+def test_the_testing_kits_harness_runs_long_virtual_partitions_and_their_retries() -> None:
+    from engine.testing import Harness
+
+    app = App(kafka=BOOTSTRAP, concurrency=4)
+    app.topic("t", Gated, virtual_partitions=VirtualPartitions(), long_running_job=True)
+    Gated.gates = {}
+    Gated.fail_once = {7}
+    with Harness(app, partitions={"t": 1}) as kafka:
+        for index in range(20):
+            kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
+        kafka.run()
+        assert not any(kafka.history.violations().values())
+        kafka.stop()
+        assert kafka.committed("t", 0) == 20
+    assert {o for _, _, offsets in Gated.seen for o in offsets} == set(range(20))
+    assert any(collapsed and 7 in offsets for _, collapsed, offsets in Gated.seen)
