@@ -215,3 +215,27 @@ def test_the_testing_kits_harness_runs_long_virtual_partitions_and_their_retries
         assert kafka.committed("t", 0) == 20
     assert {o for _, _, offsets in Gated.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Gated.seen)
+
+
+def test_a_pause_in_a_long_virtual_partition_outlasts_the_release_and_skips_its_mark() -> None:
+    class Pausing(Consumer):
+        def consume(self, messages: Messages) -> None:
+            with Gated.lock:
+                Gated.seen.append((self.virtual_partition, False,
+                                   [message.offset for message in messages]))
+            if self.virtual_partition == 0:
+                self.pause(timeout=30.0)
+
+    running = Running(Pausing, concurrency=2, long_running_job=True,
+                      virtual_partitions=VirtualPartitions(max_partitions=2))
+    running.listener.open()
+    try:
+        running.batch(keyed(range(10), keys=10))
+        entry = running.listener.partitions.get(("t", 0))
+        iterate_until(running, lambda: not entry.state.is_held, "the release")
+        first_of_0 = next(offsets[0] for index, _, offsets in Gated.seen if index == 0)
+        assert entry.state.pause_is_manual and ("t", 0) in running.client.paused
+        assert ("resume", "t", 0) not in running.client.calls  # the pause goes on
+        assert running.client.stored[("t", 0)] == first_of_0  # the paused one not marked
+    finally:
+        running.close()
