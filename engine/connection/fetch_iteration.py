@@ -11,6 +11,7 @@ from confluent_kafka import KafkaException
 from engine.connection.assignment_watch import AssignmentWatch
 from engine.connection.partition_effects import apply_effects
 from engine.connection.poll_split import PollSplitter
+from engine.processing.effects import Seek
 from engine.processing.jobs import Consume, Eofed, Job, Revoked
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class FetchIteration:
             if served.state.start(meta.first_offset, meta.last_offset):
                 if served.virtual is None:
                     jobs.append(self._consume_job(key, served, messages))
+                elif self._long.owns(key[0]):
+                    jobs += self._long_virtual_jobs(served, messages)
                 else:
                     jobs += served.virtual.jobs(messages, self._id, served.strategy)
                     virtual.append(served)
@@ -90,6 +93,16 @@ class FetchIteration:
             return self._long.job(self._id, served, messages, self._long_job_ended)
         return Consume(served.executor, self._id, served.strategy, messages)
 
+    def _long_virtual_jobs(self, served: Served, messages: Any) -> list[Job]:
+        """A long-running topic's virtual partitions: held until the batch's last job ends."""
+        assert served.virtual is not None
+        apply_effects(self._client(), served.state, served.state.hold())
+        jobs = served.virtual.jobs(messages, self._id, served.strategy,
+                                   self._long.ending(self._long_virtual_ended, served))
+        if not jobs:  # nothing to run (a partitioner failed, or all was done): settle now
+            self._long_virtual_ended(served)
+        return jobs
+
     def _settle(self, served: Served) -> None:
         """Settle a batch of virtual partitions; apply what its failure asks of the client."""
         assert served.virtual is not None
@@ -99,15 +112,37 @@ class FetchIteration:
             apply_effects(self._client(), served.state, effects)
 
     def _long_job_ended(self, served: Served) -> None:
-        """(Listener thread) a long job ended: apply what it asked, release its partition.
+        """(Listener thread) a long job ended: apply what it asked, release its partition."""
+        apply_effects(self._client(), served.state, served.context.take_effects())
+        self._release(served)
 
-        A partition revoked meanwhile hears it now.
+    def _long_virtual_ended(self, served: Served) -> None:
+        """(Listener thread) a long batch's virtual partitions all ended: settle, release.
+
+        What each virtual partition asked (a pause, a seek) is applied first, then what the
+        settling asks, as for a batch the listener waited for.
         """
-        state, client = served.state, self._client()
-        apply_effects(client, state, served.context.take_effects())
-        apply_effects(client, state, state.release())
-        if self._long.ended(served) and served.executor.consumer:
-            self._jobs.run([Revoked(served.executor, self._id)])
+        assert served.virtual is not None
+        client = self._client()
+        for executor in served.executors():
+            apply_effects(client, served.state, executor.context.take_effects())
+        sought = served.virtual.sought
+        self._settle(served)
+        self._release(served, keep_position=sought)
+
+    def _release(self, served: Served, keep_position: bool = False) -> None:
+        """Fetch a held partition again; one revoked meanwhile hears it now (every instance).
+
+        ``keep_position``: a consumer's seek set it, and another virtual partition's later
+        mark moved the first unmarked offset the release would seek back to.
+        """
+        effects = served.state.release()
+        if keep_position:
+            effects = tuple(effect for effect in effects if not isinstance(effect, Seek))
+        apply_effects(self._client(), served.state, effects)
+        if self._long.ended(served):
+            self._jobs.run(Revoked(executor, self._id) for executor in served.executors()
+                           if executor.consumer)
 
     def _resume_due(self, budget: float) -> float:
         """Resume every partition whose pause is over; ``budget`` cut to the next resume."""

@@ -39,7 +39,11 @@ class LongJobs:
             ended: Callable[[Served], None]) -> LongConsume:
         """The job of a held partition; ``ended(served)`` runs on the listener after it."""
         return LongConsume(served.executor, group_id, served.strategy, messages,
-                           lambda: self.calls.submit(ended, served))
+                           self.ending(ended, served))
+
+    def ending(self, ended: Callable[[Served], None], served: Served) -> Callable[[], None]:
+        """What a job (any thread) calls at its end: ``ended(served)`` runs on the listener."""
+        return lambda: self.calls.submit(ended, served)
 
     def let_go(self, gone: Iterable[Served]) -> list[Served]:
         """Of partitions taken away, those whose job still runs (their hook must wait)."""

@@ -10,6 +10,10 @@ unprocessed message, with the offsets processed above it in the commit's metadat
 A batch the state calls a retry (attempt > 1) runs *collapsed*: one ordinary ``Consume`` job on
 virtual partition 0's instance, in offset order, with the topic's strategy (retries, DLQ).
 
+On a ``long_running_job`` topic the listener does not wait for the jobs: they are non-blocking
+(``LongVirtualConsume``, or a collapsed ``LongConsume``) and the last of a batch to end calls
+the listener's ``finished``, which settles the batch and releases the partition.
+
 Over 250 lines for now: the context, the job and the batch share the partition's lock and
 watermark; the next step of virtual partitions (the testing kit's interleavings) splits them.
 """
@@ -21,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from engine.messages import Message, Messages
-from engine.processing.jobs import Consume, Job
+from engine.processing.jobs import Consume, Job, LongConsume
 from engine.processing.outcome import Outcome
 from engine.processing.partition_context import PartitionContext
 from engine.virtual.distributions import split
@@ -145,6 +149,47 @@ class VirtualConsume(Job):
                 f" @{meta.first_offset}..{meta.last_offset})")
 
 
+class LongVirtualConsume(VirtualConsume):
+    """A virtual partition's share of a long-running topic's batch: the listener polls on.
+
+    ``ended`` runs once the job is over, whatever happened in it.
+    """
+
+    __slots__ = ("ended",)
+    non_blocking = True
+
+    def __init__(self, executor: Executor, group_id: str, messages: Messages,
+                 auto_mark: bool, ended: Callable[[], None]) -> None:
+        super().__init__(executor, group_id, messages, auto_mark)
+        self.ended = ended
+
+    def run(self) -> None:
+        """Run as ``VirtualConsume``; then count this job's end."""
+        try:
+            super().run()
+        finally:
+            self.ended()
+
+
+class _Ends:
+    """A long batch's jobs counted down: the last one to end calls ``finished`` (once)."""
+
+    __slots__ = ("_finished", "_lock", "remaining")
+
+    def __init__(self, finished: Callable[[], None]) -> None:
+        self._finished = finished
+        self._lock = threading.Lock()
+        self.remaining = 0  # set once every job is built, before any is pushed
+
+    def one_ended(self) -> None:
+        """A job ended (any worker)."""
+        with self._lock:
+            self.remaining -= 1
+            last = self.remaining == 0
+        if last:
+            self._finished()
+
+
 class _Batch:
     """A batch between ``jobs`` and ``settle``: its jobs, or the split's failure."""
 
@@ -201,11 +246,14 @@ class VirtualBatch:
 
     # -- the listener thread -------------------------------------------------------------------
 
-    def jobs(self, messages: Messages, group_id: str, strategy: DefaultStrategy) -> list[Job]:
+    def jobs(self, messages: Messages, group_id: str, strategy: DefaultStrategy,
+             finished: Callable[[], None] | None = None) -> list[Job]:
         """The jobs of a started batch: one per non-empty virtual partition, or one collapsed.
 
         Offsets the watermark knows are processed are left out. A partitioner that raises
-        fails the batch (reported; ``settle`` retries it).
+        fails the batch (reported; ``settle`` retries it). With ``finished`` (a long-running
+        topic) the jobs are non-blocking and the last to end calls it; with no job to run,
+        it is never called (the caller settles at once).
         """
         meta = messages.metadata
         kept = self._begin(meta.first_offset, messages)
@@ -221,6 +269,7 @@ class VirtualBatch:
                                    last=meta.last_offset)
             self._store()
         raws = dict(zip((m.offset for m in messages), messages.raw, strict=True))
+        ends = None if finished is None else _Ends(finished)
         jobs: list[Job] = []
         virtual: list[VirtualConsume] = []
         for index, part in enumerate(parts):
@@ -231,12 +280,12 @@ class VirtualBatch:
             assert isinstance(context, VirtualContext)
             context.collapsed, context.manual = collapsed, False
             sub = executor.batch([raws[m.offset] for m in part], meta.polled_at)
-            if collapsed:
-                jobs.append(Consume(executor, group_id, strategy, sub))
-            else:
-                job = VirtualConsume(executor, group_id, sub, self._auto_mark)
+            job = self._job(executor, group_id, strategy, sub, collapsed, ends)
+            if isinstance(job, VirtualConsume):
                 virtual.append(job)
-                jobs.append(job)
+            jobs.append(job)
+        if ends is not None:
+            ends.remaining = len(jobs)
         self._batch = _Batch(messages, virtual, collapsed=collapsed and bool(jobs))
         return jobs
 
@@ -296,6 +345,17 @@ class VirtualBatch:
             return self.watermark is None or self._store()
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _job(self, executor: Executor, group_id: str, strategy: DefaultStrategy,
+             sub: Messages, collapsed: bool, ends: _Ends | None) -> Job:
+        """One virtual partition's job: collapsed or not, long (counted down by ``ends``) or not."""
+        if collapsed:
+            if ends is None:
+                return Consume(executor, group_id, strategy, sub)
+            return LongConsume(executor, group_id, strategy, sub, ends.one_ended)
+        if ends is None:
+            return VirtualConsume(executor, group_id, sub, self._auto_mark)
+        return LongVirtualConsume(executor, group_id, sub, self._auto_mark, ends.one_ended)
 
     def _begin(self, first: int, messages: Messages) -> list[Message]:
         """Set the watermark up for a batch from ``first``; its messages not processed yet."""

@@ -81,11 +81,7 @@ def _virtual_problems(options: dict[str, Any]) -> list[str]:
         return []
     if not isinstance(virtual, VirtualPartitions):
         return [f"virtual_partitions must be an engine.VirtualPartitions (got {virtual!r})"]
-    problems = virtual.problems()
-    if options.get("long_running_job"):
-        # its sub-batches would run while the listener polls: not built yet
-        problems.append("virtual_partitions with long_running_job is not supported yet")
-    return problems
+    return virtual.problems()
 
 
 HOOKS = ("consume", "initialized", "revoked", "shutdown", "eofed", "wrap")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,14 @@ from confluent_kafka import TopicPartition
 
 from engine import Consumer, Messages, VirtualPartitions
 from engine.virtual.metadata import decode
-from tests.integration.conftest import DEADLINE, Recorder, make_app, produce, wait_until
+from tests.integration.conftest import (
+    DEADLINE,
+    Recorder,
+    committed,
+    make_app,
+    produce,
+    wait_until,
+)
 
 FAST_COMMITS = {"auto.commit.interval.ms": 100}
 
@@ -191,3 +199,186 @@ def test_a_restart_skips_the_offsets_the_commit_metadata_holds(
     finally:
         app.stop()
     assert set(second.offsets) == set(range(offset, 64)) - completed  # done ones skipped
+
+
+class Takeover:
+    """What two members of one group did, in one order, thread-safe.
+
+    ``story`` interleaves the blocked virtual partition's end with member A's rebalance
+    events; ``at_revocation`` is, per partition, the last offset A had processed when its
+    first revocation (or loss) came.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.offsets: dict[str, dict[int, list[int]]] = {"a": {}, "b": {}}
+        self.story: list[str] = []
+        self.blocked: dict[int, list[int]] = {}
+        self.at_revocation: dict[int, int] | None = None
+        self.join_state = ""
+
+    def add(self, member: str, partition: int, offsets: list[int]) -> None:
+        with self.lock:
+            self.offsets[member].setdefault(partition, []).extend(offsets)
+
+    def processed(self) -> dict[int, set[int]]:
+        with self.lock:
+            return {partition: set(self.offsets["a"].get(partition, []))
+                    | set(self.offsets["b"].get(partition, [])) for partition in (0, 1)}
+
+    def moved(self, how: str) -> Callable[..., None]:
+        """A receiver of member A's partitions ``how`` ("revoked", after its commit, or "lost")."""
+        def receive(sender: Any, **event: Any) -> None:
+            with self.lock:
+                self.story.append(how)
+                if self.at_revocation is None:
+                    self.at_revocation = {p: max(o) for p, o in self.offsets["a"].items() if o}
+        return receive
+
+    def statistics(self, sender: Any, **event: Any) -> None:
+        """Member B's librdkafka statistics: where its group join stands."""
+        self.join_state = str(event["statistics"].get("cgrp", {}).get("join_state", ""))
+
+
+def assert_commits_hold_below_unprocessed(bootstrap: str, group: str, topic: str,
+                                          takeover: Takeover) -> None:
+    """The committed offsets (read first) pass nothing that is still unprocessed."""
+    found = committed(bootstrap, group, topic, 2)
+    processed = takeover.processed()
+    for partition, offset in found.items():
+        assert set(range(max(offset, 0))) <= processed[partition], (partition, offset)
+
+
+def test_a_member_joining_mid_batch_waits_for_the_virtual_partitions_then_takes_over(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(2), unique("g")
+    count = 40
+    for partition in (0, 1):
+        produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(count)],
+                partition=partition)
+    takeover, gate = Takeover(), threading.Event()
+
+    class MemberA(Consumer):
+        def consume(self, messages: Messages) -> None:
+            offsets = [message.offset for message in messages]
+            if (self.partition == 0 and not gate.is_set()
+                    and any(message.key == "key-5" for message in messages)):
+                with takeover.lock:
+                    takeover.blocked[messages.metadata.first_offset] = offsets
+                assert gate.wait(DEADLINE)
+                with takeover.lock:
+                    takeover.story.append("blocked virtual partition done")
+            takeover.add("a", self.partition, offsets)
+
+    class MemberB(Consumer):
+        def consume(self, messages: Messages) -> None:
+            takeover.add("b", self.partition, [message.offset for message in messages])
+
+    # Tansu answers a join after about session.timeout.ms / 2: ten seconds leave member A
+    # ample time to finish its batch and rejoin once released (Kafka waits for it anyway)
+    group_settings = {**FAST_COMMITS, "session.timeout.ms": 10000,
+                      "heartbeat.interval.ms": 1000}
+    member_a = make_app(bootstrap, group, concurrency=4, max_messages=100,
+                        kafka=group_settings)
+    member_a.topic(topic, MemberA, virtual_partitions=VirtualPartitions(max_partitions=4))
+    for how in ("revoked", "lost"):
+        member_a.monitor.subscribe(f"rebalance.partitions_{how}", takeover.moved(how))
+    member_b = make_app(bootstrap, group, concurrency=4, max_messages=100,
+                        kafka={**group_settings, "statistics.interval.ms": 100})
+    member_b.topic(topic, MemberB, virtual_partitions=VirtualPartitions(max_partitions=4))
+    member_b.monitor.subscribe("statistics.emitted", takeover.statistics)
+    assigned_to_b = Recorder(member_b)
+    member_a.start()
+    try:
+        wait_until(lambda: bool(takeover.blocked), message="member A's blocked virtual partition")
+        (blocked_from,) = takeover.blocked
+        # the others of its batch went on: the commit reaches the blocked one, never past it
+        wait_until(lambda: committed(bootstrap, group, topic, 2)[0] == blocked_from,
+                   message="a commit held at the blocked virtual partition")
+        member_b.start()
+        wait_until(lambda: takeover.join_state == "wait-join",
+                   message="member B waiting for the group to rebalance")
+        assert_commits_hold_below_unprocessed(bootstrap, group, topic, takeover)
+        assert committed(bootstrap, group, topic, 2)[0] == blocked_from
+        gate.set()
+        wait_until(lambda: any(event["partitions"] for event in assigned_to_b.of(
+            "rebalance.partitions_assigned")), message="a partition assigned to member B")
+        for partition in (0, 1):  # for member B to consume too, whatever A did meanwhile
+            produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(count)],
+                    partition=partition)
+        everything = set(range(2 * count))
+        wait_until(lambda: takeover.processed() == {0: everything, 1: everything},
+                   message="every message processed by one member or the other")
+        wait_until(lambda: committed(bootstrap, group, topic, 2) == {0: 2 * count,
+                                                                      1: 2 * count},
+                   message="the commit of everything")
+        assert_commits_hold_below_unprocessed(bootstrap, group, topic, takeover)
+    finally:
+        gate.set()
+        member_b.stop()
+        member_a.stop()
+    moves = [entry for entry in takeover.story if entry in ("revoked", "lost")]
+    assert takeover.story[0] == "blocked virtual partition done" and moves
+    assert takeover.offsets["b"]  # member B took a partition over and consumed it
+    if moves[0] == "revoked":
+        # revoked (not lost): its commit held everything A had done, the blocked virtual
+        # partition included, so the new owner started right after it
+        at_revocation = takeover.at_revocation or {}
+        for partition, offsets in takeover.offsets["b"].items():
+            assert min(offsets) == at_revocation.get(partition, -1) + 1, partition
+
+
+def test_a_long_running_topic_holds_its_partition_while_its_virtual_partitions_run(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(2), unique("g")
+    produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(40)],
+            partition=0)
+    seen, gate = Seen(), threading.Event()
+    blocked_from: list[int] = []
+    flowing: list[int] = []
+
+    class Slow(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if self.partition == 1:
+                with seen.lock:
+                    flowing.extend(message.offset for message in messages)
+                return
+            if not gate.is_set() and any(message.key == "key-5" for message in messages):
+                blocked_from.append(messages.metadata.first_offset)
+                assert gate.wait(DEADLINE)
+            seen.add(self, messages)
+
+    # past max.poll.interval.ms the member would leave the group, were the listener waiting
+    app = make_app(bootstrap, group, fast_group=False, concurrency=4, max_messages=100,
+                   kafka={**FAST_COMMITS, "session.timeout.ms": 6000,
+                          "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 7000})
+    app.topic(topic, Slow, long_running_job=True,
+              virtual_partitions=VirtualPartitions(max_partitions=4))
+    recorder = Recorder(app)
+    app.start()
+    try:
+        wait_until(lambda: bool(blocked_from), message="the blocked virtual partition")
+        started = time.monotonic()
+        produce(bootstrap, topic, [b"{}"] * 20, partition=1)
+        wait_until(lambda: len(flowing) == 20, message="partition 1 flowing meanwhile")
+        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == blocked_from[0],
+                   message="the commit held at the blocked virtual partition")
+        wait_until(lambda: time.monotonic() - started > 9.0,
+                   message="the batch outlasting max.poll.interval.ms (7 s)")
+        assert blocked_from[0] not in seen.offsets  # still inside the batch
+        gate.set()
+        produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(10)],
+                partition=0)
+        wait_until(lambda: seen.count() == 50, message="partition 0 fetched again after it")
+        wait_until(lambda: committed(bootstrap, group, topic, 2) == {0: 50, 1: 20},
+                   message="the commit of everything")
+        moved = recorder.names("rebalance.partitions_revoked") + recorder.names(
+            "rebalance.partitions_lost")  # before the stop, which revokes as it leaves
+    finally:
+        gate.set()
+        app.stop()
+    assert moved == []
+    assert sorted(seen.offsets) == list(range(50))  # none twice: nothing failed or moved
+    assert sorted(flowing) == list(range(20))

@@ -103,13 +103,10 @@ def test_routing_names_the_topic_and_every_problem() -> None:
     assert "distribution" in text
 
 
-def test_routing_refuses_a_value_of_another_type_and_long_running_jobs() -> None:
+def test_routing_refuses_a_value_of_another_type() -> None:
     app = App(kafka=BOOTSTRAP)
     with pytest.raises(RoutingError, match=r"must be an engine\.VirtualPartitions"):
         app.topic("orders", Recording, virtual_partitions=16)  # type: ignore[arg-type]
-    with pytest.raises(RoutingError, match="long_running_job is not supported yet"):
-        app.topic("orders", Recording, virtual_partitions=VirtualPartitions(),
-                  long_running_job=True)
 
 
 def test_max_partitions_none_means_the_apps_concurrency() -> None:
