@@ -22,7 +22,8 @@ class InlineQueue:
     One job at a time, in the order the listener schedules them; except that virtual
     partitions' jobs pushed one after the other (a batch's, which workers run side by side)
     wait for the group's ``wait`` or the next other job, then run in the order
-    ``interleaving`` chooses. The batches of consume jobs are kept for ``Harness.poll``.
+    ``interleaving`` chooses. The batches of consume jobs (on a topic with virtual partitions,
+    each virtual partition's share) are kept for ``Harness.poll``.
     """
 
     def __init__(self, monitor: Monitor, interleaving: Interleaving | None = None) -> None:
@@ -40,9 +41,7 @@ class InlineQueue:
             self._side_by_side.append(job)
             return
         self._run_side_by_side()
-        if isinstance(job, Consume):
-            self.batches.append(job.messages)
-        self._invoker.run(job)
+        self._run(job)
 
     def wait(self, group_id: str, tick: float = 0.2) -> None:
         """Run the held jobs, in the chosen order; then every job ran."""
@@ -60,7 +59,13 @@ class InlineQueue:
         """Run the held jobs; a process death drops the rest, as it would the workers'."""
         held, self._side_by_side = self._side_by_side, []
         for job in self._interleaving.order(held):
-            self._invoker.run(job)
+            self._run(job)
+
+    def _run(self, job: Queueable) -> None:
+        """Run one job; a batch's (or a virtual partition's share of one) is kept first."""
+        if isinstance(job, (Consume, VirtualConsume)):
+            self.batches.append(job.messages)
+        self._invoker.run(job)
 
     def __repr__(self) -> str:
         """The queue's kind."""

@@ -249,3 +249,17 @@ def test_only_a_machine_of_a_topic_with_virtual_partitions_draws_orders() -> Non
             assert machine._interleaves is interleaves
         finally:
             machine.kafka.close()
+
+
+@pytest.mark.parametrize("interleave", [None, 7])
+def test_poll_returns_each_virtual_partitions_share_of_the_batch(interleave: Interleave) -> None:
+    class Quiet(Consumer):
+        def consume(self, messages: Messages) -> None:
+            pass
+
+    with Harness(app_of(Quiet), partitions={"t": 1}, interleave=interleave) as kafka:
+        for index in range(16):
+            kafka.produce("t", index, key=KEYS[index % len(KEYS)])
+        batches = kafka.poll()
+        assert len(batches) > 1  # several virtual partitions ran a share each
+        assert sorted(m.offset for batch in batches for m in batch) == list(range(16))
