@@ -31,6 +31,8 @@ class ConsumerRuntime(Protocol):
     def resume(self) -> None: ...
     def seek(self, target: SeekTarget) -> None: ...
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None: ...
+    async def produce_async(self, topic: str, value: Any, **options: Any) -> None: ...
+    async def commit_offsets_async(self) -> bool: ...
 
 
 class Consumer:
@@ -139,6 +141,22 @@ class Consumer:
     def produce_sync(self, topic: str, value: Any, **options: Any) -> None:
         """Send a message and wait for the broker's acknowledgement."""
         self._require().produce(topic, value, True, **options)
+
+    async def produce_async(self, topic: str, value: Any, **options: Any) -> None:
+        """Send a message from an async consumer; return once the broker acknowledged it.
+
+        Raises ``ProduceError`` when the send fails or is not acknowledged in time. The
+        event loop runs on meanwhile.
+        """
+        await self._require().produce_async(topic, value, **options)
+
+    async def commit_offsets_async(self) -> bool:
+        """Commit what was marked and wait for the broker's answer, without blocking the loop.
+
+        False when the partition was lost. (``commit_offsets()`` only asks for a commit and
+        never waits: it too is fine on the loop; ``sync=True`` would block it.)
+        """
+        return await self._require().commit_offsets_async()
 
     def _require(self) -> ConsumerRuntime:
         if self._runtime is None:

@@ -120,3 +120,10 @@ class AdminError(EngineError):
         self.problems: tuple[str, ...] = tuple(problems)
         self.done: tuple[Any, ...] = tuple(done)
         super().__init__("\n".join(self.problems))
+
+
+class LoopBlockedError(EngineError):
+    """An async consumer held the app's event loop (a sync call inside ``async def``).
+
+    Reported, never raised: ``error.occurred`` type ``consumer.loop.blocked`` carries it.
+    """

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from engine.aio.loop import EngineLoop
 from engine.connection.listeners_batch import ListenersBatch
 from engine.processing.jobs_queue import JobsQueue
 from engine.processing.workers_pool import WorkersPool
@@ -42,7 +43,8 @@ class Runner:
         self.groups, self.producer, self.server = groups, producer, server
         # the queue and the pool wired to each other, here rather than in call(): the server
         # reports what they hold and the app's statistics read them from the start
-        self.jobs_queue = JobsQueue()
+        self.loop = _loop_for(groups, monitor, settings)
+        self.jobs_queue = JobsQueue(self.loop)
         self.workers = WorkersPool(self.jobs_queue, monitor)
         self.listeners: ListenersBatch | None = None
         self._build_listeners = build_listeners
@@ -50,6 +52,8 @@ class Runner:
     def call(self) -> None:
         """Run until every listener has stopped; on failure report, stop, clean up, re-raise."""
         try:
+            if self.loop is not None:
+                self.loop.start()
             listeners = self._build_listeners(self.groups, self.jobs_queue, self.monitor,
                                               self.settings, self.producer, self.server.wake)
             self.listeners = listeners  # before starting any: a failed start cleans up them all
@@ -60,6 +64,7 @@ class Runner:
             # no listener runs, so no job comes any more: close, then let the workers finish
             self.jobs_queue.close()
             self.workers.join()
+            self._stop_loop()
         except Exception as error:
             self.monitor.instrument("error.occurred", self, type="runner.call.error", error=error)
             self.server.runner_failed()
@@ -74,3 +79,20 @@ class Runner:
         self.workers.join(self.settings.shutdown_timeout)
         for listener in self.listeners or ():
             listener.join(self.settings.shutdown_timeout)
+        self._stop_loop()
+
+    def cancel_async_jobs(self) -> list[str]:
+        """Cancel the async consumers' jobs still running (an overdue stop); what was cancelled."""
+        return self.loop.cancel() if self.loop is not None else []
+
+    def _stop_loop(self) -> None:
+        if self.loop is not None:
+            self.loop.stop(self.settings.shutdown_timeout)
+
+
+def _loop_for(groups: Sequence[SubscriptionGroup], monitor: Monitor, settings: Settings
+              ) -> EngineLoop | None:
+    """The app's event loop, when a route has an async consumer (none runs otherwise)."""
+    if not any(route.is_async for group in groups for route in group.topics):
+        return None
+    return EngineLoop(monitor, settings.max_async_jobs)

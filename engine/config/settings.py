@@ -27,6 +27,8 @@ class Settings:
     pause_with_exponential_backoff: bool = True
     node_report_timeout: float = 60.0
     assignment_timeout: float = 60.0
+    max_async_jobs: int = 1000
+    loop_stall_threshold: float = 0.5
     plugins: tuple[str, ...] = ()
 
     @classmethod
@@ -64,8 +66,9 @@ def _problems(s: Mapping[str, Any]) -> list[str]:
     problems = kafka_problems(s["kafka"], "kafka", require_bootstrap=True)
     problems += _whole("concurrency", s["concurrency"], 1)
     problems += _whole("max_messages", s["max_messages"], 1)
+    problems += _whole("max_async_jobs", s["max_async_jobs"], 1)
     for name in ("max_wait_time", "shutdown_timeout", "pause_timeout", "pause_max_timeout",
-                 "node_report_timeout", "assignment_timeout"):
+                 "node_report_timeout", "assignment_timeout", "loop_stall_threshold"):
         problems += _positive(name, s[name])
     if not isinstance(s["client_id"], str) or not s["client_id"].strip():
         problems.append(f"client_id must be a non-empty string (got {s['client_id']!r})")

@@ -52,6 +52,10 @@ class GroupJobs:
         """Block until no blocking job of this group is in flight."""
         self._queue.wait(self._group_id)
 
+    def cancel(self, which: Callable[[Job], bool]) -> None:
+        """Cancel this group's async jobs ``which`` picks (a lost partition's)."""
+        self._queue.cancel(self._group_id, which)
+
     def clear(self) -> None:
         """Drop this group's queued jobs (a client reset)."""
         self._queue.clear(self._group_id)

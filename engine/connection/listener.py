@@ -20,7 +20,6 @@ from engine.connection.long_jobs import LongJobs
 from engine.connection.revocations import Revocations
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
-from engine.processing.executor import Executor
 from engine.processing.jobs import Shutdown
 from engine.processing.partition_builder import ExecutorFactory, PartitionBuilder
 from engine.processing.partitions import PartitionKey, Partitions, Served
@@ -45,7 +44,7 @@ class Listener:
     def __init__(self, subscription_group: SubscriptionGroup, jobs_queue: ListenerQueue,
                  monitor: Monitor, settings: Settings, producer: Producer, *,
                  client_factory: ListenerClientFactory = Client,
-                 executor_factory: ExecutorFactory = Executor,
+                 executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.subscription_group = subscription_group
         self.id = subscription_group.id

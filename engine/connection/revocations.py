@@ -45,18 +45,22 @@ class Revocations:
             if key in owned:
                 client.seek(key[0], key[1], offset)
         self.let_go(self._partitions.remove(revoked - lost))
-        self.let_go(self._partitions.remove(lost))
+        self.let_go(self._partitions.remove(lost), lost=True)
         return kept
 
-    def let_go(self, gone: list[Served]) -> None:
+    def let_go(self, gone: list[Served], lost: bool = False) -> None:
         """Mark partitions revoked and run their consumers' ``revoked`` hooks.
 
         Revoked and lost partitions are heard the same way. A partition whose long-running
-        job still runs hears it once the job ended.
+        job still runs hears it once the job ended; a lost one's async jobs are cancelled
+        (their work can no longer be committed), so that ending comes soon.
         """
         for served in gone:
             served.state.revoke()
         held = self._long.let_go(gone)
+        if lost and held:
+            executors = {id(executor) for served in held for executor in served.executors()}
+            self._jobs.cancel(lambda job: id(job.executor) in executors)
         self._jobs.run(Revoked(executor, self._group_id) for served in gone
                        if served not in held for executor in served.executors()
                        if executor.consumer)

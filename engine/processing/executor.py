@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from engine.routing.topic import Topic
 
 
+HOOK_EVENTS = {
+    "revoked": ("consumer.revoke", "consumer.revoked"),
+    "shutdown": ("consumer.shutting_down", "consumer.shutdown"),
+    "eofed": ("consumer.eof", "consumer.eofed"),
+}
+"""The events sent before and after each hook other than ``consume``."""
+
 _HOOK_ERRORS = {
     "revoked": "consumer.revoked.error",
     "shutdown": "consumer.shutdown.error",
@@ -64,6 +71,9 @@ class Executor:
         """Wrap polled messages of this partition as one batch (listener thread)."""
         return Messages(raws, self.topic, self.partition, polled_at, self._deserializers)
 
+    on_loop = False
+    """Whether the jobs of this executor run on the app's event loop (``AsyncExecutor``)."""
+
     def consume(self, messages: Messages) -> Outcome:
         """Run ``consume`` on one batch (worker thread); building the consumer is part of it."""
         consumer = self.consumer
@@ -71,14 +81,17 @@ class Executor:
             consumer, error = self._build()
             if consumer is None:
                 return Outcome(None, error)
+        attempt, before = self._begin(consumer, messages)
+        error = self._run("consume", consumer, self._consume, consumer, messages)  # no closure
+        return Outcome(consumer, error, attempt, self._took if error is None else 0.0, before)
+
+    def _begin(self, consumer: Consumer, messages: Messages) -> tuple[int, int | None]:
+        """Hand the batch to the consumer; the attempt, and the first unmarked offset before."""
         context = self.context
         context.batch = messages
         consumer.messages = messages
         messages.metadata.processed_at = self._clock()
-        attempt = context.attempt
-        before = context.state.first_unmarked
-        error = self._run("consume", consumer, self._consume, consumer, messages)  # no closure
-        return Outcome(consumer, error, attempt, self._took if error is None else 0.0, before)
+        return context.attempt, context.state.first_unmarked
 
     def _consume(self, consumer: Consumer, messages: Messages) -> None:
         attempt = self.context.attempt
@@ -116,28 +129,42 @@ class Executor:
 
     def revoked(self) -> None:
         """Run the ``revoked`` hook (the partition is already marked revoked)."""
-        self._hook("revoked", "consumer.revoke", "consumer.revoked")
+        self._hook("revoked")
 
     def shutdown(self) -> None:
         """Run the ``shutdown`` hook."""
-        self._hook("shutdown", "consumer.shutting_down", "consumer.shutdown")
+        self._hook("shutdown")
 
     def eofed(self) -> None:
         """Run the ``eofed`` hook (building the consumer if no batch did yet)."""
         if self.consumer is None and self._build()[0] is None:
             return
-        self._hook("eofed", "consumer.eof", "consumer.eofed")
+        self._hook("eofed")
 
-    def _hook(self, action: str, before: str, after: str) -> None:
+    def _hook(self, action: str) -> None:
         consumer = self.consumer
         if consumer is None:
             return
+        before, after = HOOK_EVENTS[action]
         hook: Callable[[], None] = getattr(consumer, action)
         self._run(action, consumer, self._measured, consumer, before, after, hook)
 
     def _build(self) -> tuple[Consumer | None, BaseException | None]:
         """Build the consumer; a constructor that raises is reported and counts as a failure."""
         started = time.perf_counter()
+        consumer, error = self._construct()
+        if consumer is None:
+            return None, error
+        try:
+            consumer.initialized()
+        except BaseException as failure:  # noqa: BLE001 - user hook; reported, the consumer runs
+            self._report("consumer.initialized.error", consumer, failure)
+        else:
+            self._built(consumer, started)
+        return consumer, None
+
+    def _construct(self) -> tuple[Consumer | None, BaseException | None]:
+        """The consumer instance, attached to this partition (its hook not run yet)."""
         try:
             consumer = self.route.consumer_class()
         except BaseException as error:  # noqa: BLE001 - user code; the batch is retried
@@ -148,14 +175,11 @@ class Executor:
         consumer.consumer_group = self.route.consumer_group
         consumer._runtime = self.context
         self.context.consumer = self.consumer = consumer
-        try:
-            consumer.initialized()
-        except BaseException as error:  # noqa: BLE001 - user hook; reported, the consumer runs
-            self._report("consumer.initialized.error", consumer, error)
-        else:
-            self.monitor.instrument("consumer.initialized", consumer, topic=self.topic,
-                                    partition=self.partition, time=time.perf_counter() - started)
         return consumer, None
+
+    def _built(self, consumer: Consumer, started: float) -> None:
+        self.monitor.instrument("consumer.initialized", consumer, topic=self.topic,
+                                partition=self.partition, time=time.perf_counter() - started)
 
     def _measured(
         self, consumer: Consumer, before: str, after: str, hook: Callable[[], None]
@@ -189,16 +213,19 @@ class Executor:
         except ProcessDeath:
             raise
         except BaseException as error:  # noqa: BLE001 - user code; reported, never fatal
-            if action != "consume":
-                self._report(_HOOK_ERRORS[action], consumer, error)
-            else:
-                kind = ("consumer.deserialize.error" if isinstance(error, DeserializationError)
-                        else "consumer.consume.error")
-                offsets = (message.offset for message in consumer.messages)
-                self._report(kind, consumer, error,
-                             offset=self.context.state.next_unmarked(offsets))
+            self._failed(action, consumer, error)
             return error
         return None
+
+    def _failed(self, action: str, consumer: Consumer, error: BaseException) -> None:
+        """Report what a hook raised: a consume error names its first unprocessed offset."""
+        if action != "consume":
+            self._report(_HOOK_ERRORS[action], consumer, error)
+            return
+        kind = ("consumer.deserialize.error" if isinstance(error, DeserializationError)
+                else "consumer.consume.error")
+        offsets = (message.offset for message in consumer.messages)
+        self._report(kind, consumer, error, offset=self.context.state.next_unmarked(offsets))
 
     def _report(self, kind: str, consumer: Any, error: BaseException, **context: Any) -> None:
         self.monitor.instrument("error.occurred", consumer, type=kind, error=error,

@@ -25,22 +25,43 @@ class JobInvoker:
 
     def run(self, job: Any) -> None:
         """Run one job; whatever happens (but a process death), it is reported as completed."""
-        monitor, sender = self._monitor, self._sender
         try:
-            if self._process.receivers:
-                monitor.instrument("worker.process", sender, job=job.public)
-            started = time.perf_counter()
+            started = self._process_(job)
             job.run()
-            if self._processed.receivers:
-                monitor.instrument(
-                    "worker.processed", sender, job=job.public, time=time.perf_counter() - started
-                )
+            self._processed_(job, started)
         except ProcessDeath:
             raise
         except BaseException as error:  # noqa: BLE001 - a worker survives anything a job does;
             # only the queue ends it (a None from pop), so SystemExit from user code does not
-            monitor.instrument(
-                "error.occurred", sender, type="worker.process.error", error=error, job=job.public
-            )
+            self._failed(job, error)
+        self._completed_(job)
+
+    async def run_async(self, job: Any) -> None:
+        """Run one async consumer's job on the loop, reported as ``run`` reports a job."""
+        try:
+            started = self._process_(job)
+            await job.run_async()
+            self._processed_(job, started)
+        except ProcessDeath:
+            raise
+        except BaseException as error:  # noqa: BLE001 - a cancelled job ends as failed too
+            self._failed(job, error)
+        self._completed_(job)
+
+    def _process_(self, job: Any) -> float:
+        if self._process.receivers:
+            self._monitor.instrument("worker.process", self._sender, job=job.public)
+        return time.perf_counter()
+
+    def _processed_(self, job: Any, started: float) -> None:
+        if self._processed.receivers:
+            self._monitor.instrument("worker.processed", self._sender, job=job.public,
+                                     time=time.perf_counter() - started)
+
+    def _failed(self, job: Any, error: BaseException) -> None:
+        self._monitor.instrument("error.occurred", self._sender, type="worker.process.error",
+                                 error=error, job=job.public)
+
+    def _completed_(self, job: Any) -> None:
         if self._completed.receivers:
-            monitor.instrument("worker.completed", sender, job=job.public)
+            self._monitor.instrument("worker.completed", self._sender, job=job.public)

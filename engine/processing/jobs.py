@@ -6,11 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.aio.off_loop import off_loop
 from engine.processing.death import ProcessDeath
 
 if TYPE_CHECKING:
+    from engine.aio.executor import AsyncExecutor
     from engine.messages import Messages
     from engine.processing.executor import Executor
+    from engine.processing.outcome import Outcome
     from engine.processing.partition_context import PartitionContext
     from engine.processing.strategies import DefaultStrategy
 
@@ -27,13 +30,14 @@ class JobInfo:
 class Job:
     """Base job: belongs to a listener's group, runs one executor action on a worker."""
 
-    __slots__ = ("executor", "group_id")
+    __slots__ = ("executor", "group_id", "on_loop")
     kind = "job"
     non_blocking = False
 
     def __init__(self, executor: Executor, group_id: str) -> None:
         self.executor = executor
         self.group_id = group_id
+        self.on_loop = executor.on_loop  # an async consumer's job runs on the app's loop
 
     @property
     def context(self) -> PartitionContext:
@@ -48,6 +52,13 @@ class Job:
     def run(self) -> None:
         """Run on a worker thread."""
         raise NotImplementedError
+
+    async def run_async(self) -> None:
+        """Run on the app's event loop (an async consumer's job)."""
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        """The job was cancelled before it ran: leave its partition as a failure would."""
 
     def __repr__(self) -> str:
         """Kind and partition."""
@@ -67,23 +78,42 @@ class Consume(Job):
         self.messages = messages
 
     def run(self) -> None:
-        """Consume the batch, apply the strategy (mark, or retry after a pause), report it.
+        """Consume the batch, apply the strategy (mark, or retry after a pause), report it."""
+        self._settle(self.executor.consume(self.messages))
+
+    async def run_async(self) -> None:
+        """``run`` on the loop: a success settles there (marks), a failure off it.
+
+        A failure may send to the dead-letter queue and wait for the broker's answer, which
+        must not stall the loop's other jobs.
+        """
+        outcome = await as_async(self.executor).consume_async(self.messages)
+        if outcome.error is None:
+            self._settle(outcome)
+        else:
+            await off_loop(self._settle, outcome)
+
+    def abandon(self) -> None:
+        """Never ran: the batch is retried from its first unmarked offset."""
+        self.executor.context.fail(message.offset for message in self.messages)
+
+    def _settle(self, outcome: Outcome) -> None:
+        """Apply the strategy to a consumed batch and report it.
 
         Should the strategy itself fail, the batch is retried from its first unmarked offset
         (the worker reports the error): nothing is skipped. ``consumer.consumed`` is sent
         either way (a receiver may close what ``consumer.consume`` opened).
         """
         executor = self.executor
-        outcome = executor.consume(self.messages)
         try:
             self.strategy.after_consume(executor.context, outcome, self.messages)
         except ProcessDeath:
             raise
         except BaseException:
             executor.context.fail()
-            self.executor.consumed(outcome, self.messages)
+            executor.consumed(outcome, self.messages)
             raise
-        self.executor.consumed(outcome, self.messages)
+        executor.consumed(outcome, self.messages)
 
     def __repr__(self) -> str:
         """Kind, partition and offsets."""
@@ -117,6 +147,20 @@ class LongConsume(Consume):
         finally:
             self.finished()
 
+    async def run_async(self) -> None:
+        """``run`` on the loop."""
+        try:
+            await super().run_async()
+        finally:
+            self.finished()
+
+    def abandon(self) -> None:
+        """Never ran: retried, and the listener told the job ended."""
+        try:
+            super().abandon()
+        finally:
+            self.finished()
+
 
 class Revoked(Job):
     """Tell the consumer its partition was taken away."""
@@ -127,6 +171,10 @@ class Revoked(Job):
     def run(self) -> None:
         """Run the ``revoked`` hook."""
         self.executor.revoked()
+
+    async def run_async(self) -> None:
+        """Await the ``revoked`` hook on the loop."""
+        await as_async(self.executor).hook_async("revoked")
 
 
 class Shutdown(Job):
@@ -139,6 +187,10 @@ class Shutdown(Job):
         """Run the ``shutdown`` hook."""
         self.executor.shutdown()
 
+    async def run_async(self) -> None:
+        """Await the ``shutdown`` hook on the loop."""
+        await as_async(self.executor).hook_async("shutdown")
+
 
 class Eofed(Job):
     """Tell the consumer the end of its partition was reached."""
@@ -149,3 +201,13 @@ class Eofed(Job):
     def run(self) -> None:
         """Run the ``eofed`` hook."""
         self.executor.eofed()
+
+    async def run_async(self) -> None:
+        """Await the ``eofed`` hook on the loop."""
+        await as_async(self.executor).hook_async("eofed")
+
+
+def as_async(executor: Executor) -> AsyncExecutor:
+    """The executor of a job that runs on the loop (only an async consumer's does)."""
+    assert executor.on_loop, f"{executor.topic}/{executor.partition} is not an async consumer's"
+    return executor  # type: ignore[return-value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from engine.errors import QueueClosedError
@@ -15,6 +16,14 @@ class Queueable(Protocol):
 
     group_id: str
     non_blocking: bool
+    on_loop: bool
+
+
+class LoopSubmit(Protocol):
+    """Where the jobs of async consumers run (``engine.aio.loop.EngineLoop``)."""
+
+    def submit(self, job: Any, done: Callable[[Any], None]) -> None: ...
+    def cancel(self, which: Callable[[Any], bool]) -> list[str]: ...
 
 
 class ListenerQueue(Protocol):
@@ -24,6 +33,7 @@ class ListenerQueue(Protocol):
     def push(self, job: Queueable) -> None: ...
     def wait(self, group_id: str, tick: float = 0.2) -> None: ...
     def clear(self, group_id: str) -> None: ...
+    def cancel(self, group_id: str, which: Callable[[Any], bool]) -> None: ...
 
 
 _PARKED: Any = object()
@@ -51,9 +61,13 @@ class JobsQueue:
     wakes one unless one is already on its way (that one takes the queued jobs in turn), a
     non-blocking job always wakes one, and a waiting listener wakes idle workers for whatever
     is still queued after ``FAN_OUT_DELAY``.
+
+    An async consumer's job (``on_loop``) goes to ``loop`` instead of the workers; it is in
+    flight for its listener's ``wait`` like any other until the loop completes it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loop: LoopSubmit | None = None) -> None:
+        self._loop = loop
         self._mutex = threading.Lock()
         self._jobs: deque[Any] = deque()
         self._idle: list[threading.Lock] = []
@@ -72,10 +86,22 @@ class JobsQueue:
             if self._closed:
                 raise QueueClosedError(f"jobs queue is closed; cannot schedule {job!r}")
             self._groups[job.group_id].in_flight.add(job)
-            self._jobs.append(job)
-            waker = self._wake_one() if job.non_blocking or not self._waking else None
+            if job.on_loop:
+                waker = None
+            else:
+                self._jobs.append(job)
+                waker = self._wake_one() if job.non_blocking or not self._waking else None
         if waker is not None:
             waker.release()
+        elif job.on_loop:
+            self._to_loop(job)
+
+    def _to_loop(self, job: Queueable) -> None:
+        """Hand an async consumer's job to the loop (outside the mutex: it may run at once)."""
+        if self._loop is None:
+            self.complete(job)
+            raise RuntimeError(f"{job!r} is an async consumer's job, and no loop runs them")
+        self._loop.submit(job, self.complete)
 
     def push_sentinel(self) -> None:
         """Ask one worker to exit (used to scale the pool down)."""
@@ -171,6 +197,11 @@ class JobsQueue:
             waiting.in_flight.clear()
             if waiting.wake.locked():
                 waiting.wake.release()
+
+    def cancel(self, group_id: str, which: Callable[[Any], bool]) -> None:
+        """Cancel the group's async jobs ``which`` picks (they end as failed, then complete)."""
+        if self._loop is not None:
+            self._loop.cancel(lambda job: job.group_id == group_id and which(job))
 
     def close(self) -> None:
         """Refuse new jobs and let idle workers exit once the queue is drained."""

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from engine.aio.executor import AsyncExecutor
 from engine.processing.backoff import Backoff
 from engine.processing.executor import Executor
 from engine.processing.partition_context import PartitionContext
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
 
 ExecutorFactory = Callable[["Topic", int, PartitionContext, "Monitor", Callable[[], float]],
                            Executor]
-"""Builds a partition's executor: ``(route, partition, context, monitor, clock)``."""
+"""Builds a partition's executor: ``(route, partition, context, monitor, clock)``.
+
+An async consumer's route (``Topic.is_async``) needs an ``AsyncExecutor``.
+"""
 
 
 class PartitionBuilder:
@@ -36,12 +40,13 @@ class PartitionBuilder:
 
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor,
                  settings: Settings, producer: Producer, *,
-                 executor_factory: ExecutorFactory = Executor,
+                 executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._group = subscription_group
         self._monitor = monitor
         self._producer = producer
-        self._executor_factory = executor_factory
+        self._executor_factory = executor_factory or self._executor
+        self._stall_threshold = settings.loop_stall_threshold
         self._clock = clock
         self._concurrency = settings.concurrency
         self._backoff = Backoff(settings.pause_timeout, settings.pause_max_timeout,
@@ -61,6 +66,13 @@ class PartitionBuilder:
             return self._virtual(route, number, context, port)
         executor = self._executor_factory(route, number, context, self._monitor, self._clock)
         return Served(state, executor, self._strategies[topic], context)
+
+    def _executor(self, route: Topic, number: int, context: PartitionContext, monitor: Monitor,
+                  clock: Callable[[], float]) -> Executor:
+        """The engine's executor: an async consumer's awaits its hooks on the loop."""
+        if route.is_async:
+            return AsyncExecutor(route, number, context, monitor, self._stall_threshold, clock)
+        return Executor(route, number, context, monitor, clock)
 
     def _virtual(self, route: Topic, number: int, context: PartitionContext,
                  port: OffsetsPort) -> Served:

@@ -7,6 +7,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from engine.aio.off_loop import off_loop
 from engine.errors import SeekError
 from engine.messages import Message
 from engine.processing.effects import Seek
@@ -167,6 +168,14 @@ class PartitionContext:
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None:
         """Send through the app's shared producer."""
         self._producer.produce(topic, value, sync=sync, **options)
+
+    async def produce_async(self, topic: str, value: Any, **options: Any) -> None:
+        """Send through the app's shared producer from the loop; awaited until acknowledged."""
+        await self._producer.produce_async(topic, value, **options)
+
+    async def commit_offsets_async(self) -> bool:
+        """A synchronous commit, made off the loop and awaited."""
+        return await off_loop(self.commit, True)
 
     def _offset_for_time(self, moment: datetime) -> int:
         return self._port.offset_for_time(self.topic, self.partition, moment)

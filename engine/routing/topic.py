@@ -40,6 +40,11 @@ class Topic:
     config: TopicConfig | None = None
     virtual_partitions: VirtualPartitions | None = None
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the consumer's ``consume`` is ``async def``: it runs on the app's loop."""
+        return is_async_consumer(self.consumer_class)
+
     @classmethod
     def build(cls, name: str, consumer_class: Any, **options: Any) -> Topic:
         """Validate a route and return it, or raise ``RoutingError`` naming the topic."""
@@ -87,19 +92,31 @@ def _virtual_problems(options: dict[str, Any]) -> list[str]:
 HOOKS = ("consume", "initialized", "revoked", "shutdown", "eofed", "wrap")
 
 
-def _async_hook_problems(consumer_class: type[Consumer]) -> list[str]:
-    """``async def`` hooks: the engine calls hooks synchronously and would never await them.
+def is_async_consumer(consumer_class: type[Consumer]) -> bool:
+    """Whether ``consume`` is ``async def`` (API.md section 13: the consumer is async)."""
+    return inspect.iscoroutinefunction(consumer_class.consume)
 
-    A coroutine never awaited would let its batch be marked unprocessed, so such a route
-    is refused until async consumers exist.
+
+def _async_hook_problems(consumer_class: type[Consumer]) -> list[str]:
+    """``async def`` hooks of a consumer whose ``consume`` is a plain ``def``.
+
+    Such a consumer runs on worker threads, where a coroutine would never be awaited (and
+    its batch marked unprocessed); an async consumer may make any hook ``async def``. An
+    async generator is never a hook.
     """
-    return [
-        f"{consumer_class.__qualname__}.{hook} is 'async def', which this engine does not run"
-        " yet (its coroutine would never be awaited): make it a plain 'def'"
-        for hook in HOOKS
-        if inspect.iscoroutinefunction(getattr(consumer_class, hook))
-        or inspect.isasyncgenfunction(getattr(consumer_class, hook))
-    ]
+    is_async = is_async_consumer(consumer_class)
+    problems = []
+    for hook in HOOKS:
+        method = getattr(consumer_class, hook)
+        if inspect.isasyncgenfunction(method):
+            problems.append(f"{consumer_class.__qualname__}.{hook} is an async generator, which"
+                            " the engine never runs: make it 'async def' returning None")
+        elif inspect.iscoroutinefunction(method) and not is_async:
+            problems.append(
+                f"{consumer_class.__qualname__}.{hook} is 'async def' but consume is a plain"
+                " 'def' (its coroutine would never be awaited): make consume 'async def' too,"
+                f" or {hook} a plain 'def'")
+    return problems
 
 
 def _limit_problems(options: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ log = logging.getLogger("engine.server")
 FORCED_EXIT_CODE = 2
 CLOSE_WAIT = 5.0  # seconds a forced stop gives clients to close before the process exits
 FLUSH_WAIT = 1.0  # seconds an overdue stop still gives the producer to deliver
+CANCEL_WAIT = 5.0  # seconds an overdue stop gives the async jobs it cancelled to end
 
 
 def still_running(runner: Runner) -> dict[str, Any]:

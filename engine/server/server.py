@@ -139,18 +139,31 @@ class Server:
         with self._stop_lock:
             self._move(AppState.STOPPING)
             deadline = time.monotonic() + self.settings.shutdown_timeout
-            if not self.finished.wait(self.settings.shutdown_timeout):
-                return self._overdue()
-            # the listeners flushed before their final commits; this reports what is left
-            self.producer.close(max(0.0, deadline - time.monotonic()))
-            self._move(AppState.STOPPED)
-            self._move(AppState.TERMINATED)
-            return None
+            if self.finished.wait(self.settings.shutdown_timeout):
+                self._stopped(deadline)
+                return None
+            # async consumers' jobs can be cancelled (sync ones cannot): they end as failed,
+            # nothing of them marked, and the stop may then finish; it is still overdue
+            cancelled = self.runner.cancel_async_jobs()
+            if cancelled and self.finished.wait(overdue.CANCEL_WAIT):
+                report = self._overdue(cancelled)
+                self._stopped(time.monotonic() + overdue.FLUSH_WAIT)
+                return report
+            return self._overdue(cancelled)
 
-    def _overdue(self) -> dict[str, Any]:
-        """The stop outlasted ``shutdown_timeout``: report it; the state stays stopping."""
+    def _stopped(self, deadline: float) -> None:
+        """Every listener stopped: close the producer, then stopped and terminated."""
+        # the listeners flushed before their final commits; this reports what is left
+        self.producer.close(max(0.0, deadline - time.monotonic()))
+        self._move(AppState.STOPPED)
+        self._move(AppState.TERMINATED)
+
+    def _overdue(self, cancelled: list[str]) -> dict[str, Any]:
+        """The stop outlasted ``shutdown_timeout``: report it (with the async jobs cancelled)."""
         self.producer.flush(overdue.FLUSH_WAIT)  # reports what it could not deliver
         report = self.report()
+        if cancelled:
+            report["cancelled"] = cancelled
         self.monitor.instrument(
             "error.occurred", self, type="app.stopping.error",
             error=StopTimeout(self.settings.shutdown_timeout, report), **report,

@@ -21,6 +21,7 @@ from engine.testing.errors import HarnessError
 from engine.testing.events import EventLog, EventRecorder, HistoryFeed
 from engine.testing.faults import Faults
 from engine.testing.group_verbs import GroupVerbs
+from engine.testing.harness_loop import HarnessLoop
 from engine.testing.harness_state import HarnessState
 from engine.testing.history import History
 from engine.testing.interleave import Interleave, Interleaving
@@ -60,6 +61,7 @@ class Harness:
                  epoch: Epoch | None = None, interleave: Interleave = None) -> None:
         self.app = app
         self._interleaving = Interleaving(interleave)
+        self._loop = HarnessLoop()  # async consumers' jobs run on it
         self.clock = _clock(epoch)
         self.events = EventLog()
         self._log = Log(self.clock.wall)
@@ -218,7 +220,10 @@ class Harness:
 
     def close(self) -> None:
         """Stop (if running) and let go of the app's monitor; the harness is done."""
-        self._state.close()
+        try:
+            self._state.close()
+        finally:
+            self._loop.close()
 
     def __enter__(self) -> Harness:
         """The harness itself."""
@@ -258,7 +263,8 @@ class Harness:
     def _new_member(self, subscription_group: SubscriptionGroup, number: int) -> Member:
         return Member(subscription_group, self.app.monitor, self.app.settings, self.producer,
                       log=self._log, clock=self.clock, history=self.history, plan=self._plan,
-                      faults=self._faults, number=number, interleaving=self._interleaving)
+                      faults=self._faults, number=number, interleaving=self._interleaving,
+                      loop=self._loop)
 
     def __repr__(self) -> str:
         """The app, the state and the virtual time."""

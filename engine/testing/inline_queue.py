@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from engine.processing.job_invoker import JobInvoker
 from engine.processing.jobs import Consume
 from engine.processing.virtual_batch import VirtualConsume
+from engine.testing.harness_loop import HarnessLoop
 from engine.testing.interleave import Interleaving
 
 if TYPE_CHECKING:
@@ -23,11 +25,14 @@ class InlineQueue:
     partitions' jobs pushed one after the other (a batch's, which workers run side by side)
     wait for the group's ``wait`` or the next other job, then run in the order
     ``interleaving`` chooses. The batches of consume jobs (on a topic with virtual partitions,
-    each virtual partition's share) are kept for ``Harness.poll``.
+    each virtual partition's share) are kept for ``Harness.poll``. An async consumer's job
+    runs to its end on ``loop`` (the harness's).
     """
 
-    def __init__(self, monitor: Monitor, interleaving: Interleaving | None = None) -> None:
+    def __init__(self, monitor: Monitor, interleaving: Interleaving | None = None,
+                 loop: HarnessLoop | None = None) -> None:
         self._invoker = JobInvoker(monitor, self)
+        self._loop = loop or HarnessLoop()
         self._interleaving = interleaving or Interleaving()
         self._side_by_side: list[Job] = []
         self.batches: list[Messages] = []
@@ -50,6 +55,9 @@ class InlineQueue:
     def clear(self, group_id: str) -> None:
         """Nothing waits once ``wait`` returned (held jobs run at the next push or wait)."""
 
+    def cancel(self, group_id: str, which: Callable[[Any], bool]) -> None:
+        """Nothing to cancel: every job ran to its end when it was pushed."""
+
     def take_batches(self) -> list[Messages]:
         """The batches run since the last call."""
         batches, self.batches = self.batches, []
@@ -65,7 +73,10 @@ class InlineQueue:
         """Run one job; a batch's (or a virtual partition's share of one) is kept first."""
         if isinstance(job, (Consume, VirtualConsume)):
             self.batches.append(job.messages)
-        self._invoker.run(job)
+        if job.on_loop:  # an async consumer's: on the harness's loop, to its end
+            self._loop.run(self._invoker.run_async(job))
+        else:
+            self._invoker.run(job)
 
     def __repr__(self) -> str:
         """The queue's kind."""

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, cast
 from engine.connection.listener import Listener
 from engine.consumer import Consumer
 from engine.processing.partitions import PartitionKey
-from engine.testing.crash import CrashingExecutor, CrashPlan
+from engine.testing.crash import CrashPlan, crashing_executor
 from engine.testing.faults import Faults
+from engine.testing.harness_loop import HarnessLoop
 from engine.testing.inline_queue import InlineQueue
 from engine.testing.interleave import Interleaving
 from engine.testing.memory_client import MemoryClient
@@ -34,17 +35,19 @@ class Member:
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
                  plan: CrashPlan, faults: Faults, number: int = 0,
-                 interleaving: Interleaving | None = None) -> None:
+                 interleaving: Interleaving | None = None, loop: HarnessLoop | None = None
+                 ) -> None:
         self.subscription_group = subscription_group
         self.number = number
         self._log = log
-        self.queue = InlineQueue(monitor, interleaving)
+        self.queue = InlineQueue(monitor, interleaving, loop)
 
         def client(subscription_group: SubscriptionGroup, monitor: Monitor,
                    listener: object) -> MemoryClient:
             return MemoryClient(subscription_group, monitor, listener, log, clock, history, faults)
 
-        executor = functools.partial(CrashingExecutor,
+        executor = functools.partial(crashing_executor,
+                                     stall_threshold=settings.loop_stall_threshold,
                                      consumer_group=subscription_group.consumer_group,
                                      plan=plan, history=history, member=number,
                                      wall_offset=clock.wall() - clock.now())

@@ -30,6 +30,7 @@ class FakeJob:
     group_id: str
     number: int
     non_blocking: bool = False
+    on_loop: bool = False
 
 
 @dataclass(eq=False)

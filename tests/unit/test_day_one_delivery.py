@@ -7,6 +7,7 @@ test here failed on the code before its fix.
 from __future__ import annotations
 
 import traceback
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -114,19 +115,23 @@ def test_a_partition_failing_past_1024_attempts_stays_paused_and_is_never_skippe
 
 # -- 3: an async consume is refused, never marked ----------------------------------------------
 
-def test_an_async_consume_is_refused_when_routed() -> None:
+def test_an_async_hook_of_a_sync_consume_is_refused_when_routed() -> None:
     class Orders(Consumer):
-        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+        def consume(self, messages: Messages) -> None:
             pass
 
         async def revoked(self) -> None:  # type: ignore[override]
             pass
 
+        async def eofed(self) -> AsyncIterator[None]:  # type: ignore[override]
+            yield
+
     app = App(kafka=KAFKA)
     with pytest.raises(RoutingError) as refused:
         app.topic("orders", Orders)
     text = str(refused.value)
-    assert "Orders.consume is 'async def'" in text and "Orders.revoked is 'async def'" in text
+    assert "Orders.revoked is 'async def' but consume is a plain 'def'" in text
+    assert "Orders.eofed is an async generator" in text
 
 
 def test_a_consume_returning_a_coroutine_fails_its_batch_instead_of_marking_it() -> None:

@@ -14,6 +14,7 @@ DEADLINE = 30.0  # generous: each wait below ends in milliseconds when the queue
 class Job:
     group_id: str = "g"
     non_blocking: bool = False
+    on_loop: bool = False
     gate: threading.Event | None = None  # the job waits on it
     opens: threading.Event | None = None  # the job sets it
     ran_on: list[str] = field(default_factory=list)
