@@ -11,7 +11,6 @@ from confluent_kafka import KafkaException
 from engine.connection.assignment_watch import AssignmentWatch
 from engine.connection.partition_effects import apply_effects
 from engine.connection.poll_split import PollSplitter
-from engine.processing.effects import Seek
 from engine.processing.jobs import Consume, Eofed, Job, Revoked
 
 if TYPE_CHECKING:
@@ -126,20 +125,12 @@ class FetchIteration:
         client = self._client()
         for executor in served.executors():
             apply_effects(client, served.state, executor.context.take_effects())
-        sought = served.virtual.sought
         self._settle(served)
-        self._release(served, keep_position=sought)
+        self._release(served)
 
-    def _release(self, served: Served, keep_position: bool = False) -> None:
-        """Fetch a held partition again; one revoked meanwhile hears it now (every instance).
-
-        ``keep_position``: a consumer's seek set it, and another virtual partition's later
-        mark moved the first unmarked offset the release would seek back to.
-        """
-        effects = served.state.release()
-        if keep_position:
-            effects = tuple(effect for effect in effects if not isinstance(effect, Seek))
-        apply_effects(self._client(), served.state, effects)
+    def _release(self, served: Served) -> None:
+        """Fetch a held partition again; one revoked meanwhile hears it now (every instance)."""
+        apply_effects(self._client(), served.state, served.state.release())
         if self._long.ended(served):
             self._jobs.run(Revoked(executor, self._id) for executor in served.executors()
                            if executor.consumer)

@@ -54,7 +54,8 @@ class PartitionState:
     __slots__ = (
         "_attempt", "_backoff", "_clock", "_delivered_end", "_failed_through", "_failures",
         "_first_unmarked", "_held", "_manual", "_pause_manual", "_pause_offset",
-        "_paused_until", "_refused", "_revoked", "_seek_due", "partition", "topic",
+        "_paused_until", "_positioned", "_refused", "_revoked", "_seek_due", "partition",
+        "topic",
     )
 
     def __init__(self, topic: str, partition: int, backoff: Backoff,
@@ -74,6 +75,7 @@ class PartitionState:
         self._pause_offset: int | None = None
         self._seek_due = False
         self._held = False
+        self._positioned = False  # the consumer sought since the batch or hold began
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class PartitionState:
             self._first_unmarked = first_offset
         self._delivered_end = last_offset + 1 if end is None else max(end, last_offset + 1)
         self._attempt = self._failures + 1
-        self._manual = False
+        self._manual = self._positioned = False
         return True
 
     def end_pause(self) -> tuple[Effect, ...]:
@@ -178,14 +180,16 @@ class PartitionState:
     def hold(self) -> tuple[Effect, ...]:
         """A long-running job starts: stop fetching until ``release`` (no time limit)."""
         self._held = True
+        self._positioned = False
         return (Pause(),)
 
     def release(self) -> tuple[Effect, ...]:
         """The long-running job ended: fetch again right after its batch.
 
-        After the consumer's own seek, from where it sought. A back-off the job's failure
-        started keeps the partition paused until it is due; a partition no longer ours is
-        left alone.
+        After the consumer's own seek, from where it sought: its seek already moved the
+        position, and a mark made after it (of an earlier message, or by another virtual
+        partition) must not move it back. A back-off the job's failure started keeps the
+        partition paused until it is due; a partition no longer ours is left alone.
         """
         self._held = False
         if self.is_revoked or self._paused_until is not None:
@@ -193,7 +197,7 @@ class PartitionState:
         position = self._delivered_end if self._delivered_end is not None else (
             self._first_unmarked)
         self._seek_due = False
-        if position is None:
+        if position is None or self._positioned:
             return (Resume(),)
         return Seek(position), Resume()
 
@@ -259,9 +263,10 @@ class PartitionState:
         """The consumer moved the fetch position (its context made the seek).
 
         The batch is no longer auto-marked; ``restart_at`` (the offset, when it names one) is
-        where a retry restarts.
+        where a retry restarts, unless a later mark moves the first unmarked offset. A held
+        partition's release then keeps the position (``release``).
         """
-        self._manual = True
+        self._manual = self._positioned = True
         # the consumer set the position: what it skipped or re-reads is its choice
         self._delivered_end = None
         if restart_at is not None:

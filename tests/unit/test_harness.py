@@ -491,6 +491,25 @@ def test_a_long_running_job_holds_its_partition_and_resumes_after_it() -> None:
         kafka.history.check()
 
 
+def test_a_long_job_that_seeks_forward_then_marks_earlier_goes_on_from_its_seek() -> None:
+    seen: list[list[int]] = []
+
+    def consume(consumer: Consumer, messages: Messages) -> None:
+        seen.append([m.offset for m in messages])
+        if messages[0].offset == 0:
+            consumer.seek(6)
+            consumer.mark_as_consumed(messages[0])  # earlier than the seek: stores 1
+
+    app = app_with(consume, long_running_job=True, app_options={"max_messages": 3})
+    with Harness(app) as kafka:
+        for i in range(9):
+            kafka.produce("orders", i)
+        kafka.run(max_polls=20)
+        assert seen == [[0, 1, 2], [6, 7, 8]]  # not sought back to 1 by the release
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 9
+
+
 def test_declared_partitions_size_the_in_memory_topics_unless_given() -> None:
     app = app_with(recording([]), config={"partitions": 4},
                    dead_letter_queue=DeadLetterQueue("orders-dlq"))

@@ -77,6 +77,25 @@ def test_a_long_job_holds_its_partition_and_its_release_fetches_after_the_batch(
     assert state.release() == ()  # no longer ours: left alone
 
 
+def test_a_long_jobs_release_keeps_the_position_its_seek_set_over_a_later_earlier_mark() -> None:
+    now = [0.0]
+    state = state_at(now)
+    assert state.start(0, 4)
+    state.hold()
+    state.sought(10)  # the job sought forward (its context made the seek at once) ...
+    state.marked(1)  # ... then marked an earlier message
+    assert state.release() == (Resume(),)  # no seek back to 2 over the consumer's seek
+    assert state.start(10, 12)
+    state.hold()
+    assert state.release() == (Seek(13), Resume())  # the next job sought nothing
+    assert state.start(13, 14)
+    state.hold()
+    state.sought(20)
+    retry = state.fail(range(13, 15))  # a failure after a seek restarts where it sought
+    assert retry is not None and retry.offset == 20
+    assert state.release() == ()  # its back-off ends the pause, not the release
+
+
 def test_marks_and_refusals_are_told_to_the_state_by_its_context() -> None:
     state = state_at([0.0])
     assert state.start(3, 5)
