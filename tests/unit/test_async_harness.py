@@ -1,0 +1,168 @@
+"""Async consumers in the testing kit's harness: the engine's own async path, on its loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from engine import App, Consumer, DeadLetterQueue, Messages, ProduceError
+from engine.errors import LoopBlockedError
+from engine.testing import Harness
+
+KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
+
+
+def async_app(consumer: type[Consumer], **route: Any) -> App:
+    """An app whose one topic, "orders", runs the async ``consumer``."""
+    app = App(kafka=KAFKA, client_id="shop", **route.pop("app_options", {}))
+    app.topic("orders", consumer, **route)
+    return app
+
+
+def test_an_async_consumer_runs_awaits_produces_and_is_committed() -> None:
+    seen: list[tuple[int, int]] = []
+    threads: set[str] = set()
+
+    class Enrich(Consumer):
+        async def initialized(self) -> None:  # type: ignore[override]
+            self.loop = asyncio.get_running_loop()  # loop-bound, kept across batches
+
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            assert asyncio.get_running_loop() is self.loop
+            for message in messages:
+                await asyncio.sleep(0)
+                await self.produce_async("enriched", {"id": message.payload["id"], "ok": 1},
+                                         key=message.raw_key)
+                seen.append((message.partition, message.offset))
+            threads.add(threading.current_thread().name)
+
+    with Harness(async_app(Enrich), partitions={"orders": 2}) as kafka:
+        kafka.create_topic("enriched")
+        for number in range(6):
+            kafka.produce("orders", {"id": number}, key=f"c{number % 3}")
+        kafka.run()
+        assert sorted(seen) == sorted((m.partition, m.offset) for m in kafka.topic("orders"))
+        assert [m.payload["ok"] for m in kafka.topic("enriched")] == [1] * 6
+        kafka.stop()
+        for partition in range(2):
+            count = sum(1 for m in kafka.topic("orders") if m.partition == partition)
+            assert kafka.committed("orders", partition) == (count or None)
+        kafka.history.check()
+    assert threads == {threading.current_thread().name}  # the harness runs it inline
+
+
+def test_a_failing_async_consume_is_retried_with_back_off_then_dead_lettered() -> None:
+    attempts: list[int] = []
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                if message.payload == "poison":
+                    attempts.append(self.attempt)
+                    await asyncio.sleep(0)
+                    raise ValueError("poison")
+                self.mark_as_consumed(message)
+
+    app = async_app(Orders, dead_letter_queue=DeadLetterQueue("orders.dlq", max_retries=2))
+    with Harness(app) as kafka:
+        for payload in ("ok", "poison", "after"):
+            kafka.produce("orders", payload)
+        kafka.run()
+        assert attempts == [1, 2, 3]
+        (dead,) = kafka.topic("orders.dlq")
+        assert dead.payload == "poison" and dead.headers["error_type"] == b"ValueError"
+        retries = kafka.events.named("consumer.consuming.retry")
+        assert [event.payload["attempt"] for event in retries] == [1, 2]
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 3
+        kafka.history.check()
+
+
+def test_every_hook_and_an_async_wrap_are_awaited_in_order() -> None:
+    calls: list[str] = []
+
+    class Orders(Consumer):
+        async def initialized(self) -> None:  # type: ignore[override]
+            calls.append("initialized")
+
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            calls.append("consume")
+
+        async def shutdown(self) -> None:  # type: ignore[override]
+            await asyncio.sleep(0)
+            calls.append("shutdown")
+
+        def revoked(self) -> None:  # a plain hook of an async consumer runs on the loop too
+            calls.append("revoked")
+
+        @asynccontextmanager
+        async def wrap(self, action: str) -> AsyncIterator[None]:  # type: ignore[override]
+            calls.append(f"<{action}")
+            yield
+            calls.append(f"{action}>")
+
+    with Harness(async_app(Orders)) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        kafka.revoke("orders", 0)
+        kafka.stop()
+    assert calls == ["initialized", "<consume", "consume", "consume>",
+                     "<revoked", "revoked", "revoked>"]
+
+
+def test_a_consumer_that_blocks_the_loop_is_reported_with_its_stall() -> None:
+    class Blocking(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            time.sleep(0.05)  # a sync call inside async def: the loop stalls
+            await asyncio.sleep(0)
+
+    app = async_app(Blocking, app_options={"loop_stall_threshold": 0.01})
+    with Harness(app) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        (event,) = [event for event in kafka.events.named("error.occurred")
+                    if event.payload["type"] == "consumer.loop.blocked"]
+        assert event.payload["stalled"] >= 0.05 and event.payload["action"] == "consume"
+        assert isinstance(event.payload["error"], LoopBlockedError)
+        assert "Blocking.consume held the event loop" in str(event.payload["error"])
+        assert event.payload["topic"] == "orders" and event.payload["partition"] == 0
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 1  # reported, not failed
+
+
+def test_a_failed_produce_async_raises_produce_error_in_the_consumer() -> None:
+    raised: list[BaseException] = []
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            try:
+                await self.produce_async("out", "x")
+            except ProduceError as error:
+                raised.append(error)
+
+    with Harness(async_app(Orders)) as kafka:
+        kafka.create_topic("out")
+        kafka.fail_produce(topic="out")
+        kafka.produce("orders", 1)
+        kafka.run()
+    assert len(raised) == 1 and "'out'" in str(raised[0])
+
+
+def test_routing_refuses_an_async_generator_hook_even_on_an_async_consumer() -> None:
+    from engine import RoutingError
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            pass
+
+        async def shutdown(self) -> AsyncIterator[None]:  # type: ignore[override]
+            yield
+
+    with pytest.raises(RoutingError, match="Orders.shutdown is an async generator"):
+        async_app(Orders)
