@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 
-from engine import Consumer, DeadLetterQueue, Message, Messages, VirtualPartitions
+from engine import App, Consumer, DeadLetterQueue, Message, Messages, VirtualPartitions
 from engine.virtual.metadata import decode
 from tests.integration.conftest import (
     DEADLINE,
@@ -33,6 +33,21 @@ def committed_with_metadata(bootstrap: str, group: str, topic: str) -> tuple[int
         return found.offset, found.metadata
     finally:
         consumer.close()
+
+
+def keyed(count: int, keys: int) -> list[tuple[str, bytes]]:
+    """``count`` records whose keys cycle over ``keys`` values ("key-0", "key-1", ...)."""
+    return [(f"key-{index % keys}", b"{}") for index in range(count)]
+
+
+def run_until(app: App, *waits: tuple[Callable[[], bool], str]) -> None:
+    """Start ``app``, wait for each ``(condition, what)`` in turn, and stop it."""
+    app.start()
+    try:
+        for condition, what in waits:
+            wait_until(condition, message=what)
+    finally:
+        app.stop()
 
 
 class Seen:
@@ -63,7 +78,7 @@ def test_keys_keep_their_order_across_concurrent_virtual_partitions(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group = make_topic(1), unique("g")
-    records = [(f"key-{index % 97}", b"{}") for index in range(1000)]
+    records = keyed(1000, 97)
     produce(bootstrap, topic, records, partition=0)
     seen = Seen()
 
@@ -73,13 +88,9 @@ def test_keys_keep_their_order_across_concurrent_virtual_partitions(
 
     app = make_app(bootstrap, group, concurrency=4, max_messages=200, kafka=FAST_COMMITS)
     app.topic(topic, Ordered, virtual_partitions=VirtualPartitions(max_partitions=8))
-    app.start()
-    try:
-        wait_until(lambda: seen.count() == 1000, message="1000 messages")
-        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 1000,
-                   message="the commit of the last offset")
-    finally:
-        app.stop()
+    run_until(app, (lambda: seen.count() == 1000, "1000 messages"),
+              (lambda: committed_with_metadata(bootstrap, group, topic)[0] == 1000,
+               "the commit of the last offset"))
     assert len(seen.instances) == 8
     for key, offsets in seen.by_key.items():
         assert offsets == sorted(offsets), key
@@ -90,7 +101,7 @@ def test_the_commit_stays_below_a_blocked_virtual_partition(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group = make_topic(1), unique("g")
-    produce(bootstrap, topic, [(f"key-{index}", b"{}") for index in range(40)], partition=0)
+    produce(bootstrap, topic, keyed(40, 40), partition=0)
     seen = Seen()
     release = threading.Event()
     blocked_from: list[int] = []
@@ -126,8 +137,7 @@ def test_a_failing_key_is_retried_collapsed_then_processed(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group = make_topic(1), unique("g")
-    produce(bootstrap, topic, [(f"key-{index % 10}", b"{}") for index in range(50)],
-            partition=0)
+    produce(bootstrap, topic, keyed(50, 10), partition=0)
     seen = Seen()
     failures = [1]
 
@@ -144,13 +154,9 @@ def test_a_failing_key_is_retried_collapsed_then_processed(
                    kafka=FAST_COMMITS)
     recorder = Recorder(app)
     app.topic(topic, FailingOnce, virtual_partitions=VirtualPartitions(max_partitions=4))
-    app.start()
-    try:
-        wait_until(lambda: seen.count() == 50, message="all 50 messages")
-        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 50,
-                   message="the commit of everything")
-    finally:
-        app.stop()
+    run_until(app, (lambda: seen.count() == 50, "all 50 messages"),
+              (lambda: committed_with_metadata(bootstrap, group, topic)[0] == 50,
+               "the commit of everything"))
     assert 23 in seen.collapsed  # the retry ran in one instance, in offset order
     assert seen.collapsed == sorted(seen.collapsed)
     assert len(seen.offsets) == len(set(seen.offsets))  # what was done was never redone
@@ -188,8 +194,9 @@ class Poisoned:
 
     def __init__(self, bootstrap: str, topic: str, dlq: str, group: str) -> None:
         self.topic = topic
-        self.keys = [f"key-{index % 37}" for index in range(POISON_COUNT)]
-        produce(bootstrap, topic, [(key, b"{}") for key in self.keys], partition=0)
+        records = keyed(POISON_COUNT, 37)
+        self.poison_key = records[POISON][0]
+        produce(bootstrap, topic, records, partition=0)
         self.seen = seen = Seen()
 
         class MarksEach(Consumer):
@@ -206,14 +213,10 @@ class Poisoned:
         self.recorder = Recorder(app)
         app.topic(topic, MarksEach, virtual_partitions=VirtualPartitions(max_partitions=4),
                   dead_letter_queue=DeadLetterQueue(dlq, max_retries=1))
-        app.start()
-        try:
-            wait_until(lambda: set(seen.offsets) == set(range(POISON_COUNT)) - {POISON},
-                       message="every message but the poison")
-            wait_until(lambda: committed(bootstrap, group, topic, 1) == {0: POISON_COUNT},
-                       message="the commit past the last message")
-        finally:
-            app.stop()
+        run_until(app, (lambda: set(seen.offsets) == set(range(POISON_COUNT)) - {POISON},
+                        "every message but the poison"),
+                  (lambda: committed(bootstrap, group, topic, 1) == {0: POISON_COUNT},
+                   "the commit past the last message"))
         self.dead_letters = read_to_end(bootstrap, dlq)
 
 
@@ -237,7 +240,7 @@ def test_a_message_that_always_fails_is_dead_lettered_once_and_the_rest_flows_in
     assert [e["offset"] for e in dispatched] == [POISON]
     (dead,) = poisoned.dead_letters
     headers = dict(dead.headers())
-    assert dead.key() == poisoned.keys[POISON].encode()
+    assert dead.key() == poisoned.poison_key.encode()
     assert (headers["source_topic"], headers["source_partition"], headers["source_offset"]) == (
         poisoned.topic.encode(), b"0", b"137")
 
@@ -255,8 +258,7 @@ def test_a_restart_skips_the_offsets_the_commit_metadata_holds(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group = make_topic(1), unique("g")
-    produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(64)],
-            partition=0)
+    produce(bootstrap, topic, keyed(64, 8), partition=0)
     first, second = Seen(), Seen()
     failing: list[Any] = [True]
 
@@ -282,12 +284,8 @@ def test_a_restart_skips_the_offsets_the_commit_metadata_holds(
     failing[0] = False
     app = make_app(bootstrap, group, concurrency=4, max_messages=100, kafka=FAST_COMMITS)
     app.topic(topic, Run, virtual_partitions=VirtualPartitions(max_partitions=4))
-    app.start()
-    try:
-        wait_until(lambda: committed_with_metadata(bootstrap, group, topic)[0] == 64,
-                   message="the commit of everything after the restart")
-    finally:
-        app.stop()
+    run_until(app, (lambda: committed_with_metadata(bootstrap, group, topic)[0] == 64,
+                    "the commit of everything after the restart"))
     assert set(second.offsets) == set(range(offset, 64)) - completed  # done ones skipped
 
 
@@ -345,8 +343,7 @@ def test_a_member_joining_mid_batch_waits_for_the_virtual_partitions_then_takes_
     topic, group = make_topic(2), unique("g")
     count = 40
     for partition in (0, 1):
-        produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(count)],
-                partition=partition)
+        produce(bootstrap, topic, keyed(count, 8), partition=partition)
     takeover, gate = Takeover(), threading.Event()
 
     class MemberA(Consumer):
@@ -395,8 +392,7 @@ def test_a_member_joining_mid_batch_waits_for_the_virtual_partitions_then_takes_
         wait_until(lambda: any(event["partitions"] for event in assigned_to_b.of(
             "rebalance.partitions_assigned")), message="a partition assigned to member B")
         for partition in (0, 1):  # for member B to consume too, whatever A did meanwhile
-            produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(count)],
-                    partition=partition)
+            produce(bootstrap, topic, keyed(count, 8), partition=partition)
         everything = set(range(2 * count))
         wait_until(lambda: takeover.processed() == {0: everything, 1: everything},
                    message="every message processed by one member or the other")
@@ -423,8 +419,7 @@ def test_a_long_running_topic_holds_its_partition_while_its_virtual_partitions_r
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:
     topic, group = make_topic(2), unique("g")
-    produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(40)],
-            partition=0)
+    produce(bootstrap, topic, keyed(40, 8), partition=0)
     seen, gate = Seen(), threading.Event()
     blocked_from: list[int] = []
     flowing: list[int] = []
@@ -459,8 +454,7 @@ def test_a_long_running_topic_holds_its_partition_while_its_virtual_partitions_r
                    message="the batch outlasting max.poll.interval.ms (7 s)")
         assert blocked_from[0] not in seen.offsets  # still inside the batch
         gate.set()
-        produce(bootstrap, topic, [(f"key-{index % 8}", b"{}") for index in range(10)],
-                partition=0)
+        produce(bootstrap, topic, keyed(10, 8), partition=0)
         wait_until(lambda: seen.count() == 50, message="partition 0 fetched again after it")
         wait_until(lambda: committed(bootstrap, group, topic, 2) == {0: 50, 1: 20},
                    message="the commit of everything")

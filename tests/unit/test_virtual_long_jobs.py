@@ -12,7 +12,13 @@ import pytest
 from engine import App, Consumer, Messages, VirtualPartitions
 from engine.processing.partitions import Served
 from tests.conftest import BOOTSTRAP
-from tests.unit.test_virtual_runtime import DEADLINE, Running, keyed, record_then_fail_once
+from tests.unit.test_virtual_runtime import (
+    DEADLINE,
+    Running,
+    keyed,
+    record_then_fail_once,
+    run_in_harness,
+)
 
 COUNT = 4  # virtual partitions (and workers)
 
@@ -199,19 +205,9 @@ def test_a_seek_in_a_virtual_partition_is_kept_by_the_release() -> None:
 
 
 def test_the_testing_kits_harness_runs_long_virtual_partitions_and_their_retries() -> None:
-    from engine.testing import Harness
-
-    app = App(kafka=BOOTSTRAP, concurrency=4)
-    app.topic("t", Gated, virtual_partitions=VirtualPartitions(), long_running_job=True)
     Gated.gates = {}
     Gated.fail_once = {7}
-    with Harness(app, partitions={"t": 1}) as kafka:
-        for index in range(20):
-            kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
-        kafka.run()
-        assert not any(kafka.history.violations().values())
-        kafka.stop()
-        assert kafka.committed("t", 0) == 20
+    assert run_in_harness(Gated, long_running_job=True) == 20
     assert {o for _, _, offsets in Gated.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Gated.seen)
 

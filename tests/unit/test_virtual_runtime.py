@@ -439,16 +439,24 @@ def test_a_seek_in_a_virtual_partition_moves_the_partition_and_restarts_the_wate
         running.close()
 
 
-def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() -> None:
+def run_in_harness(consumer: type[Consumer], **route: Any) -> int | None:
+    """Twenty messages of five keys through the testing kit's harness, on topic "t" with
+    virtual partitions and ``route``'s options; its history checked, the offset committed."""
     from engine.testing import Harness
 
     app = App(kafka=BOOTSTRAP, concurrency=4)
-    app.topic("t", Recording, virtual_partitions=VirtualPartitions())
-    Recording.fail_once = {7}
+    app.topic("t", consumer, virtual_partitions=VirtualPartitions(), **route)
     with Harness(app, partitions={"t": 1}) as kafka:
         for index in range(20):
             kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
         kafka.run()
         assert not any(kafka.history.violations().values())
+        kafka.stop()
+        return kafka.committed("t", 0)
+
+
+def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() -> None:
+    Recording.fail_once = {7}
+    assert run_in_harness(Recording) == 20
     assert {o for _, _, offsets in Recording.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Recording.seen)
