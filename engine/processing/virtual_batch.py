@@ -1,11 +1,13 @@
-"""One partition of a topic with virtual partitions: its sub-batch jobs, marks and settling.
+"""``VirtualBatch``: one real partition of a topic with virtual partitions, its batches and marks.
 
 Built by ``PartitionBuilder`` for such topics only (``Served.virtual``); other topics never
 reach this module. The listener thread calls ``jobs`` (split a started batch, put its offsets in
 flight on the ``Watermark``) and, once every job of its group is done, ``settle``; between the
-two, the workers run one job per non-empty virtual partition at the same time. Their marks go
-through ``mark``, under the partition's lock: the stored offset is the watermark, never past an
-unprocessed message, with the offsets processed above it in the commit's metadata.
+two, the workers run one job per non-empty virtual partition at the same time
+(``engine.processing.virtual_jobs``), each with its ``VirtualContext``
+(``engine.processing.virtual_context``). Their marks go through ``mark``, under the partition's
+lock: the stored offset is the watermark, never past an unprocessed message, with the offsets
+processed above it in the commit's metadata.
 
 A batch the state calls a retry (attempt > 1) runs *collapsed*: one ordinary ``Consume`` job on
 virtual partition 0's instance, in offset order, with the topic's strategy (retries, DLQ).
@@ -13,9 +15,6 @@ virtual partition 0's instance, in offset order, with the topic's strategy (retr
 On a ``long_running_job`` topic the listener does not wait for the jobs: they are non-blocking
 (``LongVirtualConsume``, or a collapsed ``LongConsume``) and the last of a batch to end calls
 the listener's ``finished``, which settles the batch and releases the partition.
-
-Over 250 lines for now: the context, the job and the batch share the partition's lock and
-watermark; the next step of virtual partitions (the testing kit's interleavings) splits them.
 """
 
 from __future__ import annotations
@@ -28,19 +27,17 @@ from engine.messages import Message, Messages
 from engine.processing.jobs import Consume, Job, LongConsume
 from engine.processing.outcome import Outcome
 from engine.processing.partition_context import PartitionContext
+from engine.processing.virtual_context import VirtualContext
+from engine.processing.virtual_jobs import Ends, LongVirtualConsume, VirtualConsume
 from engine.virtual.distributions import split
 from engine.virtual.errors import SplitError
 from engine.virtual.metadata import decode, encode
 from engine.virtual.watermark import Watermark
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from engine.consumer import SeekTarget
     from engine.instrumentation.monitor import Monitor
     from engine.processing.executor import Executor
     from engine.processing.offsets_port import OffsetsPort
-    from engine.processing.partition_state import PartitionState
     from engine.processing.strategies import DefaultStrategy
     from engine.producer import Producer
     from engine.routing.topic import Topic
@@ -48,146 +45,6 @@ if TYPE_CHECKING:
 
 BuildExecutor = Callable[[PartitionContext], "Executor"]
 """Builds the executor of one virtual partition around its context."""
-
-
-class VirtualContext(PartitionContext):
-    """One virtual partition's context (its consumer's runtime).
-
-    Marks go through the partition's watermark; a pause or a seek acts on the real partition
-    (under the partition's lock) and turns off this virtual partition's automatic marking.
-    """
-
-    __slots__ = ("_tags", "_virtual", "collapsed", "manual", "virtual_partition")
-
-    def __init__(self, virtual: VirtualBatch, index: int, state: PartitionState,
-                 port: OffsetsPort, producer: Producer, monitor: Monitor) -> None:
-        super().__init__(state, port, producer, monitor)
-        self._virtual = virtual
-        self.virtual_partition = index
-        self._tags = {"virtual_partition": index}
-        self.collapsed = False
-        self.manual = False  # the consumer paused or sought during this batch
-
-    @property
-    def event_tags(self) -> Mapping[str, object]:  # type: ignore[override]
-        """Events about this virtual partition name it."""
-        return self._tags
-
-    @property
-    def shared_lock(self) -> threading.RLock:
-        """The lock ``Consumer.synchronize`` holds, one per real partition."""
-        return self._virtual.shared_lock
-
-    def mark(self, offset: int) -> bool:
-        """Mark ``offset`` (and the earlier ones of this virtual partition) processed."""
-        if self.is_revoked:
-            return False
-        return self._virtual.mark(offset)
-
-    def checkpoint(self) -> None:
-        """Store the watermark with what is done above it (once per sub-batch)."""
-        self._virtual.checkpoint()
-
-    def pause_at(self, offset: int, timeout: float, manual: bool) -> None:
-        """Pause the real partition (see ``PartitionContext.pause_at``)."""
-        if manual:
-            self.manual = True
-        with self._virtual.lock:
-            super().pause_at(offset, timeout, manual)
-
-    def seek(self, target: SeekTarget) -> None:
-        """Move the real partition's fetch position (see ``PartitionContext.seek``).
-
-        The next batch starts the watermark afresh where it begins: as on any topic, what
-        the consumer skips or re-reads by seeking is its choice.
-        """
-        self.manual = True
-        with self._virtual.lock:
-            super().seek(target)
-            self._virtual.sought = True
-
-
-class VirtualConsume(Job):
-    """One virtual partition's share of a batch, run beside the others.
-
-    It decides nothing about retries: ``VirtualBatch.settle`` reads ``succeeded`` once every
-    job of the batch is done. On success it marks its last message, unless the topic marks
-    manually or the consumer paused or sought.
-    """
-
-    __slots__ = ("auto_mark", "messages", "outcome", "succeeded")
-    kind = "consume"
-
-    def __init__(self, executor: Executor, group_id: str, messages: Messages,
-                 auto_mark: bool) -> None:
-        super().__init__(executor, group_id)
-        self.messages = messages
-        self.auto_mark = auto_mark
-        self.outcome: Outcome | None = None
-        self.succeeded = False  # until it ran through: a job dropped unrun fails the batch
-
-    def run(self) -> None:
-        """Consume the sub-batch, mark it on success, report it."""
-        executor = self.executor
-        context = executor.context
-        assert isinstance(context, VirtualContext)
-        outcome = self.outcome = executor.consume(self.messages)
-        try:
-            if outcome.error is None and self.auto_mark and not context.manual:
-                context.mark(self.messages.metadata.last_offset)
-            if not context.is_revoked:
-                context.checkpoint()  # done above the watermark, even if it failed: skipped
-            self.succeeded = outcome.error is None
-        finally:
-            executor.consumed(outcome, self.messages)
-
-    def __repr__(self) -> str:
-        """Kind, partition, virtual partition and offsets."""
-        meta, context = self.messages.metadata, self.executor.context
-        index = context.virtual_partition if isinstance(context, VirtualContext) else "?"
-        return (f"VirtualConsume({self.executor.topic}/{self.executor.partition}#{index}"
-                f" @{meta.first_offset}..{meta.last_offset})")
-
-
-class LongVirtualConsume(VirtualConsume):
-    """A virtual partition's share of a long-running topic's batch: the listener polls on.
-
-    ``ended`` runs once the job is over, whatever happened in it.
-    """
-
-    __slots__ = ("ended",)
-    non_blocking = True
-
-    def __init__(self, executor: Executor, group_id: str, messages: Messages,
-                 auto_mark: bool, ended: Callable[[], None]) -> None:
-        super().__init__(executor, group_id, messages, auto_mark)
-        self.ended = ended
-
-    def run(self) -> None:
-        """Run as ``VirtualConsume``; then count this job's end."""
-        try:
-            super().run()
-        finally:
-            self.ended()
-
-
-class _Ends:
-    """A long batch's jobs counted down: the last one to end calls ``finished`` (once)."""
-
-    __slots__ = ("_finished", "_lock", "remaining")
-
-    def __init__(self, finished: Callable[[], None]) -> None:
-        self._finished = finished
-        self._lock = threading.Lock()
-        self.remaining = 0  # set once every job is built, before any is pushed
-
-    def one_ended(self) -> None:
-        """A job ended (any worker)."""
-        with self._lock:
-            self.remaining -= 1
-            last = self.remaining == 0
-        if last:
-            self._finished()
 
 
 class _Batch:
@@ -269,7 +126,7 @@ class VirtualBatch:
                                    last=meta.last_offset)
             self._store()
         raws = dict(zip((m.offset for m in messages), messages.raw, strict=True))
-        ends = None if finished is None else _Ends(finished)
+        ends = None if finished is None else Ends(finished)
         jobs: list[Job] = []
         virtual: list[VirtualConsume] = []
         for index, part in enumerate(parts):
@@ -347,7 +204,7 @@ class VirtualBatch:
     # -- steps ---------------------------------------------------------------------------------
 
     def _job(self, executor: Executor, group_id: str, strategy: DefaultStrategy,
-             sub: Messages, collapsed: bool, ends: _Ends | None) -> Job:
+             sub: Messages, collapsed: bool, ends: Ends | None) -> Job:
         """One virtual partition's job: collapsed or not, long (counted down by ``ends``) or not."""
         if collapsed:
             if ends is None:

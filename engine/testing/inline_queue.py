@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.processing.job_invoker import JobInvoker
 from engine.processing.jobs import Consume
-from engine.processing.virtual_batch import VirtualConsume
+from engine.processing.virtual_jobs import VirtualConsume
 from engine.testing.harness_loop import HarnessLoop
 from engine.testing.interleave import Interleaving
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, Messages, VirtualPartitions
-from engine.processing.virtual_batch import VirtualConsume
+from engine.processing.virtual_jobs import VirtualConsume
 from engine.testing import ConsumerMachine, Harness, ScheduleError
 from engine.testing.interleave import Interleave
 from tests.conftest import BOOTSTRAP

@@ -16,6 +16,7 @@ from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
 from tests.fakes_client import FakeClient
 from tests.served import served
+from tests.unit.test_virtual_runtime import fail_once
 
 
 class Book:
@@ -44,9 +45,7 @@ def consumer_class(book: Book, marks_each: bool) -> type[Consumer]:
     class Ledger(Consumer):
         def consume(self, messages: Messages) -> None:
             for message in messages:
-                if message.offset in book.failing:
-                    book.failing.discard(message.offset)
-                    raise RuntimeError(f"offset {message.offset} fails once")
+                fail_once(book.failing, message.offset)
                 if message.offset not in book.processed:
                     book.first_order.setdefault(message.key, []).append(message.offset)
                 book.processed.add(message.offset)

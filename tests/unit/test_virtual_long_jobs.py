@@ -5,13 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from engine import App, Consumer, Messages, VirtualPartitions
+from engine.processing.partitions import Served
 from tests.conftest import BOOTSTRAP
-from tests.unit.test_virtual_runtime import DEADLINE, Running, keyed
+from tests.unit.test_virtual_runtime import (
+    DEADLINE,
+    Running,
+    keyed,
+    record_then_fail_once,
+    run_in_harness,
+)
 
 COUNT = 4  # virtual partitions (and workers)
 
@@ -34,12 +41,7 @@ class Gated(Consumer):
         gate = Gated.gates.get(self.virtual_partition)
         if gate is not None:
             assert gate.wait(DEADLINE)
-        with self.lock:
-            Gated.seen.append((self.virtual_partition, self.collapsed, offsets))
-            failing = Gated.fail_once.intersection(offsets)
-            Gated.fail_once -= failing
-        if failing:
-            raise RuntimeError(f"failing {sorted(failing)}")
+        record_then_fail_once(Gated, self, offsets)
         if self.is_revoked:
             with self.lock:
                 Gated.marked.append(self.mark_as_consumed(messages[0]))
@@ -59,10 +61,11 @@ def _reset() -> Iterator[None]:
         gate.set()
 
 
-def long_running() -> Running:
-    """A listener (opened on this thread: it makes the long jobs' calls) of a long VP topic."""
-    running = Running(Gated, concurrency=COUNT, long_running_job=True,
-                      virtual_partitions=VirtualPartitions(max_partitions=COUNT))
+def long_running(consumer: type[Consumer] = Gated, count: int = COUNT) -> Running:
+    """A listener (opened on this thread: it makes the long jobs' calls) of a long VP topic
+    with ``count`` virtual partitions and as many workers."""
+    running = Running(consumer, concurrency=count, long_running_job=True,
+                      virtual_partitions=VirtualPartitions(max_partitions=count))
     running.listener.open()
     return running
 
@@ -75,6 +78,14 @@ def iterate_until(running: Running, condition: Callable[[], bool], what: str) ->
             pytest.fail(f"timed out waiting for {what}")
         running.listener.iterate()
         time.sleep(0.005)  # a poll's wait, which the fake client does not have
+
+
+def released(running: Running, raws: list[Any], what: str = "the release") -> Served:
+    """Run ``raws`` as one batch and iterate until its partition is released; its entry."""
+    running.batch(raws)
+    entry = running.listener.partitions.get(("t", 0))
+    iterate_until(running, lambda: not entry.state.is_held, what)
+    return entry
 
 
 def entered(count: int) -> Callable[[], bool]:
@@ -122,9 +133,7 @@ def test_a_failure_is_retried_collapsed_as_a_long_job_too() -> None:
         gate.set()
     Gated.fail_once = {6}
     try:
-        running.batch(keyed(range(12), keys=12))
-        entry = running.listener.partitions.get(("t", 0))
-        iterate_until(running, lambda: not entry.state.is_held, "the first batch settled")
+        entry = released(running, keyed(range(12), keys=12), "the first batch settled")
         failed = next(offsets for _, _, offsets in Gated.seen if 6 in offsets)
         assert running.client.stored[("t", 0)] == failed[0]  # the watermark
         retries = [e for name, e in running.events if name == "consumer.consuming.retry"]
@@ -182,13 +191,9 @@ class Seeking(Consumer):
 def test_a_seek_in_a_virtual_partition_is_kept_by_the_release() -> None:
     Seeking.sought.clear()
     Seeking.seen = []
-    running = Running(Seeking, concurrency=2, long_running_job=True,
-                      virtual_partitions=VirtualPartitions(max_partitions=2))
-    running.listener.open()
+    running = long_running(Seeking, 2)
     try:
-        running.batch(keyed(range(10), keys=10))
-        entry = running.listener.partitions.get(("t", 0))
-        iterate_until(running, lambda: not entry.state.is_held, "the release")
+        entry = released(running, keyed(range(10), keys=10))
         assert running.client.positions[("t", 0)] == 100  # not sought back by the release
         running.batch(keyed(range(100, 104), keys=10))
         iterate_until(running, lambda: len(Seeking.seen) == 4 and not entry.state.is_held,
@@ -200,19 +205,9 @@ def test_a_seek_in_a_virtual_partition_is_kept_by_the_release() -> None:
 
 
 def test_the_testing_kits_harness_runs_long_virtual_partitions_and_their_retries() -> None:
-    from engine.testing import Harness
-
-    app = App(kafka=BOOTSTRAP, concurrency=4)
-    app.topic("t", Gated, virtual_partitions=VirtualPartitions(), long_running_job=True)
     Gated.gates = {}
     Gated.fail_once = {7}
-    with Harness(app, partitions={"t": 1}) as kafka:
-        for index in range(20):
-            kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
-        kafka.run()
-        assert not any(kafka.history.violations().values())
-        kafka.stop()
-        assert kafka.committed("t", 0) == 20
+    assert run_in_harness(Gated, long_running_job=True) == 20
     assert {o for _, _, offsets in Gated.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Gated.seen)
 
@@ -226,13 +221,9 @@ def test_a_pause_in_a_long_virtual_partition_outlasts_the_release_and_skips_its_
             if self.virtual_partition == 0:
                 self.pause(timeout=30.0)
 
-    running = Running(Pausing, concurrency=2, long_running_job=True,
-                      virtual_partitions=VirtualPartitions(max_partitions=2))
-    running.listener.open()
+    running = long_running(Pausing, 2)
     try:
-        running.batch(keyed(range(10), keys=10))
-        entry = running.listener.partitions.get(("t", 0))
-        iterate_until(running, lambda: not entry.state.is_held, "the release")
+        entry = released(running, keyed(range(10), keys=10))
         first_of_0 = next(offsets[0] for index, _, offsets in Gated.seen if index == 0)
         assert entry.state.pause_is_manual and ("t", 0) in running.client.paused
         assert ("resume", "t", 0) not in running.client.calls  # the pause goes on

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import pytest
 
@@ -21,6 +21,31 @@ from tests.fakes_client import FakeClient
 DEADLINE = 10.0
 
 
+class Book(Protocol):
+    """Where a test consumer class records what its instances got (its class attributes)."""
+
+    seen: list[tuple[int, bool, list[int]]]  # (virtual partition, collapsed, offsets)
+    fail_once: set[int]
+    lock: threading.Lock
+
+
+def record_then_fail_once(book: Book, consumer: Consumer, offsets: list[int]) -> None:
+    """Record ``offsets`` in ``book``; raise if some are in its ``fail_once`` (once each)."""
+    with book.lock:
+        book.seen.append((consumer.virtual_partition, consumer.collapsed, offsets))
+        failing = book.fail_once.intersection(offsets)
+        book.fail_once -= failing
+    if failing:
+        raise RuntimeError(f"failing {sorted(failing)}")
+
+
+def fail_once(failing: set[int], offset: int) -> None:
+    """Raise if ``offset`` is in ``failing``, taking it out: each of them fails once."""
+    if offset in failing:
+        failing.discard(offset)
+        raise RuntimeError(f"failing {offset}")
+
+
 class Recording(Consumer):
     """Records what each instance consumed; fails offsets in ``fail_once`` one time each."""
 
@@ -29,13 +54,7 @@ class Recording(Consumer):
     lock = threading.Lock()
 
     def consume(self, messages: Messages) -> None:
-        offsets = [message.offset for message in messages]
-        with self.lock:
-            Recording.seen.append((self.virtual_partition, self.collapsed, offsets))
-            failing = Recording.fail_once.intersection(offsets)
-            Recording.fail_once -= failing
-        if failing:
-            raise RuntimeError(f"failing {sorted(failing)}")
+        record_then_fail_once(Recording, self, [message.offset for message in messages])
 
 
 @pytest.fixture(autouse=True)
@@ -227,9 +246,7 @@ class MarkingEach(Recording):
 
     def consume(self, messages: Messages) -> None:
         for message in messages:
-            if message.offset in Recording.fail_once:
-                Recording.fail_once.discard(message.offset)
-                raise RuntimeError(f"failing {message.offset}")
+            fail_once(Recording.fail_once, message.offset)
             self.mark_as_consumed(message)
 
 
@@ -271,34 +288,30 @@ def test_a_partitioner_that_raises_fails_the_batch_reported_then_runs_collapsed(
         running.close()
 
 
-def test_the_first_batch_skips_what_the_commit_metadata_says_is_done() -> None:
+def first_batch_after_commit(offset: int, done: list[int]) -> tuple[list[int], int | None]:
+    """Offsets 10..15 as the first batch after a commit of ``offset`` with ``done`` in its
+    metadata: the offsets consumed, sorted, and the offset stored after it."""
     class Committed(FakeClient):
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
-            self.commits[("t", 0)] = (10, encode(10, [11, 13]))
+            self.commits[("t", 0)] = (offset, encode(offset, done))
 
     running = Running(Recording, client_class=Committed)
     try:
         running.batch(keyed(range(10, 16), keys=6))
-        assert sorted(o for _, _, offsets in Recording.seen for o in offsets) == [10, 12, 14, 15]
-        assert running.client.stored[("t", 0)] == 16
+        consumed = sorted(o for _, _, offsets in Recording.seen for o in offsets)
+        return consumed, running.client.stored.get(("t", 0))
     finally:
         running.close()
+
+
+def test_the_first_batch_skips_what_the_commit_metadata_says_is_done() -> None:
+    assert first_batch_after_commit(10, [11, 13]) == ([10, 12, 14, 15], 16)
 
 
 def test_metadata_of_another_offset_is_ignored() -> None:
-    class Committed(FakeClient):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            self.commits[("t", 0)] = (8, encode(8, [11, 13]))
-
-    running = Running(Recording, client_class=Committed)
-    try:
-        running.batch(keyed(range(10, 16), keys=6))  # not at the commit: nothing skipped
-        assert sorted(o for _, _, offsets in Recording.seen for o in offsets) == list(
-            range(10, 16))
-    finally:
-        running.close()
+    consumed, _ = first_batch_after_commit(8, [11, 13])  # not at the commit: nothing skipped
+    assert consumed == list(range(10, 16))
 
 
 # -- marks under concurrency ---------------------------------------------------------------------
@@ -426,16 +439,24 @@ def test_a_seek_in_a_virtual_partition_moves_the_partition_and_restarts_the_wate
         running.close()
 
 
-def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() -> None:
+def run_in_harness(consumer: type[Consumer], **route: Any) -> int | None:
+    """Twenty messages of five keys through the testing kit's harness, on topic "t" with
+    virtual partitions and ``route``'s options; its history checked, the offset committed."""
     from engine.testing import Harness
 
     app = App(kafka=BOOTSTRAP, concurrency=4)
-    app.topic("t", Recording, virtual_partitions=VirtualPartitions())
-    Recording.fail_once = {7}
+    app.topic("t", consumer, virtual_partitions=VirtualPartitions(), **route)
     with Harness(app, partitions={"t": 1}) as kafka:
         for index in range(20):
             kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
         kafka.run()
         assert not any(kafka.history.violations().values())
+        kafka.stop()
+        return kafka.committed("t", 0)
+
+
+def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() -> None:
+    Recording.fail_once = {7}
+    assert run_in_harness(Recording) == 20
     assert {o for _, _, offsets in Recording.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Recording.seen)
