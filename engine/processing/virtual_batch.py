@@ -87,6 +87,7 @@ class VirtualBatch:
         self._stored: tuple[int, tuple[int, ...]] | None = None
         self._batch: _Batch | None = None
         self.sought = False  # a consumer moved the fetch position during the last batch
+        self.paused = False  # a consumer paused the partition at an offset during it
 
     def executor(self, index: int) -> Executor:
         """Virtual partition ``index``'s executor, built on first use."""
@@ -224,12 +225,17 @@ class VirtualBatch:
         elif first < watermark.delivered_end:  # fetched again: a retry, or after a pause
             with self.lock:
                 watermark.release()
-            if first < watermark.watermark:  # before it: the position was moved back
+            if self.paused and first < watermark.watermark:  # the consumer's pause back
                 watermark = self._restart(first)
+        self.paused = False
+        # below the watermark, all is done: only the engine fetches there unsought (a
+        # dead-lettered message's next offset, under the marks the first attempt made)
+        below = watermark.watermark
         done = set(watermark.completed_above())
-        if not done:
+        if first >= below and not done:
             return list(messages)
-        return [message for message in messages if message.offset not in done]
+        return [message for message in messages
+                if message.offset >= below and message.offset not in done]
 
     def _restart(self, first: int) -> Watermark:
         """A watermark at ``first``, forgetting what was in flight and done."""

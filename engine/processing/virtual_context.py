@@ -62,11 +62,17 @@ class VirtualContext(PartitionContext):
         self._virtual.checkpoint()
 
     def pause_at(self, offset: int, timeout: float, manual: bool) -> None:
-        """Pause the real partition (see ``PartitionContext.pause_at``)."""
+        """Pause the real partition (see ``PartitionContext.pause_at``).
+
+        The consumer's own pause at an offset below the watermark re-reads from there, as a
+        seek back does (the watermark restarts); the engine's never goes back over marks.
+        """
         if manual:
             self.manual = True
         with self._virtual.lock:
             super().pause_at(offset, timeout, manual)
+            if manual:
+                self._virtual.paused = True
 
     def seek(self, target: SeekTarget) -> None:
         """Move the real partition's fetch position (see ``PartitionContext.seek``).

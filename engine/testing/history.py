@@ -141,8 +141,18 @@ class History:
         self._current = ConsumeCall(self, consumer_group, consumer, messages, attempt, member)
         return self._current
 
-    def stored(self, consumer_group: str, key: PartitionKey, offset: int) -> None:
-        """An offset was stored: inside a consume call, what was taken below it is processed."""
+    def stored(self, consumer_group: str, key: PartitionKey, offset: int,
+               completed: Iterable[int] = ()) -> None:
+        """An offset was stored: inside a consume call, what was taken below it is processed.
+
+        ``completed``: offsets above it the virtual partitions marked (the commit's
+        metadata), processed whenever they are stored (after a failed call, too).
+        """
+        processed = self._processed.setdefault(consumer_group, set())
+        failing = self._failing.get(consumer_group, set())
+        for done in completed:
+            processed.add(Position(*key, done))
+            failing.discard(Position(*key, done))
         call = self._current
         if call is not None and call.consumer_group == consumer_group and call.key == key:
             call.marked = max(offset, -1 if call.marked is None else call.marked)

@@ -18,6 +18,7 @@ from engine.connection.rebalance import RebalanceTracker
 from engine.processing.partitions import PartitionKey
 from engine.testing.faults import Faults, commit_refused
 from engine.testing.log import EndOfPartition
+from engine.virtual.metadata import decode
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
@@ -235,13 +236,16 @@ class MemoryClient:
                      metadata: str | None = None) -> bool:
         """Store ``offset`` for the next commit; False when the partition is not assigned.
 
-        ``metadata`` is dropped, as Tansu drops it: the log keeps offsets only.
+        ``metadata`` is dropped, as Tansu drops it: the log keeps offsets only. The history
+        hears what it says was processed above ``offset`` (virtual partitions' marks).
         """
         key = (topic, partition)
         if key not in self.positions:
             return False
         self._stored[key] = offset
-        self._history.stored(self.subscription_group.consumer_group, key, offset)
+        completed = decode(metadata, offset) if metadata else None
+        self._history.stored(self.subscription_group.consumer_group, key, offset,
+                             sorted(completed or ()))
         return True
 
     def committed(self, topic: str, partition: int) -> tuple[int, str | None] | None:

@@ -245,9 +245,6 @@ def test_a_message_that_always_fails_is_dead_lettered_once_and_the_rest_flows_in
         poisoned.topic.encode(), b"0", b"137")
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the DLQ's pause_at(poison + 1) lands below "
-                   "the watermark, so VirtualBatch._begin restarts it and the offsets the split "
-                   "attempt processed above the poison run again")
 def test_a_dead_lettered_batch_processes_no_message_twice(poisoned: Poisoned) -> None:
     offsets = poisoned.seen.offsets
     assert sorted(offsets) == [o for o in range(POISON_COUNT) if o != POISON]

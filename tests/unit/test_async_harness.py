@@ -164,5 +164,5 @@ def test_routing_refuses_an_async_generator_hook_even_on_an_async_consumer() -> 
         async def shutdown(self) -> AsyncIterator[None]:  # type: ignore[override]
             yield
 
-    with pytest.raises(RoutingError, match="Orders.shutdown is an async generator"):
+    with pytest.raises(RoutingError, match=r"Orders\.shutdown is an async generator"):
         async_app(Orders)

@@ -460,3 +460,57 @@ def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() ->
     assert run_in_harness(Recording) == 20
     assert {o for _, _, offsets in Recording.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Recording.seen)
+
+
+def test_after_a_dead_letter_the_offsets_done_above_it_are_not_processed_again() -> None:
+    # the DLQ resumes at poison + 1, below the watermark its mark moved past what the first
+    # (split) attempt did: those offsets were once restarted, so processed twice
+    from engine.testing import Harness
+
+    processed: list[int] = []
+
+    class Poisoned(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.offset == 3:
+                    raise ValueError("poison")
+                processed.append(message.offset)
+                self.mark_as_consumed(message)
+
+    app = App(kafka=BOOTSTRAP, concurrency=4)
+    app.topic("t", Poisoned, virtual_partitions=VirtualPartitions(max_partitions=4),
+              dead_letter_queue=DeadLetterQueue("t.dlq", max_retries=1))
+    with Harness(app, partitions={"t": 1}) as kafka:
+        for index in range(12):
+            kafka.produce("t", index, key=f"k{index % 6}", partition=0)
+        kafka.run()
+        assert [m.offset for m in kafka.topic("t.dlq")] == [0]
+        assert sorted(processed) == [o for o in range(12) if o != 3]  # each once
+        kafka.stop()
+        assert kafka.committed("t", 0) == 12
+
+
+def test_a_consumers_pause_below_the_watermark_reads_again_from_there() -> None:
+    # the consumer's own pause at an earlier offset is a move back, as a seek back is: what
+    # the other virtual partitions did above it is read again
+    from engine.testing import Harness
+
+    processed: list[int] = []
+    paused: list[int] = []
+
+    class Rewinding(Consumer):
+        def consume(self, messages: Messages) -> None:
+            processed.extend(message.offset for message in messages)
+            if 5 in [m.offset for m in messages] and not paused:
+                paused.append(5)
+                self.pause(0, 0.0)
+
+    app = App(kafka=BOOTSTRAP, concurrency=4)
+    app.topic("t", Rewinding, virtual_partitions=VirtualPartitions(max_partitions=4))
+    with Harness(app, partitions={"t": 1}) as kafka:
+        for index in range(8):
+            kafka.produce("t", index, key=f"k{index % 4}", partition=0)
+        kafka.run()
+        assert sorted(processed) == sorted([*range(8), *range(8)])  # all, then all again
+        kafka.stop()
+        assert kafka.committed("t", 0) == 8
