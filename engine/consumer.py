@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from engine.errors import NotRunningError
 from engine.messages import Message, Messages
+from engine.virtual.shared_lock import NO_LOCK, NoLock, SharedLock
 
 SeekTarget = int | datetime | Literal["earliest", "latest"]
 
@@ -80,19 +81,16 @@ class Consumer:
         """True while a retry runs the partition's batch in this one instance, in offset order."""
         return bool(getattr(self._runtime, "collapsed", False))
 
-    @contextmanager
-    def synchronize(self) -> Iterator[None]:
-        """Hold a lock shared by the virtual partitions of this partition.
+    def synchronize(self) -> SharedLock | NoLock:
+        """A lock shared by the virtual partitions of this partition.
 
-        For state the instances of one partition share; on ordinary topics (one instance
-        per partition) it holds nothing.
+        For state the instances of one partition share: ``with self.synchronize():`` in a
+        sync consumer, ``async with self.synchronize():`` in an async one (its instances are
+        tasks of one thread, which a thread lock would not keep apart). On ordinary topics
+        (one instance per partition) it holds nothing.
         """
-        lock = getattr(self._runtime, "shared_lock", None)
-        if lock is None:
-            yield
-            return
-        with lock:
-            yield
+        lock: SharedLock | None = getattr(self._runtime, "shared_lock", None)
+        return NO_LOCK if lock is None else lock
 
     @property
     def attempt(self) -> int:

@@ -32,6 +32,7 @@ from engine.processing.virtual_jobs import Ends, LongVirtualConsume, VirtualCons
 from engine.virtual.distributions import split
 from engine.virtual.errors import SplitError
 from engine.virtual.metadata import decode, encode
+from engine.virtual.shared_lock import SharedLock
 from engine.virtual.watermark import Watermark
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class VirtualBatch:
         self._build_executor = build_executor
         self._executors: list[Executor | None] = [None] * count
         self.lock = threading.Lock()
-        self.shared_lock = threading.RLock()
+        self.shared_lock = SharedLock()
         self.watermark: Watermark | None = None
         self._stored: tuple[int, tuple[int, ...]] | None = None
         self._batch: _Batch | None = None

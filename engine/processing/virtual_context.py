@@ -7,7 +7,6 @@ watermark (under the partition's lock), and a pause or a seek acts on the real p
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from engine.processing.partition_context import PartitionContext
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from engine.processing.partition_state import PartitionState
     from engine.processing.virtual_batch import VirtualBatch
     from engine.producer import Producer
+    from engine.virtual.shared_lock import SharedLock
 
 
 class VirtualContext(PartitionContext):
@@ -47,7 +47,7 @@ class VirtualContext(PartitionContext):
         return self._tags
 
     @property
-    def shared_lock(self) -> threading.RLock:
+    def shared_lock(self) -> SharedLock:
         """The lock ``Consumer.synchronize`` holds, one per real partition."""
         return self._virtual.shared_lock
 

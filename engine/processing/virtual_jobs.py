@@ -1,7 +1,7 @@
 """The jobs of a batch split over virtual partitions, run beside each other by the workers.
 
 - ``VirtualConsume``: one virtual partition's share of a batch; it marks on success and leaves
-  retries to ``VirtualBatch.settle``.
+  retries to ``VirtualBatch.settle``. An async consumer's runs as a task on the app's loop.
 - ``LongVirtualConsume``: the same on a ``long_running_job`` topic, non-blocking; it counts its
   end down on an ``Ends``.
 - ``Ends``: a long batch's jobs counted down; the last to end calls the listener's
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.processing.jobs import Job
+from engine.processing.jobs import Job, as_async
 from engine.processing.outcome import Outcome
 from engine.processing.virtual_context import VirtualContext
 
@@ -44,10 +44,17 @@ class VirtualConsume(Job):
 
     def run(self) -> None:
         """Consume the sub-batch, mark it on success, report it."""
+        self._settle(self.executor.consume(self.messages))
+
+    async def run_async(self) -> None:
+        """``run`` for an async consumer, on the loop (marks are quick: no settling here)."""
+        self._settle(await as_async(self.executor).consume_async(self.messages))
+
+    def _settle(self, outcome: Outcome) -> None:
         executor = self.executor
         context = executor.context
         assert isinstance(context, VirtualContext)
-        outcome = self.outcome = executor.consume(self.messages)
+        self.outcome = outcome
         try:
             if outcome.error is None and self.auto_mark and not context.manual:
                 context.mark(self.messages.metadata.last_offset)
@@ -85,6 +92,17 @@ class LongVirtualConsume(VirtualConsume):
             super().run()
         finally:
             self.ended()
+
+    async def run_async(self) -> None:
+        """Run as ``VirtualConsume`` on the loop; then count this job's end."""
+        try:
+            await super().run_async()
+        finally:
+            self.ended()
+
+    def abandon(self) -> None:
+        """Never ran (it fails the batch): its end is counted all the same."""
+        self.ended()
 
 
 class Ends:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine import App, Consumer, DeadLetterQueue, Messages, ProduceError
+from engine import App, Consumer, DeadLetterQueue, Messages, ProduceError, VirtualPartitions
 from engine.errors import LoopBlockedError
 from engine.testing import Harness
 
@@ -166,3 +166,30 @@ def test_routing_refuses_an_async_generator_hook_even_on_an_async_consumer() -> 
 
     with pytest.raises(RoutingError, match=r"Orders\.shutdown is an async generator"):
         async_app(Orders)
+
+
+def test_async_virtual_partitions_keep_key_order_and_share_an_async_lock() -> None:
+    seen: dict[str, list[int]] = {}
+    shared: list[int] = []
+
+    class Keyed(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                await asyncio.sleep(0)
+                seen.setdefault(message.key, []).append(message.offset)
+                async with self.synchronize():  # tasks of one loop: the asyncio lock
+                    before = len(shared)
+                    await asyncio.sleep(0)
+                    shared.append(before)
+
+    app = async_app(Keyed, virtual_partitions=VirtualPartitions(max_partitions=4))
+    with Harness(app, partitions={"orders": 1}, interleave=7) as kafka:
+        for number in range(24):
+            kafka.produce("orders", number, key=f"k{number % 5}", partition=0)
+        kafka.run()
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 24
+        kafka.history.check()
+    for key, offsets in seen.items():
+        assert offsets == sorted(offsets), key
+    assert shared == list(range(24))
