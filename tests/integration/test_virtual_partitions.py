@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -334,30 +335,62 @@ def assert_commits_hold_below_unprocessed(bootstrap: str, group: str, topic: str
         assert set(range(max(offset, 0))) <= processed[partition], (partition, offset)
 
 
+def takeover_consumers(takeover: Takeover, gate: threading.Event, kind: str
+                       ) -> tuple[type[Consumer], type[Consumer]]:
+    """Member A's consumer (partition 0's virtual partition of key-5 blocks until ``gate``)
+    and member B's, both plain or both ``async def``."""
+
+    def blocks(consumer: Consumer, messages: Messages) -> bool:
+        if (consumer.partition == 0 and not gate.is_set()
+                and any(message.key == "key-5" for message in messages)):
+            with takeover.lock:
+                takeover.blocked[messages.metadata.first_offset] = [m.offset for m in messages]
+            return True
+        return False
+
+    def unblocked(consumer: Consumer, messages: Messages) -> None:
+        with takeover.lock:
+            takeover.story.append("blocked virtual partition done")
+
+    class MemberA(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if blocks(self, messages):
+                assert gate.wait(DEADLINE)
+                unblocked(self, messages)
+            takeover.add("a", self.partition, [message.offset for message in messages])
+
+    class MemberB(Consumer):
+        def consume(self, messages: Messages) -> None:
+            takeover.add("b", self.partition, [message.offset for message in messages])
+
+    class AsyncMemberA(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            if blocks(self, messages):
+                deadline = time.monotonic() + DEADLINE
+                while not gate.is_set():  # the other virtual partitions' tasks run on
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.01)
+                unblocked(self, messages)
+            takeover.add("a", self.partition, [message.offset for message in messages])
+
+    class AsyncMemberB(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            await asyncio.sleep(0)
+            takeover.add("b", self.partition, [message.offset for message in messages])
+
+    return (MemberA, MemberB) if kind == "sync" else (AsyncMemberA, AsyncMemberB)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_member_joining_mid_batch_waits_for_the_virtual_partitions_then_takes_over(
-    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str], kind: str,
 ) -> None:
     topic, group = make_topic(2), unique("g")
     count = 40
     for partition in (0, 1):
         produce(bootstrap, topic, keyed(count, 8), partition=partition)
     takeover, gate = Takeover(), threading.Event()
-
-    class MemberA(Consumer):
-        def consume(self, messages: Messages) -> None:
-            offsets = [message.offset for message in messages]
-            if (self.partition == 0 and not gate.is_set()
-                    and any(message.key == "key-5" for message in messages)):
-                with takeover.lock:
-                    takeover.blocked[messages.metadata.first_offset] = offsets
-                assert gate.wait(DEADLINE)
-                with takeover.lock:
-                    takeover.story.append("blocked virtual partition done")
-            takeover.add("a", self.partition, offsets)
-
-    class MemberB(Consumer):
-        def consume(self, messages: Messages) -> None:
-            takeover.add("b", self.partition, [message.offset for message in messages])
+    MemberA, MemberB = takeover_consumers(takeover, gate, kind)  # noqa: N806 - classes
 
     # Tansu answers a join after about session.timeout.ms / 2: ten seconds leave member A
     # ample time to finish its batch and rejoin once released (Kafka waits for it anyway)

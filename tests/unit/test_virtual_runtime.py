@@ -10,7 +10,7 @@ import pytest
 
 from engine import App, Consumer, DeadLetterQueue, Messages, RoutingError, VirtualPartitions
 from engine.connection.listener import Listener
-from engine.processing.jobs_queue import JobsQueue
+from engine.processing.jobs_queue import JobsQueue, LoopSubmit
 from engine.processing.workers_pool import WorkersPool
 from engine.virtual.metadata import decode, encode
 from engine.virtual.stable_hash import stable_index
@@ -72,12 +72,12 @@ class Running:
     """A listener of topic "t" with virtual partitions on a FakeClient, and its workers."""
 
     def __init__(self, consumer: type[Consumer], client_class: type[FakeClient] = FakeClient,
-                 concurrency: int = 4, **route: Any) -> None:
+                 concurrency: int = 4, loop: LoopSubmit | None = None, **route: Any) -> None:
         self.app = App(kafka=BOOTSTRAP, concurrency=concurrency, pause_timeout=1.0)
         route.setdefault("virtual_partitions", VirtualPartitions())
         self.app.topic("t", consumer, **route)
         (group,) = self.app.subscription_groups()
-        self.queue = JobsQueue()
+        self.queue = JobsQueue(loop)
         self.workers = WorkersPool(self.queue, self.app.monitor)
         self.workers.scale(concurrency)
         self.listener = Listener(group, self.queue, self.app.monitor, self.app.settings,

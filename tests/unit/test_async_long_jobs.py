@@ -1,0 +1,54 @@
+"""An async consumer's long-running job: a lost partition cancels it, then its hook runs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import ClassVar
+
+from engine import Consumer, Messages
+from engine.aio.loop import EngineLoop
+from engine.instrumentation.monitor import Monitor
+from tests.unit.test_virtual_long_jobs import iterate_until
+from tests.unit.test_virtual_runtime import DEADLINE, Running, keyed
+
+
+class Waiting(Consumer):
+    """Awaits an answer that never comes; records its cancellation and its revoked hook."""
+
+    story: ClassVar[list[str]] = []
+    entered = threading.Event()
+
+    async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+        Waiting.entered.set()
+        try:
+            await asyncio.sleep(DEADLINE * 10)
+        except asyncio.CancelledError:
+            Waiting.story.append("cancelled")
+            raise
+        Waiting.story.append("returned")
+
+    async def revoked(self) -> None:  # type: ignore[override]
+        Waiting.story.append(f"revoked (is_revoked={self.is_revoked})")
+
+
+def test_a_lost_partitions_async_long_job_is_cancelled_then_hears_revoked() -> None:
+    Waiting.story, Waiting.entered = [], threading.Event()
+    loop = EngineLoop(Monitor(), max_jobs=10)
+    loop.start()
+    running = Running(Waiting, concurrency=1, loop=loop, long_running_job=True,
+                      virtual_partitions=None)
+    running.listener.open()
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(5), keys=5))
+        iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
+        running.client.rebalance.revoked([("t", 0)], lost=True)
+        running.listener.iterate()  # the poll reports the loss: the task is cancelled
+        iterate_until(running, lambda: len(Waiting.story) == 2, "the cancel, then the hook")
+        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
+        assert ("t", 0) not in running.client.stored  # nothing of it marked
+    finally:
+        running.close()
+        assert loop.stop(DEADLINE)
