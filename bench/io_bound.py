@@ -1,4 +1,4 @@
-"""An I/O-bound consumer on one partition: the engine without and with virtual partitions.
+"""An I/O-bound consumer on one partition: without and with virtual partitions, sync and async.
 
     python bench/io_bound.py [--messages 2000] [--keys 1000] [--wait-ms 5] [--bootstrap H:P]
 
@@ -6,13 +6,16 @@ Produces ``messages`` messages over ``keys`` keys into a one-partition topic onc
 one after the other, in this process and each with a fresh consumer group: the engine with a
 consumer that waits ``wait-ms`` per message (``time.sleep``, standing for a database write or an
 HTTP call) at ``concurrency=16`` without virtual partitions, and the same consumer and settings
-with ``VirtualPartitions(max_partitions=16)``. Each run is timed from its first message to its
-last (one run each: the gap is far larger than the noise). Prints msgs/s of both and the ratio.
+with ``VirtualPartitions(max_partitions=16)``; then an async consumer that awaits
+``asyncio.sleep(wait-ms)`` per message, with ``VirtualPartitions(max_partitions=64)``. Each run
+is timed from its first message to its last (one run each: the gaps are far larger than the
+noise). Prints msgs/s of each and their ratios to the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import threading
 import time
@@ -27,6 +30,7 @@ from engine.broker import EmbeddedBroker, create_topics
 TOPIC = "io-bound"
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 CONCURRENCY = 16
+ASYNC_PARTITIONS = 64
 
 
 def produce(bootstrap: str, count: int, keys: int) -> None:
@@ -42,34 +46,61 @@ def produce(bootstrap: str, count: int, keys: int) -> None:
     producer.flush(60)
 
 
-def run(bootstrap: str, count: int, wait: float, virtual: VirtualPartitions | None) -> float:
-    """Seconds from the first message to the ``count``-th, with or without ``virtual``."""
-    lock = threading.Lock()
-    state = {"seen": 0, "first": 0.0, "last": 0.0}
-    done = threading.Event()
+class Progress:
+    """Messages seen across the consumers of one run, and when the first and the last came."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.lock = threading.Lock()
+        self.seen, self.first, self.last = 0, 0.0, 0.0
+        self.done = threading.Event()
+
+    def started(self) -> None:
+        with self.lock:
+            self.first = self.first or time.perf_counter()
+
+    def add(self, seen: int) -> None:
+        with self.lock:
+            self.seen += seen
+            if self.seen >= self.count and not self.done.is_set():
+                self.last = time.perf_counter()
+                self.done.set()
+
+
+def consumer_class(progress: Progress, wait: float, awaiting: bool) -> type[Consumer]:
+    """A consumer that waits ``wait`` per message: ``time.sleep``, or ``asyncio.sleep``."""
 
     class Waiting(Consumer):
         def consume(self, messages: Messages) -> None:
-            with lock:
-                state["first"] = state["first"] or time.perf_counter()
+            progress.started()
             for _ in messages:
                 time.sleep(wait)  # the I/O this benchmark is about
-            with lock:
-                state["seen"] += len(messages)
-                if state["seen"] >= count and not done.is_set():
-                    state["last"] = time.perf_counter()
-                    done.set()
+            progress.add(len(messages))
 
+    class Awaiting(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            progress.started()
+            for _ in messages:
+                await asyncio.sleep(wait)  # the same I/O, awaited
+            progress.add(len(messages))
+
+    return Awaiting if awaiting else Waiting
+
+
+def run(bootstrap: str, count: int, wait: float, virtual: VirtualPartitions | None,
+        awaiting: bool = False) -> float:
+    """Seconds from the first message to the ``count``-th, with or without ``virtual``."""
+    progress = Progress(count)
     app = App(kafka={"bootstrap.servers": bootstrap, **FAST_GROUP},
               client_id=f"io-{uuid.uuid4().hex[:8]}", concurrency=CONCURRENCY)
-    app.topic(TOPIC, Waiting, virtual_partitions=virtual)
+    app.topic(TOPIC, consumer_class(progress, wait, awaiting), virtual_partitions=virtual)
     app.start()
     try:
-        if not done.wait(count * wait + 120):
-            raise TimeoutError(f"only {state['seen']} of {count} messages came")
+        if not progress.done.wait(count * wait + 120):
+            raise TimeoutError(f"only {progress.seen} of {count} messages came")
     finally:
         app.stop()
-    return state["last"] - state["first"]
+    return progress.last - progress.first
 
 
 def main() -> None:
@@ -88,6 +119,9 @@ def main() -> None:
         plain = args.messages / run(bootstrap, args.messages, wait, None)
         virtual = args.messages / run(bootstrap, args.messages, wait,
                                       VirtualPartitions(max_partitions=CONCURRENCY))
+        awaited = args.messages / run(bootstrap, args.messages, wait,
+                                      VirtualPartitions(max_partitions=ASYNC_PARTITIONS),
+                                      awaiting=True)
     finally:
         if broker is not None:
             broker.stop()
@@ -96,6 +130,8 @@ def main() -> None:
     print(f"without virtual partitions: {plain:10,.0f} msgs/s")
     print(f"with max_partitions={CONCURRENCY}:      {virtual:10,.0f} msgs/s")
     print(f"ratio: {virtual / plain:.1f}x (target >= 10x)")
+    print(f"async, max_partitions={ASYNC_PARTITIONS}: {awaited:10,.0f} msgs/s")
+    print(f"ratio: {awaited / plain:.1f}x (target >= 40x)")
 
 
 if __name__ == "__main__":
