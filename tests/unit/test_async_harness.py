@@ -193,3 +193,31 @@ def test_async_virtual_partitions_keep_key_order_and_share_an_async_lock() -> No
     for key, offsets in seen.items():
         assert offsets == sorted(offsets), key
     assert shared == list(range(24))
+
+
+def test_the_opentelemetry_span_covers_the_awaited_work_of_an_async_consumer() -> None:
+    from engine_plugins.opentelemetry import OpenTelemetryPlugin
+    from tests.unit.test_operations_plugins import tracing
+
+    class Replying(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                await asyncio.sleep(0)  # the span stays current across the await
+                await self.produce_async("replies", {"to": message.offset})
+
+    provider, exporter = tracing()
+    app = async_app(Replying)
+    app.use(OpenTelemetryPlugin(tracer_provider=provider))
+    with Harness(app) as kafka:
+        kafka.create_topic("replies")
+        kafka.produce("orders", 1)
+        kafka.produce("orders", 2)
+        kafka.run()
+        replies = kafka.topic("replies")
+    (span,) = exporter.get_finished_spans()  # one batch, one span
+    assert span.name == "process orders"
+    for reply in replies:
+        traceparent = reply.headers["traceparent"].decode()  # type: ignore[union-attr]
+        assert traceparent.split("-")[1:3] == [f"{span.context.trace_id:032x}",
+                                               f"{span.context.span_id:016x}"]
+    assert len(replies) == 2
