@@ -9,6 +9,7 @@ worker completes a job. Nothing here decides about offsets: the jobs do, as on a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
 
 log = logging.getLogger("engine.loop")
+CANCEL_WAIT = 1.0  # seconds a caller waits for the loop to take a cancel in
 Done = Callable[[Any], None]
 """Called (on the loop's thread) with a job whose task ended."""
 
@@ -64,7 +66,13 @@ class EngineLoop:
         if self._thread is None or not self._loop.is_running():
             return []
         future = asyncio.run_coroutine_threadsafe(self._cancel(which), self._loop)
-        return future.result()
+        try:
+            return future.result(CANCEL_WAIT)
+        except concurrent.futures.TimeoutError:
+            # a task holds the loop (a sync call inside async def): the cancel runs when it
+            # lets go; the caller (a stop) must not wait for that
+            log.warning("the event loop is blocked: cancelling its jobs once it runs again")
+            return []
 
     def stop(self, timeout: float) -> bool:
         """Cancel what still runs, stop the loop and join its thread.
@@ -76,8 +84,7 @@ class EngineLoop:
         if thread is None:
             self._loop.close()
             return True
-        self.cancel()
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        asyncio.run_coroutine_threadsafe(self._wind_down(timeout), self._loop)
         thread.join(timeout)
         if thread.is_alive():
             log.warning("the event loop did not stop within %.1fs", timeout)
@@ -112,6 +119,15 @@ class EngineLoop:
         finally:
             self._tasks.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             done(job)
+
+    async def _wind_down(self, timeout: float) -> None:
+        """Cancel every task left (jobs, a producer's delivery pump), let them end, stop."""
+        left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=timeout)
+        self._loop.stop()
 
     async def _cancel(self, which: Callable[[Any], bool]) -> list[str]:
         picked = [(task, job) for task, job in self._tasks.items() if which(job)]

@@ -185,3 +185,24 @@ def test_the_shared_lock_keeps_tasks_of_one_loop_apart_across_awaits() -> None:
     assert overlaps == []
     with lock:  # the thread side is a lock of its own
         pass
+
+
+def test_a_cancel_does_not_wait_for_a_loop_a_task_blocks() -> None:
+    loop = EngineLoop(Monitor(), max_jobs=1)
+    loop.start()
+    release = threading.Event()
+
+    class Blocking(LoopJob):
+        async def run_async(self) -> None:
+            release.wait(DEADLINE)  # a sync call inside async def: the loop is stuck
+
+    done: list[str] = []
+    try:
+        loop.submit(Blocking("stuck", {}), lambda ended: done.append(ended.name))
+        started = time.monotonic()
+        assert loop.cancel() == []  # given up on, not waited for
+        assert time.monotonic() - started < DEADLINE
+    finally:
+        release.set()
+        wait_for(lambda: done == ["stuck"])
+        assert loop.stop(DEADLINE)
