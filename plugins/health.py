@@ -179,10 +179,11 @@ class HealthPlugin(Configurable):
             seen["polled"] = self._clock()
 
     def _on_job_start(self, sender: Any, **event: Any) -> None:
-        self._jobs[id(sender)] = (event["job"], self._clock())
+        # by the job, not the sender: the event loop runs many jobs at once (async consumers)
+        self._jobs[id(event["job"])] = (event["job"], self._clock())
 
     def _on_job_end(self, sender: Any, **event: Any) -> None:
-        self._jobs.pop(id(sender), None)
+        self._jobs.pop(id(event["job"]), None)
 
 
 def _handler(plugin: HealthPlugin) -> type[BaseHTTPRequestHandler]:

@@ -30,7 +30,7 @@ class JobInfo:
 class Job:
     """Base job: belongs to a listener's group, runs one executor action on a worker."""
 
-    __slots__ = ("executor", "group_id", "on_loop")
+    __slots__ = ("_public", "executor", "group_id", "on_loop")
     kind = "job"
     non_blocking = False
 
@@ -38,6 +38,7 @@ class Job:
         self.executor = executor
         self.group_id = group_id
         self.on_loop = executor.on_loop  # an async consumer's job runs on the app's loop
+        self._public: JobInfo | None = None
 
     @property
     def context(self) -> PartitionContext:
@@ -46,8 +47,16 @@ class Job:
 
     @property
     def public(self) -> JobInfo:
-        """What events tell about this job."""
-        return JobInfo(self.kind, self.executor.topic, self.executor.partition)
+        """What events tell about this job: one object per job, from its start to its end.
+
+        Receivers may key a running job by it (the loop runs many jobs at once under one
+        sender).
+        """
+        public = self._public
+        if public is None:
+            public = self._public = JobInfo(self.kind, self.executor.topic,
+                                            self.executor.partition)
+        return public
 
     def run(self) -> None:
         """Run on a worker thread."""

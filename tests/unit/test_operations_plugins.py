@@ -234,6 +234,25 @@ def test_health_names_the_job_that_overran_and_recovers() -> None:
         assert status == 500 and body["problems"][0]["reason"] == "listener stopped polling"
 
 
+def test_health_tells_apart_jobs_one_sender_runs_at_once() -> None:
+    # the event loop sends worker.* for every async consumer's job at once
+    from engine.processing.jobs import JobInfo
+
+    now = [0.0]
+    health = HealthPlugin(consuming_ttl=5.0, polling_ttl=60.0, clock=lambda: now[0])
+    app = App(kafka=KAFKA, client_id="shop")
+    app.topic("orders", Orders)
+    app.use(health)
+    loop, first, second = object(), JobInfo("consume", "orders", 0), JobInfo("consume", "orders", 1)
+    app.monitor.instrument("worker.process", loop, job=first)
+    app.monitor.instrument("worker.process", loop, job=second)
+    app.monitor.instrument("worker.completed", loop, job=first)
+    now[0] += 10.0
+    status, body = health.live()
+    assert status == 500
+    assert [(p["topic"], p["partition"]) for p in body["problems"]] == [("orders", 1)]
+
+
 # -- opentelemetry ---------------------------------------------------------------------------
 
 def tracing() -> tuple[Any, Any]:
