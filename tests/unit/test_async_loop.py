@@ -69,8 +69,11 @@ def test_a_step_over_the_threshold_is_reported_with_its_length() -> None:
         await asyncio.sleep(0)
         return 7
 
-    result = asyncio.run(timed_steps(blocking(), 0.01, stalls.append))  # type: ignore[arg-type]
-    assert result == 7
+    async def main() -> int:
+        result: int = await timed_steps(blocking(), 0.01, stalls.append)
+        return result
+
+    assert asyncio.run(main()) == 7
     assert len(stalls) == 1 and stalls[0] >= 0.03
 
 
