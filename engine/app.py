@@ -99,15 +99,17 @@ class App(TopicDeclarations):
         self._new_server(selection).start_background()
 
     def statistics(self) -> dict[str, int]:
-        """``jobs_queued`` (waiting for a worker) and ``workers_busy`` (jobs running) now.
+        """How many jobs wait for a worker, run on the workers, and are on the event loop now.
 
-        Zeros before a start. Cheap enough for a metrics scrape: plugins read it when asked
-        instead of following every job.
+        ``jobs_queued``, ``workers_busy`` and ``async_jobs`` (async consumers' jobs, running
+        or waiting for a slot). Zeros before a start. Cheap enough for a metrics scrape:
+        plugins read it when asked instead of following every job.
         """
         if self._server is None:
-            return {"jobs_queued": 0, "workers_busy": 0}
+            return {"jobs_queued": 0, "workers_busy": 0, "async_jobs": 0}
         figures = self._server.jobs_queue.statistics()
-        return {"jobs_queued": figures["enqueued"], "workers_busy": figures["busy"]}
+        return {"jobs_queued": figures["enqueued"], "workers_busy": figures["busy"],
+                "async_jobs": figures["on_loop"]}
 
     def produce(self, topic: str, value: Any, *, key: Any = None, headers: Any = None,
                 partition: int | None = None, timeout: float = 30.0) -> None:

@@ -121,11 +121,13 @@ class _Metrics:
                               ("subscription_group", "state"))
         self.busy = gauge("engine_workers_busy", "Workers running a job")
         self.queued = gauge("engine_jobs_queued", "Jobs waiting for a worker")
+        self.on_loop = gauge("engine_async_jobs", "Async consumers' jobs on the event loop")
 
     def follow(self, app: App) -> None:
         """Read the busy workers and queued jobs from the app at each scrape."""
         self.busy.set_function(lambda: app.statistics()["workers_busy"])
         self.queued.set_function(lambda: app.statistics()["jobs_queued"])
+        self.on_loop.set_function(lambda: app.statistics()["async_jobs"])
 
     def app_state(self, current: AppState) -> None:
         """Set the app-state gauge to ``current``."""

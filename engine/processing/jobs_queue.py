@@ -221,8 +221,10 @@ class JobsQueue:
             return {gid: list(waiting.in_flight) for gid, waiting in self._groups.items()}
 
     def statistics(self) -> dict[str, int]:
-        """How many jobs are queued (not yet picked) and in flight in total."""
+        """Jobs queued for the workers (not yet picked), run by them, and on the loop."""
         with self._mutex:
             queued = sum(1 for job in self._jobs if job is not None)
             in_flight = sum(len(waiting.in_flight) for waiting in self._groups.values())
-        return {"enqueued": queued, "busy": in_flight - queued}
+            on_loop = sum(job.on_loop for waiting in self._groups.values()
+                          for job in waiting.in_flight)
+        return {"enqueued": queued, "busy": in_flight - queued - on_loop, "on_loop": on_loop}

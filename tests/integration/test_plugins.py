@@ -123,7 +123,7 @@ def test_health_live_names_an_overrunning_job_and_ready_follows_the_app(
         assert get(f"{base}/live")[0] == 200
         produce(bootstrap, topic, [b"{}"])
         wait_until(started.is_set, message="the slow job started")
-        assert app.statistics() == {"jobs_queued": 0, "workers_busy": 1}
+        assert app.statistics() == {"jobs_queued": 0, "workers_busy": 1, "async_jobs": 0}
         wait_until(lambda: get(f"{base}/live")[0] == 500, message="/live 500 on the overrun")
         body = json.loads(get(f"{base}/live")[1])
         (problem,) = body["problems"]

@@ -139,7 +139,8 @@ class JobsQueueMachine(RuleBasedStateMachine):
     def statistics_agree(self) -> None:
         queued = sum(len(s) for s in self.segments)
         in_flight = sum(len(jobs) for jobs in self.in_flight.values())
-        assert self.queue.statistics() == {"enqueued": queued, "busy": in_flight - queued}
+        assert self.queue.statistics() == {"enqueued": queued, "busy": in_flight - queued,
+                                           "on_loop": 0}
         for group in GROUPS:
             assert self.queue.is_empty(group) == (not self.in_flight[group])
 

@@ -153,6 +153,7 @@ def test_the_queue_hands_loop_jobs_to_the_loop_and_waits_for_them() -> None:
         queue.push(job)
         wait_for(lambda: tally["started"] == ["one"])
         assert not queue.is_empty("g")  # in flight for the listener's wait
+        assert queue.statistics() == {"enqueued": 0, "busy": 0, "on_loop": 1}
         threading.Timer(0.05, job.gate.set).start()
         queue.wait("g")
         assert queue.is_empty("g") and queue.statistics()["enqueued"] == 0
