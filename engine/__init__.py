@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from engine.consumer import Consumer
     from engine.errors import (
         AdminError,
+        BlockingCallError,
         ConfigError,
         DeserializationError,
         EngineError,
@@ -39,7 +40,8 @@ _HOMES = {
     "Messages": "engine.messages", "Plugin": "engine.plugin", "DeadLetterQueue": "engine.routing",
     "Selection": "engine.routing", "VirtualPartitions": "engine.virtual.settings",
     **dict.fromkeys([
-        "AdminError", "ConfigError", "DeserializationError", "EngineError", "NotRunningError",
+        "AdminError", "BlockingCallError", "ConfigError", "DeserializationError", "EngineError",
+        "NotRunningError",
         "PluginError",
         "ProduceError", "QueueClosedError", "RoutingError", "SeekError", "StopTimeout",
         "SwarmError", "UnknownEventError",
@@ -47,7 +49,8 @@ _HOMES = {
 }
 
 __all__ = [
-    "AdminError", "App", "AppState", "ConfigError", "Consumer", "DeadLetterQueue",
+    "AdminError", "App", "AppState", "BlockingCallError", "ConfigError", "Consumer",
+    "DeadLetterQueue",
     "DeserializationError", "EngineError", "ListenerState", "Message", "Messages",
     "NotRunningError", "Plugin", "PluginError", "ProduceError", "QueueClosedError",
     "RoutingError", "SeekError", "Selection", "StopTimeout", "SwarmError", "UnknownEventError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -32,8 +32,8 @@ class ConsumerRuntime(Protocol):
     def resume(self) -> None: ...
     def seek(self, target: SeekTarget) -> None: ...
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None: ...
-    async def produce_async(self, topic: str, value: Any, **options: Any) -> None: ...
-    async def commit_offsets_async(self) -> bool: ...
+    def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]: ...
+    def commit_offsets_async(self) -> Awaitable[bool]: ...
 
 
 class Consumer:
@@ -140,21 +140,22 @@ class Consumer:
         """Send a message and wait for the broker's acknowledgement."""
         self._require().produce(topic, value, True, **options)
 
-    async def produce_async(self, topic: str, value: Any, **options: Any) -> None:
-        """Send a message from an async consumer; return once the broker acknowledged it.
+    def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]:
+        """Send a message from an async consumer; await it for the broker's acknowledgement.
 
-        Raises ``ProduceError`` when the send fails or is not acknowledged in time. The
-        event loop runs on meanwhile.
+        The message is handed to the producer at once (sent even if never awaited); awaiting
+        raises ``ProduceError`` when the send fails or is not acknowledged in time. The event
+        loop runs on meanwhile. Outside an event loop: ``NotRunningError``.
         """
-        await self._require().produce_async(topic, value, **options)
+        return self._require().produce_async(topic, value, **options)
 
-    async def commit_offsets_async(self) -> bool:
-        """Commit what was marked and wait for the broker's answer, without blocking the loop.
+    def commit_offsets_async(self) -> Awaitable[bool]:
+        """Commit what was marked; await it for the broker's answer (False: partition lost).
 
-        False when the partition was lost. (``commit_offsets()`` only asks for a commit and
-        never waits: it too is fine on the loop; ``sync=True`` would block it.)
+        The commit is made off the loop, started at once. (``commit_offsets()`` only asks for
+        a commit and never waits: it too is fine on the loop.)
         """
-        return await self._require().commit_offsets_async()
+        return self._require().commit_offsets_async()
 
     def _require(self) -> ConsumerRuntime:
         if self._runtime is None:

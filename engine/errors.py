@@ -127,3 +127,11 @@ class LoopBlockedError(EngineError):
 
     Reported, never raised: ``error.occurred`` type ``consumer.loop.blocked`` carries it.
     """
+
+
+class BlockingCallError(EngineError, RuntimeError):
+    """A call that waits for the broker, made from an async consumer (it would block the loop).
+
+    ``produce_sync`` and the ``sync=True`` marks and commits; their awaitable forms
+    (``produce_async``, ``commit_offsets_async``) do not block.
+    """

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from engine.aio.sends import AsyncSends
 from engine.config.kafka import common_config, logged
 from engine.errors import NotRunningError, ProduceError
 
@@ -29,9 +30,6 @@ def kafka_producer(config: dict[str, Any]) -> Any:
 
     return KafkaProducer(logged(config))
 
-
-PUMP_INTERVAL = 0.001
-"""Seconds between two polls for the delivery reports async sends wait for."""
 
 ERROR_TYPE_LIMIT = 256
 ERROR_MESSAGE_LIMIT = 1024
@@ -75,8 +73,7 @@ class Producer:
         self._lock = threading.Lock()
         self._header_sources: list[HeaderSource] = []
         self._closed = False
-        self._awaiting = 0  # async sends waiting for their report (the loop thread's own)
-        self._pumping: asyncio.Task[None] | None = None
+        self._async_sends: AsyncSends | None = None  # made by the first async send
 
     @property
     def has_client(self) -> bool:
@@ -131,61 +128,23 @@ class Producer:
             if outcome and outcome[0] is not None:
                 raise ProduceError(f"sending to {topic!r} failed: {outcome[0]}")
 
-    async def produce_async(
+    def produce_async(
         self, topic: str, value: Any, *, key: Any = None, headers: Any = None,
         partition: int | None = None, timeout: float = 30.0,
-    ) -> None:
-        """Send one message from the running event loop; return once the broker acknowledged.
+    ) -> asyncio.Task[None]:
+        """Send one message from the running event loop (``engine.aio.sends``).
 
-        Raises ``ProduceError`` on a failed delivery or none within ``timeout``. Delivery
-        reports are served by one polling task per loop while sends wait, never a thread
-        per send; a full producer queue is waited on without blocking the loop. Async sends
-        come from one loop at a time (the app's, or the testing kit's).
+        Enqueued at once; the task returned resolves once the broker acknowledged it, or
+        raises ``ProduceError``.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        if self._async_sends is None:
+            self._async_sends = AsyncSends(self._client, self._options, self._failed_late)
+        return self._async_sends.send(topic, encode(value), key=key, headers=headers,
+                                      partition=partition, timeout=timeout)
 
-        def delivered(error: Any, message: Any) -> None:
-            loop.call_soon_threadsafe(_settle, future, error)
-
-        options = self._options(key, headers, partition, delivered)
-        client = self._client()
-        deadline = loop.time() + timeout
-        while True:
-            try:
-                client.produce(topic, encode(value), **options)
-                break
-            except BufferError:
-                if loop.time() >= deadline:
-                    raise ProduceError(f"sending to {topic!r}: the producer queue stayed full"
-                                       f" for {timeout}s") from None
-                self._pump(loop, client, 1)
-                await asyncio.sleep(PUMP_INTERVAL)  # the pump's deliveries make room
-                self._pump(loop, client, -1)
-        self._pump(loop, client, 1)
-        try:
-            error = await asyncio.wait_for(future, max(0.0, deadline - loop.time()))
-        except asyncio.TimeoutError:
-            raise ProduceError(f"sending to {topic!r} was not acknowledged within"
-                               f" {timeout}s") from None
-        finally:
-            self._pump(loop, client, -1)
-        if error is not None:
-            raise ProduceError(f"sending to {topic!r} failed: {error}")
-
-    def _pump(self, loop: asyncio.AbstractEventLoop, client: Any, change: int) -> None:
-        """Count async sends waiting; a polling task serves their reports while any waits."""
-        self._awaiting += change
-        if self._awaiting > 0 and self._pumping is None:
-            self._pumping = loop.create_task(self._serve(client))
-
-    async def _serve(self, client: Any) -> None:
-        try:
-            while self._awaiting > 0:
-                client.poll(0)
-                await asyncio.sleep(PUMP_INTERVAL)
-        finally:
-            self._pumping = None
+    def _failed_late(self, error: Any, topic: str) -> None:
+        self._monitor.instrument("error.occurred", self, type="producer.delivery.error",
+                                 error=error, topic=topic)
 
     def _options(self, key: Any, headers: Any, partition: int | None,
                  delivered: Callable[[Any, Any], None]) -> dict[str, Any]:
@@ -304,8 +263,3 @@ def encode(value: Any) -> bytes | None:
         return value.encode()
     return json.dumps(value).encode()
 
-
-def _settle(future: asyncio.Future[Any], error: Any) -> None:
-    """An async send's report arrived (on the loop): its future gets the error or None."""
-    if not future.done():
-        future.set_result(error)

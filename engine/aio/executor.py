@@ -74,16 +74,14 @@ class AsyncExecutor(Executor):
     async def _call_async(self, consumer: Consumer, messages: Messages) -> None:
         """The consumer's own ``consume``, awaited and timed (the harness watches this part)."""
         started = time.perf_counter()
-        # typed to return None: an 'async def' override returns its coroutine
-        result: Any = consumer.consume(messages)  # type: ignore[func-returns-value]
-        await self._awaited(consumer, "consume", result)
+        await self._awaited(consumer, "consume", consumer.consume, messages)
         self._took = time.perf_counter() - started
 
     async def _measured_async(self, consumer: Consumer, before: str, after: str,
                               hook: Callable[[], Any]) -> None:
         self.monitor.instrument(before, consumer, topic=self.topic, partition=self.partition)
         started = time.perf_counter()
-        await self._awaited(consumer, hook.__name__, hook())
+        await self._awaited(consumer, hook.__name__, hook)
         self.monitor.instrument(after, consumer, topic=self.topic, partition=self.partition,
                                 time=time.perf_counter() - started)
 
@@ -93,22 +91,33 @@ class AsyncExecutor(Executor):
         if consumer is None:
             return None, error
         try:
-            result: Any = consumer.initialized()  # type: ignore[func-returns-value]
-            await self._awaited(consumer, "initialized", result)
+            await self._awaited(consumer, "initialized", consumer.initialized)
         except ProcessDeath:
             raise
-        except BaseException as failure:  # noqa: BLE001 - user hook; reported, the consumer runs
-            self._report("consumer.initialized.error", consumer, failure)
-        else:
-            self._built(consumer, started)
+        except BaseException as failure:  # noqa: BLE001 - user hook (or a cancel): retried
+            return self._unbuilt(consumer, failure)
+        self._built(consumer, started)
         return consumer, None
 
-    async def _awaited(self, consumer: Consumer, action: str, result: Any) -> None:
-        """Await what a hook returned (a plain ``def`` hook returned None: it already ran)."""
-        if not inspect.iscoroutine(result):
-            if inspect.isawaitable(result):
-                await result
-            return
+    async def _awaited(self, consumer: Consumer, action: str, hook: Callable[..., Any],
+                       *args: Any) -> None:
+        """Call a hook and await what it returned, each step timed for stalls.
+
+        A plain ``def`` hook ran whole when called: all of it held the loop.
+        """
+        started = time.perf_counter()
+        result = hook(*args)
+        if inspect.iscoroutine(result):
+            await timed_steps(result, self._stall_threshold, self._stalled(consumer, action))
+        elif inspect.isawaitable(result):
+            await result
+        else:
+            took = time.perf_counter() - started
+            if took > self._stall_threshold:
+                self._stalled(consumer, action)(took)
+
+    def _stalled(self, consumer: Consumer, action: str) -> Callable[[float], None]:
+        """What reports a stall of ``consumer``'s ``action``."""
 
         def stalled(seconds: float) -> None:
             self._report("consumer.loop.blocked", consumer, LoopBlockedError(
@@ -117,7 +126,7 @@ class AsyncExecutor(Executor):
                 " consumer of the app (await it, or run it with asyncio.to_thread)"),
                 action=action, stalled=seconds)
 
-        await timed_steps(result, self._stall_threshold, stalled)
+        return stalled
 
     async def _run_async(self, action: str, consumer: Consumer, call: AsyncCall, *args: Any
                          ) -> BaseException | None:

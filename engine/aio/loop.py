@@ -84,7 +84,8 @@ class EngineLoop:
         if thread is None:
             self._loop.close()
             return True
-        asyncio.run_coroutine_threadsafe(self._wind_down(timeout), self._loop)
+        # the tasks get half the budget to end: the loop then stops within the rest
+        asyncio.run_coroutine_threadsafe(self._wind_down(timeout / 2), self._loop)
         thread.join(timeout)
         if thread.is_alive():
             log.warning("the event loop did not stop within %.1fs", timeout)

@@ -104,7 +104,7 @@ def _whole(name: str, value: Any, minimum: int) -> list[str]:
 
 
 def _positive(name: str, value: Any) -> list[str]:
-    if not _is_number(value) or value <= 0:
+    if not _is_number(value) or not value > 0:  # NaN is not > 0 either
         return [f"{name} must be a number of seconds > 0 (got {value!r})"]
     return []
 

@@ -213,7 +213,7 @@ class Listener:
             self.client.close(timeout=1.0)
         except Exception as error:  # noqa: BLE001 - a broken client may fail to close
             self._report(error)
-        self._revocations.let_go(self.partitions.clear())
+        self._revocations.let_go(self.partitions.clear(), lost=True)
         self.monitor.instrument("client.reset", self.client, subscription_group=self.id)
         while self.status.is_running:
             self._changed.clear()

@@ -157,10 +157,11 @@ class Executor:
             return None, error
         try:
             consumer.initialized()
-        except BaseException as failure:  # noqa: BLE001 - user hook; reported, the consumer runs
-            self._report("consumer.initialized.error", consumer, failure)
-        else:
-            self._built(consumer, started)
+        except ProcessDeath:
+            raise
+        except BaseException as failure:  # noqa: BLE001 - user hook; the batch is retried
+            return self._unbuilt(consumer, failure)
+        self._built(consumer, started)
         return consumer, None
 
     def _construct(self) -> tuple[Consumer | None, BaseException | None]:
@@ -176,6 +177,17 @@ class Executor:
         consumer._runtime = self.context
         self.context.consumer = self.consumer = consumer
         return consumer, None
+
+    def _unbuilt(self, consumer: Consumer, failure: BaseException) -> tuple[None, BaseException]:
+        """``initialized`` failed: reported, the instance dropped (the retry builds anew).
+
+        Like a constructor that raises: a consumer whose setup failed (a client not made)
+        would fail every batch after it.
+        """
+        self._report("consumer.initialized.error", consumer, failure,
+                     offset=self.context.state.first_unmarked)
+        self.context.consumer = self.consumer = None
+        return None, failure
 
     def _built(self, consumer: Consumer, started: float) -> None:
         self.monitor.instrument("consumer.initialized", consumer, topic=self.topic,

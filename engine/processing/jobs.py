@@ -218,5 +218,6 @@ class Eofed(Job):
 
 def as_async(executor: Executor) -> AsyncExecutor:
     """The executor of a job that runs on the loop (only an async consumer's does)."""
-    assert executor.on_loop, f"{executor.topic}/{executor.partition} is not an async consumer's"
+    if not executor.on_loop:
+        raise TypeError(f"{executor.topic}/{executor.partition} is not an async consumer's")
     return executor  # type: ignore[return-value]

@@ -101,7 +101,11 @@ class JobsQueue:
         if self._loop is None:
             self.complete(job)
             raise RuntimeError(f"{job!r} is an async consumer's job, and no loop runs them")
-        self._loop.submit(job, self.complete)
+        try:
+            self._loop.submit(job, self.complete)
+        except RuntimeError as closed:  # the loop was stopped: never left in flight
+            self.complete(job)
+            raise QueueClosedError(f"the event loop is closed; cannot run {job!r}") from closed
 
     def push_sentinel(self) -> None:
         """Ask one worker to exit (used to scale the pool down)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from engine.aio.guards import refuse_on_loop, running_loop
 from engine.aio.off_loop import off_loop
 from engine.errors import SeekError
 from engine.messages import Message
@@ -118,12 +119,17 @@ class PartitionContext:
 
     def mark_as_consumed(self, message: Message, sync: bool) -> bool:
         """Store ``message.offset + 1``; False when the partition was lost."""
+        if sync:
+            refuse_on_loop("mark_as_consumed(sync=True)",
+                           "mark_as_consumed(message), then await self.commit_offsets_async()")
         if not self.mark(message.offset):
             return False
         return self.commit(sync=True) if sync else True
 
     def commit_offsets(self, sync: bool) -> bool:
         """Commit what was stored; False when the partition was lost."""
+        if sync:
+            refuse_on_loop("commit_offsets(sync=True)", "await self.commit_offsets_async()")
         return self.commit(sync)
 
     def pause(self, offset: int | None, timeout: float | None) -> None:
@@ -167,15 +173,17 @@ class PartitionContext:
 
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None:
         """Send through the app's shared producer."""
+        if sync:
+            refuse_on_loop("produce_sync", "await self.produce_async(...)")
         self._producer.produce(topic, value, sync=sync, **options)
 
-    async def produce_async(self, topic: str, value: Any, **options: Any) -> None:
-        """Send through the app's shared producer from the loop; awaited until acknowledged."""
-        await self._producer.produce_async(topic, value, **options)
+    def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]:
+        """Send through the app's shared producer from the loop (enqueued now)."""
+        return self._producer.produce_async(topic, value, **options)
 
-    async def commit_offsets_async(self) -> bool:
-        """A synchronous commit, made off the loop and awaited."""
-        return await off_loop(self.commit, True)
+    def commit_offsets_async(self) -> Awaitable[bool]:
+        """A synchronous commit, made off the loop (started now)."""
+        return running_loop("commit_offsets_async").create_task(off_loop(self.commit, True))
 
     def _offset_for_time(self, moment: datetime) -> int:
         return self._port.offset_for_time(self.topic, self.partition, moment)

@@ -105,18 +105,33 @@ def _async_hook_problems(consumer_class: type[Consumer]) -> list[str]:
     async generator is never a hook.
     """
     is_async = is_async_consumer(consumer_class)
+    name = consumer_class.__qualname__
     problems = []
     for hook in HOOKS:
         method = getattr(consumer_class, hook)
-        if inspect.isasyncgenfunction(method):
-            problems.append(f"{consumer_class.__qualname__}.{hook} is an async generator, which"
-                            " the engine never runs: make it 'async def' returning None")
+        if hook == "wrap":
+            problems += _wrap_problems(name, method, is_async)
+        elif inspect.isasyncgenfunction(method):
+            problems.append(f"{name}.{hook} is an async generator, which the engine never"
+                            " runs: make it 'async def' returning None")
         elif inspect.iscoroutinefunction(method) and not is_async:
             problems.append(
-                f"{consumer_class.__qualname__}.{hook} is 'async def' but consume is a plain"
-                " 'def' (its coroutine would never be awaited): make consume 'async def' too,"
-                f" or {hook} a plain 'def'")
+                f"{name}.{hook} is 'async def' but consume is a plain 'def' (its coroutine"
+                f" would never be awaited): make consume 'async def' too, or {hook} a plain"
+                " 'def'")
     return problems
+
+
+def _wrap_problems(name: str, wrap: Any, is_async: bool) -> list[str]:
+    """``wrap`` must return a context manager: an async one only for an async consumer."""
+    if inspect.iscoroutinefunction(wrap) or inspect.isasyncgenfunction(wrap):
+        return [f"{name}.wrap is 'async def' without @contextlib.asynccontextmanager: it must"
+                " return a context manager (an async consumer may decorate an async generator"
+                " with asynccontextmanager)"]
+    if inspect.isasyncgenfunction(inspect.unwrap(wrap)) and not is_async:
+        return [f"{name}.wrap is an async context manager but consume is a plain 'def': make"
+                " consume 'async def' too, or wrap a plain context manager"]
+    return []
 
 
 def _limit_problems(options: dict[str, Any]) -> list[str]:

@@ -114,6 +114,7 @@ class History:
         self._consumer_group_of: dict[int, str] = {}  # consumer id -> its consumer group
         self._current: ConsumeCall | None = None
         self._failing: dict[str, set[Position]] = {}  # failed, not processed since
+        self._taken: dict[str, set[Position]] = {}  # taken by a consume call, however it ended
         self.last_error: dict[PartitionKey, BaseException] = {}
         self.crashes = 0
         # (consumer group, topic) -> the partitioner of a topic with virtual partitions
@@ -146,13 +147,17 @@ class History:
         """An offset was stored: inside a consume call, what was taken below it is processed.
 
         ``completed``: offsets above it the virtual partitions marked (the commit's
-        metadata), processed whenever they are stored (after a failed call, too).
+        metadata): processed when a consume call took them, however it ended (the engine's
+        word alone proves nothing: a message marked but never taken stays unprocessed).
         """
         processed = self._processed.setdefault(consumer_group, set())
         failing = self._failing.get(consumer_group, set())
+        taken = self._taken.get(consumer_group, set())
         for done in completed:
-            processed.add(Position(*key, done))
-            failing.discard(Position(*key, done))
+            position = Position(*key, done)
+            if position in taken:
+                processed.add(position)
+                failing.discard(position)
         call = self._current
         if call is not None and call.consumer_group == consumer_group and call.key == key:
             call.marked = max(offset, -1 if call.marked is None else call.marked)
@@ -206,6 +211,8 @@ class History:
         partitioner = self._split.get((call.consumer_group, topic))
         if partitioner is not None:
             self._reordered += out_of_value_order(call.messages, partitioner)
+            self._taken.setdefault(call.consumer_group, set()).update(
+                Position(topic, partition, offset) for offset in call.messages.taken_offsets)
         # a message cut short that the consumer marked past itself is no failure the engine
         # must retry: it is the consumer's loss (``lost``, ``committed_beyond_processed``)
         marked_away: Position | None = None

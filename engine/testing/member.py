@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, cast
 from engine.connection.listener import Listener
 from engine.consumer import Consumer
 from engine.processing.partitions import PartitionKey
-from engine.testing.crash import CrashPlan, crashing_executor
+from engine.testing.crash import CrashPlan
+from engine.testing.crashing_executors import crashing_executor
 from engine.testing.faults import Faults
 from engine.testing.harness_loop import HarnessLoop
 from engine.testing.inline_queue import InlineQueue

@@ -6,6 +6,8 @@ import asyncio
 import threading
 from types import TracebackType
 
+from engine.errors import EngineError
+
 
 class SharedLock:
     """One partition's lock, for ``with`` (worker threads) and ``async with`` (the loop).
@@ -22,7 +24,11 @@ class SharedLock:
         self._async: asyncio.Lock | None = None
 
     def __enter__(self) -> None:
-        """Hold the thread lock."""
+        """Hold the thread lock; refused on an event loop, where it would keep no task out."""
+        if asyncio._get_running_loop() is not None:  # the cheap check; public get_ raises
+            raise EngineError("an async consumer's instances are tasks of one thread: use"
+                              " 'async with self.synchronize():' (a plain 'with' keeps none"
+                              " out)")
         self._thread.acquire()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

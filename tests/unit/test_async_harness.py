@@ -221,3 +221,137 @@ def test_the_opentelemetry_span_covers_the_awaited_work_of_an_async_consumer() -
         assert traceparent.split("-")[1:3] == [f"{span.context.trace_id:032x}",
                                                f"{span.context.span_id:016x}"]
     assert len(replies) == 2
+
+
+def test_routing_refuses_a_wrap_that_returns_no_context_manager_or_the_wrong_kind() -> None:
+    from engine import RoutingError
+
+    class Undecorated(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            pass
+
+        async def wrap(self, action: str) -> None:  # type: ignore[override]
+            pass
+
+    class SyncWithAsyncWrap(Consumer):
+        def consume(self, messages: Messages) -> None:
+            pass
+
+        @asynccontextmanager
+        async def wrap(self, action: str) -> AsyncIterator[None]:  # type: ignore[override]
+            yield
+
+    with pytest.raises(RoutingError, match=r"Undecorated\.wrap is 'async def' without"):
+        async_app(Undecorated)
+    with pytest.raises(RoutingError, match=r"SyncWithAsyncWrap\.wrap is an async context"):
+        async_app(SyncWithAsyncWrap)
+
+
+@pytest.mark.parametrize("call", ["produce_sync", "commit_sync", "mark_sync"])
+def test_a_blocking_call_in_an_async_consumer_fails_its_batch_with_a_clear_error(
+        call: str) -> None:
+    from engine import BlockingCallError
+
+    class Blocking(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            if call == "produce_sync":
+                self.produce_sync("out", 1)
+            elif call == "commit_sync":
+                self.commit_offsets(sync=True)
+            else:
+                self.mark_as_consumed(messages[0], sync=True)
+
+    with Harness(async_app(Blocking)) as kafka:
+        kafka.create_topic("out")
+        kafka.produce("orders", 1)
+        kafka.poll()
+        (error,) = [event.payload["error"] for event in kafka.events.named("error.occurred")]
+        assert isinstance(error, BlockingCallError) and "await self." in str(error)
+        assert kafka.topic("out") == []
+
+
+def test_produce_async_in_a_sync_consumer_fails_its_batch_with_a_clear_error() -> None:
+    from engine import NotRunningError
+
+    class Plain(Consumer):
+        def consume(self, messages: Messages) -> None:
+            self.produce_async("out", 1)
+
+    with Harness(async_app(Plain)) as kafka:
+        kafka.create_topic("out")
+        kafka.produce("orders", 1)
+        kafka.poll()
+        (error,) = [event.payload["error"] for event in kafka.events.named("error.occurred")]
+        assert isinstance(error, NotRunningError) and "async consumers" in str(error)
+
+
+def test_a_plain_with_synchronize_in_an_async_consumer_is_refused() -> None:
+    from engine import EngineError
+
+    class Shared(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            with self.synchronize():
+                pass
+
+    app = async_app(Shared, virtual_partitions=VirtualPartitions(max_partitions=2))
+    with Harness(app) as kafka:
+        kafka.produce("orders", 1, key="a")
+        kafka.poll()
+        (error,) = [event.payload["error"] for event in kafka.events.named("error.occurred")]
+        assert isinstance(error, EngineError) and "async with self.synchronize()" in str(error)
+
+
+@pytest.mark.parametrize("awaiting", [False, True])
+def test_an_initialized_hook_that_fails_is_retried_on_a_fresh_instance(awaiting: bool) -> None:
+    built: list[int] = []
+    consumed: list[int] = []
+
+    def setup(consumer: Consumer) -> None:
+        built.append(id(consumer))
+        if len(built) == 1:
+            raise ConnectionError("database not reachable yet")
+        consumer.client = "connected"  # type: ignore[attr-defined]
+
+    class Plain(Consumer):
+        def initialized(self) -> None:
+            setup(self)
+
+        def consume(self, messages: Messages) -> None:
+            assert self.client == "connected"  # type: ignore[attr-defined]
+            consumed.extend(message.offset for message in messages)
+
+    class Awaiting(Consumer):
+        async def initialized(self) -> None:  # type: ignore[override]
+            await asyncio.sleep(0)
+            setup(self)
+
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            assert self.client == "connected"  # type: ignore[attr-defined]
+            consumed.extend(message.offset for message in messages)
+
+    with Harness(async_app(Awaiting if awaiting else Plain)) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        (failure,) = [e.payload for e in kafka.events.named("error.occurred")]
+        assert failure["type"] == "consumer.initialized.error" and failure["offset"] == 0
+        assert consumed == [0] and len(built) == 2
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 1
+
+
+def test_a_plain_hook_of_an_async_consumer_that_stalls_the_loop_is_reported() -> None:
+    class SlowHook(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            pass
+
+        def shutdown(self) -> None:
+            time.sleep(0.05)  # runs on the loop: all of it a stall
+
+    app = async_app(SlowHook, app_options={"loop_stall_threshold": 0.01})
+    with Harness(app) as kafka:
+        kafka.produce("orders", 1)
+        kafka.run()
+        kafka.stop()
+        (event,) = [e.payload for e in kafka.events.named("error.occurred")]
+        assert event["type"] == "consumer.loop.blocked" and event["action"] == "shutdown"
+        assert event["stalled"] >= 0.05

@@ -210,3 +210,36 @@ def test_a_cancel_does_not_wait_for_a_loop_a_task_blocks() -> None:
         release.set()
         wait_for(lambda: done == ["stuck"])
         assert loop.stop(DEADLINE)
+
+
+def test_a_cancel_during_an_async_initialized_fails_the_batch_and_runs_no_consume() -> None:
+    from engine import Consumer, Messages
+    from tests.unit.test_virtual_runtime import Running, keyed
+
+    consumed: list[int] = []
+    entered = threading.Event()
+
+    class SlowSetup(Consumer):
+        async def initialized(self) -> None:  # type: ignore[override]
+            entered.set()
+            await asyncio.sleep(DEADLINE * 10)
+
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            consumed.extend(message.offset for message in messages)
+
+    loop = EngineLoop(Monitor(), max_jobs=10)
+    loop.start()
+    running = Running(SlowSetup, concurrency=1, loop=loop, virtual_partitions=None)
+    try:
+        threading.Thread(target=lambda: (entered.wait(DEADLINE), loop.cancel()),
+                         daemon=True).start()
+        running.batch(keyed(range(3), keys=3))  # the listener waits: the cancel ends it
+        assert consumed == []
+        kinds = [event["type"] for name, event in running.events if name == "error.occurred"]
+        assert kinds == ["consumer.initialized.error"]
+        assert ("t", 0) not in running.client.stored
+        state = running.listener.partitions.get(("t", 0)).state
+        assert state.paused_until is not None  # retried with back-off
+    finally:
+        running.close()
+        assert loop.stop(DEADLINE)

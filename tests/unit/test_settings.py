@@ -118,3 +118,12 @@ def test_consumer_config_layers_defaults_user_values_and_forced_ones() -> None:
 def test_masked_hides_secrets_only() -> None:
     shown = masked({"sasl.password": "p", "ssl.key.password": "k", "client.id": "c"})
     assert shown == {"sasl.password": "***", "ssl.key.password": "***", "client.id": "c"}
+
+
+def test_nan_is_no_duration_and_the_async_settings_are_checked() -> None:
+    nan = float("nan")
+    problems = problems_of(kafka=BOOTSTRAP, pause_timeout=nan, loop_stall_threshold=nan,
+                           max_async_jobs=0)
+    assert "pause_timeout must be a number of seconds > 0 (got nan)" in problems
+    assert "loop_stall_threshold must be a number of seconds > 0 (got nan)" in problems
+    assert "max_async_jobs must be an integer >= 1 (got 0)" in problems
