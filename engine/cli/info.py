@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from engine.app import App
 from engine.config.kafka import INJECTED_DEFAULTS, masked
 from engine.routing.selection import Selection
+from engine.routing.topic import Topic
 
 
 def render(app: App, selection: Selection | None = None) -> str:
@@ -22,8 +25,7 @@ def render(app: App, selection: Selection | None = None) -> str:
             f" max_wait_time={subscription_group.max_wait_time}"
             f" initial_offset={subscription_group.initial_offset}"
         )
-        for topic in subscription_group.topics:
-            lines.append(f"    topic {topic.name} -> {topic.consumer_class.__qualname__}")
+        lines += [_route(topic) for topic in subscription_group.topics]
         lines.append("    librdkafka:")
         for key, value in sorted(masked(subscription_group.kafka).items()):
             note = "  (engine default)" if _injected(key, value, app) else ""
@@ -36,9 +38,22 @@ def render(app: App, selection: Selection | None = None) -> str:
 
 
 def _settings(app: App) -> dict[str, object]:
-    names = ("concurrency", "max_messages", "max_wait_time", "shutdown_timeout",
-             "pause_timeout", "pause_max_timeout", "pause_with_exponential_backoff", "plugins")
-    return {name: getattr(app.settings, name) for name in names}
+    """Every setting but ``kafka`` (shown per subscription group) and ``client_id`` (above)."""
+    return {field.name: getattr(app.settings, field.name) for field in fields(app.settings)
+            if field.name not in ("kafka", "client_id")}
+
+
+def _route(topic: Topic) -> str:
+    """A route's line: its consumer, and how it runs when not plainly."""
+    ways = [way for way, on in (("async", topic.is_async),
+                                ("long-running", topic.long_running_job),
+                                ("manual offsets", topic.manual_offset_management)) if on]
+    if topic.virtual_partitions is not None:
+        ways.append(f"virtual partitions ({topic.virtual_partitions.distribution})")
+    if topic.dead_letter_queue is not None:
+        ways.append(f"dead letters to {topic.dead_letter_queue.topic}")
+    suffix = f"  [{', '.join(ways)}]" if ways else ""
+    return f"    topic {topic.name} -> {topic.consumer_class.__qualname__}{suffix}"
 
 
 def _injected(key: str, value: object, app: App) -> bool:

@@ -40,6 +40,34 @@ def test_info_shows_routes_masked_settings_and_the_lifecycle(
     assert f"lifecycle (mermaid):\n{Lifecycle.diagram()}\n" in out  # transitions draws it
     assert "  running --> stopping: stop\n" in out
     assert "declared topics (engine topics):\n  none" in out
+    for setting in ("max_async_jobs = 1000", "loop_stall_threshold = 0.5",
+                    "assignment_timeout = 60.0", "node_report_timeout = 60.0"):
+        assert f"  {setting}\n" in out  # every setting, not a chosen few
+
+
+def test_info_says_how_each_route_runs(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    body = """
+        from engine import App, Consumer, DeadLetterQueue, VirtualPartitions
+
+        class Plain(Consumer):
+            def consume(self, messages):
+                pass
+
+        class Awaiting(Consumer):
+            async def consume(self, messages):
+                pass
+
+        app = App(kafka={"bootstrap.servers": "127.0.0.1:9"})
+        app.topic("orders", Plain)
+        app.topic("clicks", Awaiting, virtual_partitions=VirtualPartitions(),
+                  dead_letter_queue=DeadLetterQueue("clicks.dlq"))
+    """
+    assert main(["info", str(write(tmp_path, body=body))]) == 0
+    out = capsys.readouterr().out
+    assert "    topic orders -> Plain\n" in out
+    assert ("    topic clicks -> Awaiting  [async, virtual partitions (consistent),"
+            " dead letters to clicks.dlq]\n") in out
 
 
 def test_info_lists_the_declared_topics(
