@@ -91,7 +91,14 @@ class PartitionTransactions:
         self._marked = message.offset
 
     def mark_offset(self, offset: int) -> None:
-        """Record a mark made outside any transaction (committed by ``commit_pending``)."""
+        """Record a mark made outside any transaction (committed by ``commit_pending``).
+
+        An offset a transaction already committed (the strategy's automatic mark after a
+        consumer marked inside ``transaction()``) costs no second transaction.
+        """
+        first = self._state.first_unmarked
+        if first is not None and offset < first and self._pending is None:
+            return
         self._pending = offset
 
     def refuse_commit(self) -> None:
