@@ -264,3 +264,40 @@ def test_transaction_without_a_transactional_id_is_a_transaction_error() -> None
     entry = served(app, app.topic("t", Misuse), 0, client := FakeClient())
     run_batch(entry, raws(0, 0), client=client)
     assert "needs the app's transactional_id" in str(Misuse.raised[0])
+
+
+def test_a_gone_partitions_producer_is_flushed_and_the_next_one_fences_it() -> None:
+    _, entry, client, clients = transactional(Pipeline)
+    run_batch(entry, raws(0, 0), client=client)
+    transactions = entry.context.transactions
+    assert transactions is not None
+    transactions.close()
+    assert clients.calls[-1] == ("flush", 1)
+    assert len(transactions._producers) == 0
+    run_batch(entry, raws(1, 1), client=client)
+    assert ("init_transactions", 2) in clients.calls  # a new producer, same id
+    assert clients.configs[1]["transactional.id"] == clients.configs[0]["transactional.id"]
+
+
+def test_an_app_without_transactional_id_stores_offsets_as_before() -> None:
+    app = App(kafka=BOOTSTRAP)
+    entry = served(app, app.topic("t", Plain), 0, client := FakeClient())
+    run_batch(entry, raws(0, 4), client=client)
+    assert entry.context.transactions is None
+    assert client.stored == {("t", 0): 5}
+
+
+def test_a_mark_outside_transaction_waits_for_the_batch_then_commits_in_one() -> None:
+    class Marking(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                self.mark_as_consumed(message)
+            assert self.messages.metadata.first_offset == 0
+            seen.append(list(clients.names()))
+
+    seen: list[list[str]] = []
+    _, entry, client, clients = transactional(Marking, manual_offset_management=True)
+    run_batch(entry, raws(0, 2), client=client)
+    assert seen == [[]]  # nothing sent while consume ran
+    assert clients.names().count("commit_transaction") == 1
+    assert clients.calls[2][2] == [("t", 0, 3)] and client.stored == {}
