@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         SeekError,
         StopTimeout,
         SwarmError,
+        TransactionError,
         UnknownEventError,
     )
     from engine.lifecycle import AppState, ListenerState
@@ -44,7 +45,7 @@ _HOMES = {
         "NotRunningError",
         "PluginError",
         "ProduceError", "QueueClosedError", "RoutingError", "SeekError", "StopTimeout",
-        "SwarmError", "UnknownEventError",
+        "SwarmError", "TransactionError", "UnknownEventError",
     ], "engine.errors"),
 }
 
@@ -53,8 +54,8 @@ __all__ = [
     "DeadLetterQueue",
     "DeserializationError", "EngineError", "ListenerState", "Message", "Messages",
     "NotRunningError", "Plugin", "PluginError", "ProduceError", "QueueClosedError",
-    "RoutingError", "SeekError", "Selection", "StopTimeout", "SwarmError", "UnknownEventError",
-    "VirtualPartitions",
+    "RoutingError", "SeekError", "Selection", "StopTimeout", "SwarmError", "TransactionError",
+    "UnknownEventError", "VirtualPartitions",
 ]
 
 

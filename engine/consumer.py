@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -34,6 +34,7 @@ class ConsumerRuntime(Protocol):
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None: ...
     def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]: ...
     def commit_offsets_async(self) -> Awaitable[bool]: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
 
 
 class Consumer:
@@ -156,6 +157,17 @@ class Consumer:
         a commit and never waits: it too is fine on the loop.)
         """
         return self._require().commit_offsets_async()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A Kafka transaction of this partition (needs the app's ``transactional_id``).
+
+        Inside ``with self.transaction():`` this consumer's ``produce``/``produce_sync`` and
+        ``mark_as_consumed`` join one transaction: leaving the block commits the messages and
+        the marked offset atomically; an exception aborts it and the batch fails (retried).
+        Misuse raises ``TransactionError``: no ``transactional_id``, a nested transaction,
+        marking another partition's message, ``commit_offsets`` inside.
+        """
+        return self._require().transaction()
 
     def _require(self) -> ConsumerRuntime:
         if self._runtime is None:

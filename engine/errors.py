@@ -135,3 +135,10 @@ class BlockingCallError(EngineError, RuntimeError):
     ``produce_sync`` and the ``sync=True`` marks and commits; their awaitable forms
     (``produce_async``, ``commit_offsets_async``) do not block.
     """
+
+
+class TransactionError(EngineError):
+    """A transaction was misused, or failed (aborted, fenced, or past its time bound).
+
+    Raised inside ``consume``: the batch fails and is retried as usual.
+    """

@@ -90,6 +90,10 @@ class FakeClient:
         self.calls.append(("offset_for_time", topic, partition, moment))
         return 0
 
+    def group_metadata(self) -> Any:
+        self.calls.append(("group_metadata",))
+        return "group-metadata"
+
     def close(self, timeout: float) -> None:
         self.calls.append(("close",))
         self.connected = False

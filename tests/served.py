@@ -19,11 +19,15 @@ from tests.fakes_client import FakeClient
 
 
 def served(app: App, route: Topic, number: int, client: Any, clock: Any = None,
-           consumer_group: str = "g") -> Served:
-    """What ``PartitionBuilder`` builds for a listener, with an injected client and clock."""
+           consumer_group: str = "g", **options: Any) -> Served:
+    """What ``PartitionBuilder`` builds for a listener, with an injected client and clock.
+
+    ``options`` go to the builder (``transactional_factory``, say).
+    """
     (group,) = group_topics(consumer_group, [route], app.settings)
     timing = {} if clock is None else {"clock": clock}
-    builder = PartitionBuilder(group, app.monitor, app.settings, app.producer, **timing)
+    builder = PartitionBuilder(group, app.monitor, app.settings, app.producer, **timing,
+                               **options)
     return builder.build((route.name, number), client)
 
 

@@ -92,16 +92,45 @@ def consumer_config(
     group_id: str,
     client_id: str,
     initial_offset: str,
+    transactional: bool = False,
 ) -> dict[str, Any]:
-    """The effective settings of one subscription group's consumer, highest priority last."""
+    """The effective settings of one subscription group's consumer, highest priority last.
+
+    A ``transactional`` app's consumers read committed records only, so a new owner never
+    starts from a killed member's still-open transaction.
+    """
     config: dict[str, Any] = {key: value for key, (value, _) in INJECTED_DEFAULTS.items()}
     config["client.id"] = client_id
     config["auto.offset.reset"] = initial_offset
     config.update(app_kafka)
     config.update(topic_kafka)
     config.update(FORCED)
+    if transactional:
+        config[ISOLATION] = READ_COMMITTED
     config["group.id"] = group_id
     return config
+
+
+ISOLATION = "isolation.level"
+READ_COMMITTED = "read_committed"
+
+
+def isolation_problems(kafka: Mapping[str, Any], where: str) -> list[str]:
+    """On an app with ``transactional_id``: an ``isolation.level`` other than read_committed."""
+    value = kafka.get(ISOLATION)
+    if value is None or value == READ_COMMITTED:
+        return []
+    return [f"{where}: {ISOLATION}={value!r} cannot be used with transactional_id (its"
+            f" consumers read {READ_COMMITTED}; drop the setting)"]
+
+
+def transactional_problems(transactional_id: Any, kafka: Any) -> list[str]:
+    """Problems with the ``transactional_id`` setting and the app kafka settings it governs."""
+    if transactional_id is None:
+        return []
+    if not isinstance(transactional_id, str) or not transactional_id.strip():
+        return [f"transactional_id must be None or a non-empty string (got {transactional_id!r})"]
+    return isolation_problems(kafka, "kafka") if isinstance(kafka, Mapping) else []
 
 
 _CONSUMER_ONLY = (

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from engine.config.kafka import kafka_problems
+from engine.config.kafka import kafka_problems, transactional_problems
 from engine.errors import ConfigError
 
 
@@ -30,6 +30,7 @@ class Settings:
     max_async_jobs: int = 1000
     loop_stall_threshold: float = 0.5
     plugins: tuple[str, ...] = ()
+    transactional_id: str | None = None
 
     @classmethod
     def build(cls, **options: Any) -> Settings:
@@ -76,6 +77,7 @@ def _problems(s: Mapping[str, Any]) -> list[str]:
         value = s["pause_with_exponential_backoff"]
         problems.append(f"pause_with_exponential_backoff must be True or False (got {value!r})")
     problems += _plugin_names(s["plugins"])
+    problems += transactional_problems(s["transactional_id"], s["kafka"])
     return problems + _relations(s)
 
 

@@ -213,6 +213,13 @@ class Client:
         (found,) = self._consumer.offsets_for_times([wanted], timeout=10)
         return int(found.offset) if found.offset >= 0 else OFFSET_END
 
+    def group_metadata(self) -> Any:
+        """The consumer's group metadata (for ``send_offsets_to_transaction``).
+
+        librdkafka copies it under its own lock: safe from a worker while the listener polls.
+        """
+        return self._consumer.consumer_group_metadata()
+
     def _call(self, method: Callable[..., Any], *args: Any, default: Any = False) -> Any:
         with self._lock:
             try:

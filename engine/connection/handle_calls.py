@@ -123,3 +123,7 @@ class RoutedOffsets:
     def offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
         """Through the listener."""
         return int(self._calls.call(self._client.offset_for_time, topic, partition, moment))
+
+    def group_metadata(self) -> Any:
+        """Through the listener."""
+        return self._calls.call(self._client.group_metadata)

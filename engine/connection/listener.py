@@ -198,6 +198,8 @@ class Listener:
             self._report(error)
         finally:
             self.partitions.clear()
+            if self._builder.transactional is not None:
+                self._builder.transactional.close_all()
             self.status.request(ListenerState.STOPPED)
 
     def reset_client(self) -> None:

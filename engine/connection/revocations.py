@@ -57,6 +57,8 @@ class Revocations:
         """
         for served in gone:
             served.state.revoke()
+            if served.context.transactions is not None:
+                served.context.transactions.close()  # the next owner fences it anyway
         held = self._long.let_go(gone)
         if lost and held:
             executors = {id(executor) for served in held for executor in served.executors()}

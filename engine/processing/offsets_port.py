@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
@@ -50,6 +50,10 @@ class OffsetsPort(Protocol):
 
     def offset_for_time(self, topic: str, partition: int, moment: datetime) -> int:
         """The first offset at or after ``moment`` (the end when there is none)."""
+        ...
+
+    def group_metadata(self) -> Any:
+        """The consumer's group metadata, for ``send_offsets_to_transaction`` (KIP-447)."""
         ...
 
 

@@ -14,6 +14,9 @@ from engine.processing.partition_state import PartitionState
 from engine.processing.partitions import PartitionKey, Served
 from engine.processing.strategies import DefaultStrategy, strategy_for
 from engine.processing.virtual_batch import VirtualBatch
+from engine.producer import ProducerClientFactory, kafka_producer
+from engine.transactions.partition import PartitionTransactions
+from engine.transactions.producers import TransactionalProducers
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -41,7 +44,8 @@ class PartitionBuilder:
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor,
                  settings: Settings, producer: Producer, *,
                  executor_factory: ExecutorFactory | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 transactional_factory: ProducerClientFactory = kafka_producer) -> None:
         self._group = subscription_group
         self._monitor = monitor
         self._producer = producer
@@ -55,12 +59,22 @@ class PartitionBuilder:
             topic.name: strategy_for(topic, monitor, producer, subscription_group.consumer_group)
             for topic in subscription_group.topics
         }
+        self.transactional: TransactionalProducers | None = None
+        """The partitions' transactional producers (an app with ``transactional_id``)."""
+        if settings.transactional_id is not None:
+            self.transactional = TransactionalProducers(
+                settings, subscription_group.consumer_group, producer,
+                client_factory=transactional_factory)
 
     def build(self, key: PartitionKey, port: OffsetsPort) -> Served:
         """Everything the partition ``key`` needs, its offsets going through ``port``."""
         topic, number = key
         state = PartitionState(topic, number, self._backoff, self._clock)
         context = PartitionContext(state, port, self._producer, self._monitor)
+        if self.transactional is not None:
+            context.transactions = PartitionTransactions(
+                self.transactional, state, self._monitor, port.group_metadata,
+                lambda: context.consumer)
         route = self._group.topic(topic)
         if route.virtual_partitions is not None:
             return self._virtual(route, number, context, port)

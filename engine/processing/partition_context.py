@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from engine.aio.guards import refuse_on_loop, running_loop
 from engine.aio.off_loop import off_loop
-from engine.errors import SeekError
+from engine.errors import SeekError, TransactionError
 from engine.messages import Message
 from engine.processing.effects import Seek
 from engine.processing.offsets_port import seek_offset
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from engine.processing.offsets_port import OffsetsPort
     from engine.processing.partition_state import PartitionState, Retry
     from engine.producer import Producer
+    from engine.transactions.partition import PartitionTransactions
 
 
 class PartitionContext:
@@ -35,7 +37,7 @@ class PartitionContext:
     """
 
     __slots__ = ("_effects", "_monitor", "_port", "_producer", "batch", "consumer",
-                 "partition", "state", "topic")
+                 "partition", "state", "topic", "transactions")
 
     event_tags: Mapping[str, object] = MappingProxyType({})
     """Fields the partition's events carry beyond topic and partition (none here)."""
@@ -50,6 +52,8 @@ class PartitionContext:
         self._effects: list[Effect] = []
         self.batch: Messages | None = None
         self.consumer: Any = None
+        self.transactions: PartitionTransactions | None = None
+        """Set on an app with ``transactional_id``: offsets then move only in transactions."""
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -83,6 +87,9 @@ class PartitionContext:
         """Store ``offset + 1`` for the next commit; False when the partition is not ours."""
         if self.is_revoked:
             return False
+        if self.transactions is not None:
+            self.transactions.mark_offset(offset)  # committed once the batch settles
+            return True
         if not self._port.store_offset(self.topic, self.partition, offset + 1):
             self.state.store_refused()
             return False
@@ -93,7 +100,24 @@ class PartitionContext:
         """Commit what was stored; False when the partition is not ours."""
         if self.is_revoked:
             return False
+        if self.transactions is not None:
+            self.transactions.refuse_commit()
+            self.transactions.commit_pending()
+            return not self.is_revoked
         return self._port.commit(sync) and not self.is_revoked
+
+    def commit_pending(self) -> None:
+        """On a transactional app: commit the batch's pending mark in an offsets-only one."""
+        if self.transactions is not None:
+            self.transactions.commit_pending()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A Kafka transaction of this partition (``Consumer.transaction``)."""
+        if self.transactions is None:
+            raise TransactionError(
+                "transaction() needs the app's transactional_id (App(...,"
+                " transactional_id='my-service'))")
+        return self.transactions.transaction()
 
     # -- effects, for the listener -------------------------------------------------------------
 
@@ -122,6 +146,11 @@ class PartitionContext:
         if sync:
             refuse_on_loop("mark_as_consumed(sync=True)",
                            "mark_as_consumed(message), then await self.commit_offsets_async()")
+        if self.transactions is not None and self.transactions.is_open:
+            if self.is_revoked:
+                return False
+            self.transactions.mark(message)
+            return True
         if not self.mark(message.offset):
             return False
         return self.commit(sync=True) if sync else True
@@ -175,6 +204,9 @@ class PartitionContext:
         """Send through the app's shared producer."""
         if sync:
             refuse_on_loop("produce_sync", "await self.produce_async(...)")
+        if self.transactions is not None and self.transactions.is_open:
+            self.transactions.sender.sender.produce(topic, value, sync=sync, **options)
+            return
         self._producer.produce(topic, value, sync=sync, **options)
 
     def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]:

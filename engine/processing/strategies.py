@@ -39,7 +39,9 @@ class DefaultStrategy:
             context.state.succeed(last)
             if self.auto_mark and not context.state.manual and len(messages):
                 context.mark(last)
+            context.commit_pending()
             return
+        context.commit_pending()  # what the consumer marked before failing is not retried
         if not self.dispatched_to_dead_letter_queue(context, outcome, messages):
             self.retry(context, outcome, messages)
 
@@ -109,6 +111,7 @@ class DeadLetterStrategy(DefaultStrategy):
         )
         context.state.succeed()  # settled: the next message is a first attempt
         if context.mark(failing.offset):
+            context.commit_pending()  # a transactional app's skip moves in a transaction
             context.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
         else:
             context.fail([failing.offset])  # not marked: fetch it again, never go past it

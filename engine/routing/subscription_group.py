@@ -11,6 +11,7 @@ from typing import Any
 from engine.config.kafka import consumer_config
 from engine.config.settings import Settings
 from engine.routing.topic import Topic
+from engine.transactions.routes import refuse_untransactable
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,13 @@ def _build(
     consumer_group: str, name: str, topics: list[Topic], settings: Settings
 ) -> SubscriptionGroup:
     shared = connection_settings(topics[0], settings)
+    transactional = settings.transactional_id is not None
+    if transactional:
+        refuse_untransactable(topics)
     kafka = consumer_config(
         settings.kafka, shared["kafka"], group_id=consumer_group,
         client_id=settings.client_id, initial_offset=shared["initial_offset"],
+        transactional=transactional,
     )
     return SubscriptionGroup(
         id=f"{consumer_group}/{name}", name=name, consumer_group=consumer_group,

@@ -59,6 +59,10 @@ class Harness:
     def __init__(self, app: App, partitions: TopicSizes = None, *,
                  consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
                  epoch: Epoch | None = None, interleave: Interleave = None) -> None:
+        if app.settings.transactional_id is not None:
+            raise HarnessError(
+                f"transactions are not modelled by the harness yet (the app has"
+                f" transactional_id={app.settings.transactional_id!r}); test it on a broker")
         self.app = app
         self._interleaving = Interleaving(interleave)
         self._loop = HarnessLoop()  # async consumers' jobs run on it

@@ -232,6 +232,10 @@ class MemoryClient:
         return next((record.offset() for record in records if record.timestamp()[1] >= wanted),
                     len(records))
 
+    def group_metadata(self) -> Any:
+        """A stand-in for the group metadata (the harness does not model transactions)."""
+        return ("group-metadata", self.subscription_group.consumer_group)
+
     def store_offset(self, topic: str, partition: int, offset: int,
                      metadata: str | None = None) -> bool:
         """Store ``offset`` for the next commit; False when the partition is not assigned.

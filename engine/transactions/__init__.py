@@ -1,0 +1,1 @@
+"""Exactly-once processing: per-partition transactional producers and their transactions."""

@@ -1,0 +1,303 @@
+"""Transactions (API.md section 14, first step) against a fake transactional producer."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError
+
+from engine import App, Consumer, Messages
+from engine.errors import ConfigError, RoutingError, TransactionError
+from engine.messages.deserializers import deserializers_of
+from engine.processing.partitions import Served
+from engine.testing import Harness
+from engine.testing.errors import HarnessError
+from engine.transactions.ids import TRANSACTION_TIMEOUT_MS, producer_config, transactional_id_of
+from tests.conftest import BOOTSTRAP
+from tests.fakes import FakeRaw
+from tests.fakes_client import FakeClient
+from tests.fakes_transactions import FakeTransactionalClients
+from tests.served import run_batch, served
+
+
+def raws(first: int, last: int, partition: int = 0) -> list[Any]:
+    return [FakeRaw("t", partition, offset) for offset in range(first, last + 1)]
+
+
+class Pipeline(Consumer):
+    """Copies each message to "out" inside a transaction and marks the last one."""
+
+    raise_inside: typing.ClassVar[list[BaseException]] = []
+
+    def consume(self, messages: Messages) -> None:
+        with self.transaction():
+            for message in messages:
+                self.produce("out", f"copy-{message.offset}")
+            self.mark_as_consumed(messages.last())
+            if Pipeline.raise_inside:
+                raise Pipeline.raise_inside.pop(0)
+
+
+class Plain(Consumer):
+    """Never opens a transaction: the strategy marks its batches."""
+
+    def consume(self, messages: Messages) -> None:
+        pass
+
+
+class Misuse(Consumer):
+    """Runs ``Misuse.action`` and records what it raised."""
+
+    action: typing.ClassVar[Any] = None
+    raised: typing.ClassVar[list[BaseException]] = []
+
+    def consume(self, messages: Messages) -> None:
+        try:
+            Misuse.action(self, messages)
+        except TransactionError as error:
+            Misuse.raised.append(error)
+            raise
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    Pipeline.raise_inside, Misuse.raised = [], []
+
+
+def transactional(consumer: type[Consumer], **topic: Any
+                  ) -> tuple[App, Served, FakeClient, FakeTransactionalClients]:
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    clients = FakeTransactionalClients()
+    client = FakeClient()
+    entry = served(app, app.topic("t", consumer, **topic), 0, client,
+                   transactional_factory=clients)
+    return app, entry, client, clients
+
+
+def errors_of(app: App, kind: str) -> list[Any]:
+    found: list[Any] = []
+    app.monitor.subscribe("error.occurred", lambda sender, **event:
+                          found.append(event) if event["type"] == kind else None)
+    return found
+
+
+# -- settings, ids, routing ----------------------------------------------------------------------
+
+def test_the_partition_id_is_derived_from_the_app_group_topic_and_partition() -> None:
+    assert transactional_id_of("svc", "g", "orders", 3) == "svc.g.orders.3"
+
+
+def test_the_producer_config_drops_consumer_keys_and_derives_the_timeout() -> None:
+    kafka = {"bootstrap.servers": "b:9092", "isolation.level": "read_committed",
+             "session.timeout.ms": 10000}
+    config = producer_config(kafka, "cid", "svc.g.t.0")
+    assert config == {"bootstrap.servers": "b:9092", "client.id": "cid",
+                      "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                      "transactional.id": "svc.g.t.0"}
+    assert producer_config({**kafka, "transaction.timeout.ms": 9000}, "c", "x")[
+        "transaction.timeout.ms"] == 9000
+
+
+@pytest.mark.parametrize("value", ["", "  ", 3, b"svc"])
+def test_a_transactional_id_that_is_not_a_non_empty_string_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigError, match="transactional_id must be None or a non-empty"):
+        App(kafka=BOOTSTRAP, transactional_id=value)
+
+
+def test_consumers_of_a_transactional_app_read_committed() -> None:
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    app.topic("t", Plain)
+    (group,) = app.subscription_groups()
+    assert group.kafka["isolation.level"] == "read_committed"
+    plain = App(kafka=BOOTSTRAP)
+    plain.topic("t", Plain)
+    assert "isolation.level" not in plain.subscription_groups()[0].kafka
+
+
+def test_another_isolation_level_is_refused_in_app_and_topic_settings() -> None:
+    with pytest.raises(ConfigError, match=r"isolation\.level=.read_uncommitted."):
+        App(kafka={**BOOTSTRAP, "isolation.level": "read_uncommitted"}, transactional_id="svc")
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    app.topic("t", Plain, kafka={"isolation.level": "read_uncommitted"})
+    with pytest.raises(RoutingError, match=r"topic .t..*isolation\.level"):
+        app.subscription_groups()
+
+
+def test_long_running_jobs_and_async_consumers_are_refused_with_transactions() -> None:
+    class Async(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            pass
+
+    for name, consumer, options in (("long", Plain, {"long_running_job": True}),
+                                    ("async", Async, {})):
+        app = App(kafka=BOOTSTRAP, transactional_id="svc")
+        app.topic(name, consumer, **options)
+        with pytest.raises(RoutingError, match=f"topic '{name}'.*not supported with trans"):
+            app.subscription_groups()
+
+
+def test_the_harness_refuses_a_transactional_app() -> None:
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    app.topic("t", Plain)
+    with pytest.raises(HarnessError, match="transactions are not modelled by the harness yet"):
+        Harness(app)
+
+
+# -- one transaction -----------------------------------------------------------------------------
+
+def test_leaving_the_block_produces_sends_offsets_commits_then_marks() -> None:
+    _, entry, client, clients = transactional(Pipeline)
+    assert run_batch(entry, raws(0, 2), client=client)
+    assert clients.configs[0]["transactional.id"] == "svc.g.t.0"
+    assert clients.names() == [
+        "init_transactions", "begin_transaction", "produce", "produce", "produce",
+        "send_offsets_to_transaction", "commit_transaction"]
+    assert clients.calls[5][2:] == ([("t", 0, 3)], "group-metadata")
+    assert entry.state.first_unmarked == 3
+    assert client.stored == {}  # never stored in the consumer
+
+
+def test_an_exception_inside_aborts_and_the_batch_is_retried() -> None:
+    _, entry, client, clients = transactional(Pipeline)
+    Pipeline.raise_inside = [RuntimeError("boom")]
+    run_batch(entry, raws(0, 2), client=client)
+    assert clients.names()[-1] == "abort_transaction"
+    assert "send_offsets_to_transaction" not in clients.names()
+    assert entry.state.first_unmarked == 0
+    assert client.positions == {("t", 0): 0}  # sought back: retried from the start
+
+
+def test_a_hanging_send_offsets_fails_the_batch_and_the_producer_is_rebuilt() -> None:
+    app, entry, client, clients = transactional(Pipeline)
+    reported = errors_of(app, "transaction.error")
+    assert entry.context.transactions is not None
+    entry.context.transactions._producers.call_timeout = 0.2
+    clients.hang = "send_offsets_to_transaction"
+    try:
+        run_batch(entry, raws(0, 2), client=client)
+    finally:
+        clients.release.set()
+    assert entry.state.first_unmarked == 0 and client.positions == {("t", 0): 0}
+    assert [type(event["error"]).__name__ for event in reported] == ["OverdueError"]
+    assert "commit_transaction" not in clients.names()
+    entry.state.resume()
+    entry.state.end_pause()
+    run_batch(entry, raws(0, 2), client=client)
+    assert len(clients.configs) == 2  # a new producer for the retry
+    assert clients.calls[-1] == ("commit_transaction", 2)
+    assert entry.state.first_unmarked == 3
+
+
+def test_a_fenced_producer_is_reported_dropped_and_the_batch_fails() -> None:
+    app, entry, client, clients = transactional(Pipeline)
+    reported = errors_of(app, "transaction.error")
+    clients.fail["commit_transaction"] = KafkaError(KafkaError._FENCED, "fenced", fatal=True)
+    run_batch(entry, raws(0, 2), client=client)
+    assert len(reported) == 1 and entry.state.first_unmarked == 0
+    assert entry.context.transactions is not None
+    assert len(entry.context.transactions._producers) == 0
+    assert "abort_transaction" not in clients.names()  # the fenced producer can abort nothing
+
+
+def test_an_abortable_error_aborts_keeps_the_producer_and_fails_the_batch() -> None:
+    app, entry, client, clients = transactional(Pipeline)
+    reported = errors_of(app, "transaction.error")
+    clients.fail["commit_transaction"] = KafkaError(
+        KafkaError._TIMED_OUT, "timed out", txn_requires_abort=True)
+    run_batch(entry, raws(0, 2), client=client)
+    assert clients.names()[-1] == "abort_transaction" and reported == []
+    assert entry.state.first_unmarked == 0
+    assert entry.context.transactions is not None
+    assert len(entry.context.transactions._producers) == 1
+
+
+# -- offsets outside transaction() ---------------------------------------------------------------
+
+def test_a_plain_consumers_auto_mark_moves_through_an_offsets_only_transaction() -> None:
+    _, entry, client, clients = transactional(Plain)
+    assert run_batch(entry, raws(0, 4), client=client)
+    assert client.stored == {}
+    assert not any(call[0] == "store_offset" for call in client.calls)
+    assert clients.names() == ["init_transactions", "begin_transaction",
+                               "send_offsets_to_transaction", "commit_transaction"]
+    assert clients.calls[2][2] == [("t", 0, 5)]
+    assert entry.state.first_unmarked == 5
+
+
+# -- misuse --------------------------------------------------------------------------------------
+
+def _nested(consumer: Consumer, messages: Messages) -> None:
+    with consumer.transaction(), consumer.transaction():
+        pass
+
+
+def _other_partition(consumer: Consumer, messages: Messages) -> None:
+    other = Messages([FakeRaw("t", 1, 0)], "t", 1, 0.0, deserializers_of(None, None))
+    with consumer.transaction():
+        consumer.mark_as_consumed(other.last())
+
+
+def _commit_inside(consumer: Consumer, messages: Messages) -> None:
+    with consumer.transaction():
+        consumer.commit_offsets()
+
+
+@pytest.mark.parametrize(("action", "words"), [
+    (_nested, "do not nest"),
+    (_other_partition, "t/1@0 inside a transaction of t/0"),
+    (_commit_inside, "commit_offsets inside transaction"),
+])
+def test_misuse_inside_a_transaction_is_a_transaction_error(action: Any, words: str) -> None:
+    Misuse.action = action
+    _, entry, client, clients = transactional(Misuse)
+    run_batch(entry, raws(0, 0), client=client)
+    assert len(Misuse.raised) == 1 and words in str(Misuse.raised[0])
+    assert clients.names()[-1] == "abort_transaction"
+    assert entry.state.first_unmarked == 0
+
+
+def test_transaction_without_a_transactional_id_is_a_transaction_error() -> None:
+    Misuse.action = lambda consumer, messages: consumer.transaction()
+    app = App(kafka=BOOTSTRAP)
+    entry = served(app, app.topic("t", Misuse), 0, client := FakeClient())
+    run_batch(entry, raws(0, 0), client=client)
+    assert "needs the app's transactional_id" in str(Misuse.raised[0])
+
+
+def test_a_gone_partitions_producer_is_flushed_and_the_next_one_fences_it() -> None:
+    _, entry, client, clients = transactional(Pipeline)
+    run_batch(entry, raws(0, 0), client=client)
+    transactions = entry.context.transactions
+    assert transactions is not None
+    transactions.close()
+    assert clients.calls[-1] == ("flush", 1)
+    assert len(transactions._producers) == 0
+    run_batch(entry, raws(1, 1), client=client)
+    assert ("init_transactions", 2) in clients.calls  # a new producer, same id
+    assert clients.configs[1]["transactional.id"] == clients.configs[0]["transactional.id"]
+
+
+def test_an_app_without_transactional_id_stores_offsets_as_before() -> None:
+    app = App(kafka=BOOTSTRAP)
+    entry = served(app, app.topic("t", Plain), 0, client := FakeClient())
+    run_batch(entry, raws(0, 4), client=client)
+    assert entry.context.transactions is None
+    assert client.stored == {("t", 0): 5}
+
+
+def test_a_mark_outside_transaction_waits_for_the_batch_then_commits_in_one() -> None:
+    class Marking(Consumer):
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                self.mark_as_consumed(message)
+            assert self.messages.metadata.first_offset == 0
+            seen.append(list(clients.names()))
+
+    seen: list[list[str]] = []
+    _, entry, client, clients = transactional(Marking, manual_offset_management=True)
+    run_batch(entry, raws(0, 2), client=client)
+    assert seen == [[]]  # nothing sent while consume ran
+    assert clients.names().count("commit_transaction") == 1
+    assert clients.calls[2][2] == [("t", 0, 3)] and client.stored == {}
