@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from engine.errors import NotRunningError
 from engine.messages import Message, Messages
 from engine.virtual.shared_lock import NO_LOCK, NoLock, SharedLock
+
+if TYPE_CHECKING:
+    from engine.transactions.block import TransactionBlock
 
 SeekTarget = int | datetime | Literal["earliest", "latest"]
 
@@ -34,7 +37,7 @@ class ConsumerRuntime(Protocol):
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None: ...
     def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]: ...
     def commit_offsets_async(self) -> Awaitable[bool]: ...
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self) -> TransactionBlock: ...
 
 
 class Consumer:
@@ -158,11 +161,12 @@ class Consumer:
         """
         return self._require().commit_offsets_async()
 
-    def transaction(self) -> AbstractContextManager[None]:
+    def transaction(self) -> TransactionBlock:
         """A Kafka transaction of this partition (needs the app's ``transactional_id``).
 
-        Inside ``with self.transaction():`` this consumer's ``produce``/``produce_sync`` and
-        ``mark_as_consumed`` join one transaction: leaving the block commits the messages and
+        Inside ``with self.transaction():`` (an async consumer: ``async with``) this
+        consumer's ``produce``/``produce_sync``/``produce_async`` and ``mark_as_consumed``
+        join one transaction: leaving the block commits the messages and
         the marked offset atomically; an exception aborts it and the batch fails (retried).
         Misuse raises ``TransactionError``: no ``transactional_id``, a nested transaction,
         marking another partition's message, ``commit_offsets`` inside.

@@ -17,9 +17,14 @@ def running_loop(call: str) -> asyncio.AbstractEventLoop:
             " consume'); a sync consumer has a blocking call for it") from None
 
 
+def on_loop() -> bool:
+    """Whether the caller runs on an event loop."""
+    return asyncio._get_running_loop() is not None  # the cheap check; public get_ raises
+
+
 def refuse_on_loop(call: str, instead: str) -> None:
     """Raise ``BlockingCallError`` when ``call`` (which blocks) is made on an event loop."""
-    if asyncio._get_running_loop() is not None:  # the cheap check; public get_ raises
+    if on_loop():
         raise BlockingCallError(
             f"{call} waits for the broker and would block the event loop, and every async"
             f" consumer with it: use {instead}")

@@ -94,10 +94,11 @@ class Consume(Job):
         """``run`` on the loop: a success settles there (marks), a failure off it.
 
         A failure may send to the dead-letter queue and wait for the broker's answer, which
-        must not stall the loop's other jobs.
+        must not stall the loop's other jobs; so may any settling on a transactional app
+        (a pending mark commits in a transaction).
         """
         outcome = await as_async(self.executor).consume_async(self.messages)
-        if outcome.error is None:
+        if outcome.error is None and self.executor.context.transactions is None:
             self._settle(outcome)
         else:
             await off_loop(self._settle, outcome)

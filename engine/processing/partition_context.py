@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Mapping
-from contextlib import AbstractContextManager
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from engine.aio.guards import refuse_on_loop, running_loop
+from engine.aio.guards import on_loop, refuse_on_loop, running_loop
 from engine.aio.off_loop import off_loop
 from engine.errors import SeekError, TransactionError
 from engine.messages import Message
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from engine.processing.offsets_port import OffsetsPort
     from engine.processing.partition_state import PartitionState, Retry
     from engine.producer import Producer
+    from engine.transactions.block import TransactionBlock
     from engine.transactions.partition import PartitionTransactions
 
 
@@ -97,12 +97,17 @@ class PartitionContext:
         return True
 
     def commit(self, sync: bool) -> bool:
-        """Commit what was stored; False when the partition is not ours."""
+        """Commit what was stored; False when the partition is not ours.
+
+        On a transactional app an asynchronous commit asked for on the event loop leaves the
+        pending mark to the batch's settling (its transaction must not block the loop).
+        """
         if self.is_revoked:
             return False
         if self.transactions is not None:
             self.transactions.refuse_commit()
-            self.transactions.commit_pending()
+            if sync or not on_loop():
+                self.transactions.commit_pending()
             return not self.is_revoked
         return self._port.commit(sync) and not self.is_revoked
 
@@ -111,7 +116,7 @@ class PartitionContext:
         if self.transactions is not None:
             self.transactions.commit_pending()
 
-    def transaction(self) -> AbstractContextManager[None]:
+    def transaction(self) -> TransactionBlock:
         """A Kafka transaction of this partition (``Consumer.transaction``)."""
         if self.transactions is None:
             raise TransactionError(
@@ -210,7 +215,12 @@ class PartitionContext:
         self._producer.produce(topic, value, sync=sync, **options)
 
     def produce_async(self, topic: str, value: Any, **options: Any) -> Awaitable[None]:
-        """Send through the app's shared producer from the loop (enqueued now)."""
+        """Send through the app's shared producer from the loop (enqueued now).
+
+        Inside a transaction: through the transaction's producer (it joins the transaction).
+        """
+        if self.transactions is not None and self.transactions.is_open:
+            return self.transactions.sender.sender.produce_async(topic, value, **options)
         return self._producer.produce_async(topic, value, **options)
 
     def commit_offsets_async(self) -> Awaitable[bool]:

@@ -96,7 +96,7 @@ class DeadLetterStrategy(DefaultStrategy):
         if failing is None:
             return False
         try:
-            self._producer.dispatch(failing, self._topic, self._consumer_group, outcome.error)
+            self._dispatch(context, failing, outcome.error)
         except Exception as error:  # noqa: BLE001 - reported; the batch is retried instead
             self._monitor.instrument(
                 "error.occurred", outcome.consumer, type="dead_letter_queue.dispatch.error",
@@ -110,12 +110,26 @@ class DeadLetterStrategy(DefaultStrategy):
             message=failing, error=outcome.error,
         )
         context.state.succeed()  # settled: the next message is a first attempt
-        if context.mark(failing.offset):
-            context.commit_pending()  # a transactional app's skip moves in a transaction
+        if context.transactions is not None or context.mark(failing.offset):
             context.pause_at(failing.offset + 1, 0.0, manual=False)  # the rest, at once
         else:
             context.fail([failing.offset])  # not marked: fetch it again, never go past it
         return True
+
+    def _dispatch(self, context: PartitionContext, failing: Message,
+                  error: BaseException | None) -> None:
+        """Send the copy; on a transactional app with its skip, in one transaction.
+
+        So a crash never leaves the copy without the skip committed, or the reverse.
+        """
+        transactions = context.transactions
+        if transactions is None:
+            self._producer.dispatch(failing, self._topic, self._consumer_group, error)
+            return
+        with transactions.transaction():
+            transactions.sender.sender.dispatch(failing, self._topic, self._consumer_group,
+                                                error)
+            transactions.mark(failing)
 
 
 def _first_unmarked(context: PartitionContext, messages: Messages) -> Message | None:

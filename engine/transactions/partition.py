@@ -8,11 +8,11 @@ offsets-only transaction (``commit_pending``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import TransactionError
+from engine.transactions.block import TransactionBlock
 from engine.transactions.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -55,9 +55,12 @@ class PartitionTransactions:
         """The last offset marked inside the open transaction (None: nothing marked)."""
         return self._marked
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Begin; commit produced messages and marked offsets on leaving; abort on error."""
+    def transaction(self) -> TransactionBlock:
+        """A transaction of this partition, for ``with`` (threads) or ``async with`` (loop)."""
+        return TransactionBlock(self)
+
+    def begin(self) -> None:
+        """Open a transaction (blocking: the producer may be built and initialised first)."""
         if self._open is not None:
             raise TransactionError(
                 f"a transaction of {self._key[0]}/{self._key[1]} is already open: transactions"
@@ -65,13 +68,16 @@ class PartitionTransactions:
         opened = self._new()
         opened.begin()
         self._open, self._marked = opened, None
+
+    def end(self, succeeded: bool) -> None:
+        """Commit produced messages and marked offsets, or abort (blocking either way)."""
+        opened, marked = self._open, self._marked
+        if opened is None:
+            raise TransactionError("no transaction is open")
         try:
-            yield
-        except BaseException:
-            opened.abort()
-            raise
-        else:
-            marked = self.marked_inside
+            if not succeeded:
+                opened.abort()
+                return
             opened.commit(None if marked is None else marked + 1)
             if marked is not None:
                 self._state.marked(marked)

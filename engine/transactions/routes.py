@@ -1,4 +1,4 @@
-"""Which routes an app with ``transactional_id`` can run (this step: sync, short jobs)."""
+"""Which routes an app with ``transactional_id`` can run (not yet: long jobs, virtual ones)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ def route_problems(topic: Topic) -> list[str]:
         problems.append(f"long_running_job=True is {_NOT_YET}")
     if topic.virtual_partitions is not None:
         problems.append(f"virtual_partitions are {_NOT_YET}")
-    if topic.is_async:
-        problems.append(f"async consumers ({topic.consumer_class.__qualname__}) are {_NOT_YET}")
     return problems
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import typing
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
 
-from engine import App, Consumer, Messages
-from engine.errors import ConfigError, RoutingError, TransactionError
+from engine import App, Consumer, DeadLetterQueue, Messages
+from engine.connection.partition_effects import apply_effects
+from engine.errors import BlockingCallError, ConfigError, RoutingError, TransactionError
 from engine.messages.deserializers import deserializers_of
+from engine.processing.jobs import Consume
 from engine.processing.partitions import Served
 from engine.testing import Harness
 from engine.testing.errors import HarnessError
@@ -40,6 +44,21 @@ class Pipeline(Consumer):
                 raise Pipeline.raise_inside.pop(0)
 
 
+class AsyncPipeline(Consumer):
+    """``Pipeline`` as an async consumer: ``async with``, a plain and an awaited send."""
+
+    raise_inside: typing.ClassVar[list[BaseException]] = []
+
+    async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+        async with self.transaction():
+            for message in messages:
+                self.produce("out", f"copy-{message.offset}")
+            await self.produce_async("out", "acked")
+            self.mark_as_consumed(messages.last())
+            if AsyncPipeline.raise_inside:
+                raise AsyncPipeline.raise_inside.pop(0)
+
+
 class Plain(Consumer):
     """Never opens a transaction: the strategy marks its batches."""
 
@@ -63,7 +82,7 @@ class Misuse(Consumer):
 
 @pytest.fixture(autouse=True)
 def _reset() -> None:
-    Pipeline.raise_inside, Misuse.raised = [], []
+    Pipeline.raise_inside, AsyncPipeline.raise_inside, Misuse.raised = [], [], []
 
 
 def transactional(consumer: type[Consumer], **topic: Any
@@ -125,17 +144,15 @@ def test_another_isolation_level_is_refused_in_app_and_topic_settings() -> None:
         app.subscription_groups()
 
 
-def test_long_running_jobs_and_async_consumers_are_refused_with_transactions() -> None:
-    class Async(Consumer):
-        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
-            pass
-
-    for name, consumer, options in (("long", Plain, {"long_running_job": True}),
-                                    ("async", Async, {})):
-        app = App(kafka=BOOTSTRAP, transactional_id="svc")
-        app.topic(name, consumer, **options)
-        with pytest.raises(RoutingError, match=f"topic '{name}'.*not supported with trans"):
-            app.subscription_groups()
+def test_long_running_jobs_are_refused_and_async_consumers_accepted_with_transactions(
+) -> None:
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    app.topic("long", Plain, long_running_job=True)
+    with pytest.raises(RoutingError, match=r"topic 'long'.*not supported with trans"):
+        app.subscription_groups()
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    app.topic("async", AsyncPipeline)
+    assert app.subscription_groups()[0].topics[0].is_async
 
 
 def test_the_harness_refuses_a_transactional_app() -> None:
@@ -301,3 +318,151 @@ def test_a_mark_outside_transaction_waits_for_the_batch_then_commits_in_one() ->
     assert seen == [[]]  # nothing sent while consume ran
     assert clients.names().count("commit_transaction") == 1
     assert clients.calls[2][2] == [("t", 0, 3)] and client.stored == {}
+
+
+# -- the dead-letter queue -----------------------------------------------------------------------
+
+class Poison(Consumer):
+    """Fails every batch."""
+
+    def consume(self, messages: Messages) -> None:
+        raise ValueError("poison")
+
+
+def dead_lettering() -> tuple[App, Served, FakeClient, FakeTransactionalClients,
+                              FakeTransactionalClients]:
+    """A transactional app whose topic dead-letters at once; the app's producer is a fake."""
+    app, entry, client, clients = transactional(
+        Poison, dead_letter_queue=DeadLetterQueue("dlq", max_retries=0))
+    plain = FakeTransactionalClients()
+    app.producer._client_factory = plain
+    return app, entry, client, clients, plain
+
+
+def test_a_dead_letter_copy_and_its_skip_commit_in_one_transaction() -> None:
+    app, entry, client, clients, plain = dead_lettering()
+    dispatched: list[Any] = []
+    app.monitor.subscribe("dead_letter_queue.dispatched",
+                          lambda sender, **event: dispatched.append(event["offset"]))
+    run_batch(entry, raws(0, 0), client=client)
+    assert clients.names() == ["init_transactions", "begin_transaction", "produce",
+                               "send_offsets_to_transaction", "commit_transaction"]
+    assert clients.calls[2][2] == "dlq"
+    assert clients.calls[3][2] == [("t", 0, 1)]
+    assert plain.calls == []  # never through the app's ordinary producer
+    assert dispatched == [0] and entry.state.first_unmarked == 1
+    assert client.stored == {} and client.positions == {("t", 0): 1}
+
+
+def test_a_failed_dead_letter_transaction_moves_no_offset_and_the_batch_is_retried() -> None:
+    app, entry, client, clients, plain = dead_lettering()
+    reported = errors_of(app, "dead_letter_queue.dispatch.error")
+    clients.fail["commit_transaction"] = KafkaError(
+        KafkaError._TIMED_OUT, "timed out", txn_requires_abort=True)
+    run_batch(entry, raws(0, 0), client=client)
+    assert clients.names()[-2:] == ["commit_transaction", "abort_transaction"]
+    assert len(reported) == 1 and isinstance(reported[0]["error"], TransactionError)
+    assert entry.state.first_unmarked == 0 and client.positions == {("t", 0): 0}
+    assert plain.calls == []
+
+
+# -- async consumers -----------------------------------------------------------------------------
+
+def run_async_batch(entry: Served, batch: list[Any], client: FakeClient) -> None:
+    """``run_batch`` for an async consumer: the job awaited on a fresh event loop."""
+    asyncio.run(consume_async(entry, batch, client))
+
+
+async def consume_async(entry: Served, batch: list[Any], client: FakeClient) -> None:
+    messages = entry.executor.batch(batch, 0.0)
+    assert entry.state.start(messages.metadata.first_offset, messages.metadata.last_offset)
+    try:
+        await Consume(entry.executor, "g", entry.strategy, messages).run_async()
+    finally:
+        apply_effects(client, entry.state, entry.context.take_effects())
+
+
+def test_async_with_commits_plain_and_awaited_sends_with_the_offset() -> None:
+    _, entry, client, clients = transactional(AsyncPipeline)
+    run_async_batch(entry, raws(0, 1), client)
+    assert clients.names() == [
+        "init_transactions", "begin_transaction", "produce", "produce", "produce",
+        "send_offsets_to_transaction", "commit_transaction"]
+    assert [call[3] for call in clients.calls[2:5]] == [b"copy-0", b"copy-1", b"acked"]
+    assert clients.calls[5][2] == [("t", 0, 2)]
+    assert entry.state.first_unmarked == 2 and client.stored == {}
+
+
+def test_an_exception_inside_async_with_aborts_and_the_batch_is_retried() -> None:
+    _, entry, client, clients = transactional(AsyncPipeline)
+    AsyncPipeline.raise_inside = [RuntimeError("boom")]
+    run_async_batch(entry, raws(0, 1), client)
+    assert clients.names()[-1] == "abort_transaction"
+    assert "send_offsets_to_transaction" not in clients.names()
+    assert entry.state.first_unmarked == 0 and client.positions == {("t", 0): 0}
+
+
+def test_the_loop_runs_on_while_a_transaction_waits_for_the_broker() -> None:
+    _, entry, client, clients = transactional(AsyncPipeline)
+    clients.hang = "begin_transaction"
+
+    async def main() -> bool:
+        job = asyncio.get_running_loop().create_task(consume_async(entry, raws(0, 0), client))
+        deadline = time.monotonic() + 30
+        while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        waiting = not job.done()  # seen from the loop while begin_transaction still hangs
+        clients.release.set()
+        await job
+        return waiting
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        clients.release.set()
+    assert clients.names()[-1] == "commit_transaction"
+    assert entry.state.first_unmarked == 1
+
+
+def test_a_plain_with_in_an_async_consumer_is_refused() -> None:
+    class Blocking(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            try:
+                with self.transaction():
+                    pass
+            except BlockingCallError as error:
+                refused.append(error)
+                raise
+
+    refused: list[BaseException] = []
+    _, entry, client, clients = transactional(Blocking)
+    run_async_batch(entry, raws(0, 0), client)
+    assert "use 'async with self.transaction():'" in str(refused[0])
+    assert "begin_transaction" not in clients.names()
+    assert entry.state.first_unmarked == 0
+
+
+def test_an_async_consumers_auto_mark_commits_off_the_loop() -> None:
+    class AsyncPlain(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            self.commit_offsets()  # on the loop: left to the batch's settling
+
+    _, entry, client, clients = transactional(AsyncPlain)
+    clients.hang = "begin_transaction"
+
+    async def main() -> bool:
+        job = asyncio.get_running_loop().create_task(consume_async(entry, raws(0, 2), client))
+        deadline = time.monotonic() + 30
+        while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        waiting = not job.done()
+        clients.release.set()
+        await job
+        return waiting
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        clients.release.set()
+    assert clients.names().count("commit_transaction") == 1
+    assert clients.calls[2][2] == [("t", 0, 3)] and entry.state.first_unmarked == 3
