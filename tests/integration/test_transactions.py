@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 
-from engine import App, Consumer, Messages
+from engine import App, Consumer, DeadLetterQueue, Messages
 from tests.integration.conftest import committed, make_app, produce, wait_until
 
 COUNT = 30
@@ -75,6 +75,25 @@ def pipeline_app(bootstrap: str, group: str, source: str, target: str,
     return app
 
 
+def async_pipeline_app(bootstrap: str, group: str, source: str, target: str,
+                       failures: list[BaseException]) -> App:
+    """``pipeline_app`` with an async consumer (``async with``, each copy awaited)."""
+
+    class AsyncPipeline(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            async with self.transaction():
+                for message in messages:
+                    await self.produce_async(target, b"out-" + (message.raw_payload or b""))
+                self.mark_as_consumed(messages.last())
+                if failures:  # one loop thread: no lock needed
+                    raise failures.pop(0)
+
+    app = make_app(bootstrap, group, transactional_id=group, max_messages=10,
+                   pause_timeout=0.2, pause_max_timeout=0.5)
+    app.topic(source, AsyncPipeline)
+    return app
+
+
 def committed_end(bootstrap: str, group: str, source: str) -> int | None:
     """The group's committed offset of ``source``; None while the coordinator is not ready."""
     try:
@@ -122,3 +141,46 @@ def test_an_exception_inside_aborts_what_was_produced(
     assert sorted(committed_reads) == sorted(expected())  # each once: the abort is invisible
     assert len(every_record) > COUNT  # the aborted batch's records are in the log
     assert set(every_record) == set(expected())
+
+
+@pytest.mark.kafka_only(TANSU)
+@pytest.mark.parametrize("failures", [[], [RuntimeError("fails once")]],
+                         ids=["commits", "an-exception-aborts"])
+def test_an_async_pipeline_writes_each_output_once_for_read_committed_readers(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+    failures: list[BaseException],
+) -> None:
+    source, target, group = make_topic(1), make_topic(1), unique("g")
+    produce(bootstrap, source, [str(n).encode() for n in range(COUNT)], partition=0)
+    aborts = bool(failures)
+    app = async_pipeline_app(bootstrap, group, source, target, failures)
+    run_to_end(app, bootstrap, group, source)
+    assert sorted(outputs(bootstrap, target, "read_committed")) == sorted(expected())
+    assert committed(bootstrap, group, source, 1) == {0: COUNT}
+    if aborts:  # the aborted batch's copies were acknowledged, so they are in the log
+        assert len(outputs(bootstrap, target, "read_uncommitted")) > COUNT
+
+
+@pytest.mark.kafka_only(TANSU)
+def test_a_poison_message_is_dead_lettered_once_and_the_group_passes_it(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    source, dlq, group = make_topic(1), make_topic(1), unique("g")
+    poison = b"7"
+
+    class Marking(Consumer):
+        """Marks each good message; fails at the poison one (so it is the first unmarked)."""
+
+        def consume(self, messages: Messages) -> None:
+            for message in messages:
+                if message.raw_payload == poison:
+                    raise ValueError("poison")
+                self.mark_as_consumed(message)
+
+    produce(bootstrap, source, [str(n).encode() for n in range(COUNT)], partition=0)
+    app = make_app(bootstrap, group, transactional_id=group, max_messages=10,
+                   pause_timeout=0.2, pause_max_timeout=0.5)
+    app.topic(source, Marking, dead_letter_queue=DeadLetterQueue(dlq, max_retries=1))
+    run_to_end(app, bootstrap, group, source)
+    assert outputs(bootstrap, dlq, "read_committed") == [poison]
+    assert committed(bootstrap, group, source, 1) == {0: COUNT}
