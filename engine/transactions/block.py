@@ -8,6 +8,7 @@ would stall every async consumer.
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -40,8 +41,19 @@ class TransactionBlock:
         self._transactions.end(error is None)
 
     async def __aenter__(self) -> None:
-        """Begin, made off the loop and awaited."""
-        await off_loop(self._transactions.begin)
+        """Begin, made off the loop and awaited.
+
+        A cancellation while it begins comes once the transaction is open, and no
+        ``__aexit__`` would end it: it is aborted here, or the partition's next block would
+        find it still open.
+        """
+        transactions = self._transactions
+        try:
+            await off_loop(transactions.begin)
+        except asyncio.CancelledError:
+            if transactions.is_open:
+                await off_loop(transactions.end, False)
+            raise
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         traceback: TracebackType | None) -> None:

@@ -466,3 +466,26 @@ def test_an_async_consumers_auto_mark_commits_off_the_loop() -> None:
         clients.release.set()
     assert clients.names().count("commit_transaction") == 1
     assert clients.calls[2][2] == [("t", 0, 3)] and entry.state.first_unmarked == 3
+
+
+def test_a_cancel_while_a_transaction_begins_aborts_it_once_begun() -> None:
+    _, entry, client, clients = transactional(AsyncPipeline)
+    clients.hang = "begin_transaction"
+
+    async def main() -> None:
+        job = asyncio.get_running_loop().create_task(consume_async(entry, raws(0, 0), client))
+        deadline = time.monotonic() + 30
+        while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        job.cancel()
+        clients.release.set()
+        await asyncio.gather(job, return_exceptions=True)
+
+    try:
+        asyncio.run(main())
+    finally:
+        clients.release.set()
+    assert clients.names() == ["init_transactions", "begin_transaction", "abort_transaction"]
+    assert entry.context.transactions is not None
+    assert not entry.context.transactions.is_open
+    assert entry.state.first_unmarked == 0
