@@ -382,6 +382,20 @@ async def consume_async(entry: Served, batch: list[Any], client: FakeClient) -> 
         apply_effects(client, entry.state, entry.context.take_effects())
 
 
+async def hanging_in_begin(entry: Served, batch: list[Any], client: FakeClient,
+                           clients: FakeTransactionalClients) -> asyncio.Task[None]:
+    """The batch's job, started with ``begin_transaction`` hanging; returned once it hangs.
+
+    The loop must be free meanwhile, or this sees the call only after it ended.
+    """
+    clients.hang = "begin_transaction"
+    job = asyncio.get_running_loop().create_task(consume_async(entry, batch, client))
+    deadline = time.monotonic() + 30
+    while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return job
+
+
 def test_async_with_commits_plain_and_awaited_sends_with_the_offset() -> None:
     _, entry, client, clients = transactional(AsyncPipeline)
     run_async_batch(entry, raws(0, 1), client)
@@ -402,24 +416,26 @@ def test_an_exception_inside_async_with_aborts_and_the_batch_is_retried() -> Non
     assert entry.state.first_unmarked == 0 and client.positions == {("t", 0): 0}
 
 
-def test_the_loop_runs_on_while_a_transaction_waits_for_the_broker() -> None:
-    _, entry, client, clients = transactional(AsyncPipeline)
-    clients.hang = "begin_transaction"
+def loop_free_while_begin_hangs(entry: Served, batch: list[Any], client: FakeClient,
+                                clients: FakeTransactionalClients) -> bool:
+    """Run the batch; whether the loop saw its job still waiting in ``begin_transaction``."""
 
     async def main() -> bool:
-        job = asyncio.get_running_loop().create_task(consume_async(entry, raws(0, 0), client))
-        deadline = time.monotonic() + 30
-        while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        waiting = not job.done()  # seen from the loop while begin_transaction still hangs
+        job = await hanging_in_begin(entry, batch, client, clients)
+        waiting = not job.done()
         clients.release.set()
         await job
         return waiting
 
     try:
-        assert asyncio.run(main())
+        return asyncio.run(main())
     finally:
         clients.release.set()
+
+
+def test_the_loop_runs_on_while_a_transaction_waits_for_the_broker() -> None:
+    _, entry, client, clients = transactional(AsyncPipeline)
+    assert loop_free_while_begin_hangs(entry, raws(0, 0), client, clients)
     assert clients.names()[-1] == "commit_transaction"
     assert entry.state.first_unmarked == 1
 
@@ -448,35 +464,16 @@ def test_an_async_consumers_auto_mark_commits_off_the_loop() -> None:
             self.commit_offsets()  # on the loop: left to the batch's settling
 
     _, entry, client, clients = transactional(AsyncPlain)
-    clients.hang = "begin_transaction"
-
-    async def main() -> bool:
-        job = asyncio.get_running_loop().create_task(consume_async(entry, raws(0, 2), client))
-        deadline = time.monotonic() + 30
-        while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        waiting = not job.done()
-        clients.release.set()
-        await job
-        return waiting
-
-    try:
-        assert asyncio.run(main())
-    finally:
-        clients.release.set()
+    assert loop_free_while_begin_hangs(entry, raws(0, 2), client, clients)
     assert clients.names().count("commit_transaction") == 1
     assert clients.calls[2][2] == [("t", 0, 3)] and entry.state.first_unmarked == 3
 
 
 def test_a_cancel_while_a_transaction_begins_aborts_it_once_begun() -> None:
     _, entry, client, clients = transactional(AsyncPipeline)
-    clients.hang = "begin_transaction"
 
     async def main() -> None:
-        job = asyncio.get_running_loop().create_task(consume_async(entry, raws(0, 0), client))
-        deadline = time.monotonic() + 30
-        while "begin_transaction" not in clients.names() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        job = await hanging_in_begin(entry, raws(0, 0), client, clients)
         job.cancel()
         clients.release.set()
         await asyncio.gather(job, return_exceptions=True)
