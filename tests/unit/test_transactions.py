@@ -12,8 +12,6 @@ from engine import App, Consumer, Messages
 from engine.errors import ConfigError, RoutingError, TransactionError
 from engine.messages.deserializers import deserializers_of
 from engine.processing.partitions import Served
-from engine.testing import Harness
-from engine.testing.errors import HarnessError
 from engine.transactions.ids import TRANSACTION_TIMEOUT_MS, producer_config, transactional_id_of
 from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
@@ -136,13 +134,6 @@ def test_long_running_jobs_and_async_consumers_are_refused_with_transactions() -
         app.topic(name, consumer, **options)
         with pytest.raises(RoutingError, match=f"topic '{name}'.*not supported with trans"):
             app.subscription_groups()
-
-
-def test_the_harness_refuses_a_transactional_app() -> None:
-    app = App(kafka=BOOTSTRAP, transactional_id="svc")
-    app.topic("t", Plain)
-    with pytest.raises(HarnessError, match="transactions are not modelled by the harness yet"):
-        Harness(app)
 
 
 # -- one transaction -----------------------------------------------------------------------------
