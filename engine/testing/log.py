@@ -122,6 +122,7 @@ class Log:
         self._appended: dict[str, list[Record]] = {}
         self._round_robin: dict[str, Iterator[int]] = {}
         self._committed: dict[str, dict[PartitionKey, int]] = {}
+        self._stable: dict[PartitionKey, int] = {}  # where stable_end's scan resumes
         self.routed: tuple[str, ...] = ()
         self.on_commit: Callable[[str, PartitionKey, int], None] = lambda *_: None
 
@@ -169,9 +170,15 @@ class Log:
         ``read_committed`` readers never fetch past it.
         """
         records = self.records(topic, partition)
-        return next((record.offset() for record in records
-                     if record.transaction is not None and record.transaction.state == "open"),
-                    len(records))
+        # it only grows (a decided transaction stays decided; new ones start at the end)
+        stable = self._stable.get((topic, partition), 0)
+        while stable < len(records):
+            transaction = records[stable].transaction
+            if transaction is not None and transaction.state == "open":
+                break
+            stable += 1
+        self._stable[(topic, partition)] = stable
+        return stable
 
     def is_aborted(self, topic: str, partition: int, offset: int) -> bool:
         """Whether the record at ``offset`` belongs to an aborted transaction."""

@@ -92,6 +92,18 @@ def test_a_crash_mid_transaction_leaves_each_output_once(after: int) -> None:
                                                ("svc.engine.in.0", "committed")]
 
 
+def test_a_crash_at_a_produce_inside_the_transaction_leaves_each_output_once() -> None:
+    with harness(pipeline(Transform)) as kafka:
+        for value in range(3):
+            kafka.produce("in", value)
+        kafka.crash(at="produce", after=1)
+        kafka.run()
+        assert kafka.history.crashes == 1
+        assert outputs(kafka) == ["0:0:0", "0:1:1", "0:2:2"]
+        assert outputs(kafka, committed_only=False) == ["0:0:0", "0:0:0", "0:1:1", "0:2:2"]
+        assert [outcome for _, outcome in kafka.transactions.outcomes] == ["fenced", "committed"]
+
+
 def test_the_open_transaction_of_a_dead_process_is_aborted_by_the_next_init() -> None:
     with harness(pipeline(Transform)) as kafka:
         kafka.produce("in", 1)
