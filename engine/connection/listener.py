@@ -23,6 +23,7 @@ from engine.lifecycle.listener_status import ListenerStatus
 from engine.processing.jobs import Shutdown
 from engine.processing.partition_builder import ExecutorFactory, PartitionBuilder
 from engine.processing.partitions import PartitionKey, Partitions, Served
+from engine.producer import ProducerClientFactory, kafka_producer
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -45,7 +46,9 @@ class Listener:
                  monitor: Monitor, settings: Settings, producer: Producer, *,
                  client_factory: ListenerClientFactory = Client,
                  executor_factory: ExecutorFactory | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 transactional_factory: ProducerClientFactory = kafka_producer) -> None:
+        """``transactional_factory`` builds the partitions' transactional producer clients."""
         self.subscription_group = subscription_group
         self.id = subscription_group.id
         self.status = ListenerStatus(monitor, self, subscription_group.id)
@@ -58,7 +61,8 @@ class Listener:
         self._long = LongJobs(subscription_group)
         self.partitions = Partitions(self._serve)
         self._builder = PartitionBuilder(subscription_group, monitor, settings, producer,
-                                         executor_factory=executor_factory, clock=clock)
+                                         executor_factory=executor_factory, clock=clock,
+                                         transactional_factory=transactional_factory)
         self._jobs = GroupJobs(jobs_queue, self.id, self._current_client)
         self._revocations = Revocations(self.id, self.partitions, self._long, self._jobs,
                                         self._current_client)

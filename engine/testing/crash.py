@@ -15,6 +15,8 @@ class CrashPlan:
 
     def __init__(self) -> None:
         self._after: int | None = None
+        self.on_death: Callable[[], None] = lambda: None
+        """Told of a death before it is raised (the transaction coordinator's ``die``)."""
 
     def arm(self, after: int) -> None:
         """Crash the next consume job once its consumer took ``after`` messages."""
@@ -43,7 +45,7 @@ class TakenMessages(Messages):
     out: production batches count nothing.
     """
 
-    __slots__ = ("_last", "_later", "_limit", "_order", "_taken", "_watching")
+    __slots__ = ("_last", "_later", "_limit", "_on_death", "_order", "_taken", "_watching")
 
     def __init__(self, raws: Sequence[RawMessage], topic: str, partition: int,
                  polled_at: float, deserializers: Deserializers = DEFAULT) -> None:
@@ -54,6 +56,7 @@ class TakenMessages(Messages):
         self._watching = False
         self._limit: int | None = None
         self._later: Callable[[int], None] | None = None
+        self._on_death: Callable[[], None] = lambda: None
 
     @property
     def taken_offsets(self) -> list[int]:
@@ -81,9 +84,14 @@ class TakenMessages(Messages):
         """As ``Messages.raw``; each message read through it counts as taken."""
         return TakenRaws(self)
 
-    def watch(self, limit: int | None) -> None:
-        """Count what the consumer takes from now on; die past ``limit`` (None: never)."""
+    def watch(self, limit: int | None, on_death: Callable[[], None] | None = None) -> None:
+        """Count what the consumer takes from now on; die past ``limit`` (None: never).
+
+        ``on_death`` is told first when it dies.
+        """
         self._watching, self._limit = True, limit
+        if on_death is not None:
+            self._on_death = on_death
 
     @property
     def later(self) -> Callable[[int], None] | None:
@@ -124,6 +132,7 @@ class TakenMessages(Messages):
             self._take_later(index)
             return
         if self._limit is not None and len(self._taken) >= self._limit:
+            self._on_death()
             raise ProcessDeath(f"crash after {self._limit} message(s) of {self!r}")
         self._taken.add(index)
         self._order.append(index)

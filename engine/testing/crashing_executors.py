@@ -70,7 +70,7 @@ class ConsumeRecorder:
     def watching(self, messages: Messages) -> Iterator[None]:
         """Around the consumer's own call: what it takes counts (and may crash it)."""
         assert isinstance(messages, TakenMessages)
-        messages.watch(self.crash_after)
+        messages.watch(self.crash_after, self._plan.on_death)
         try:
             yield
         finally:

@@ -59,7 +59,8 @@ class Faults:
 
     ``produce_calls`` and ``commit_calls`` count the calls made so far (a fault at a call the
     app never makes could never fire); ``on_produce_failed`` is told of each produce call that
-    fails or dies (the history's ``produce_failed``).
+    fails or dies (the history's ``produce_failed``); ``on_death`` is told of a death before it
+    is raised (the transaction coordinator's ``die``).
     """
 
     def __init__(self) -> None:
@@ -69,6 +70,7 @@ class Faults:
         self.produce_calls = 0
         self.commit_calls = 0
         self.on_produce_failed: Callable[[], None] = lambda: None
+        self.on_death: Callable[[], None] = lambda: None
 
     # -- arming (the harness) ------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class Faults:
     def _maybe_die(self, at: str) -> None:
         if self._crash_at == at and self._crash_after == 0:
             self._crash_at = None
+            self.on_death()
             raise ProcessDeath(f"crash at a {at} call")
 
     def _succeeded(self, at: str) -> None:

@@ -29,6 +29,7 @@ from engine.testing.log import Log
 from engine.testing.member import Member
 from engine.testing.members import Members
 from engine.testing.memory_producer import MemoryProducer
+from engine.testing.memory_transactions import MemoryTransactions
 from engine.testing.polling import Polling
 from engine.testing.topics import Topics, TopicSizes, create_topics
 
@@ -59,10 +60,6 @@ class Harness:
     def __init__(self, app: App, partitions: TopicSizes = None, *,
                  consumer_groups: tuple[str, ...] = (), topics: tuple[str, ...] = (),
                  epoch: Epoch | None = None, interleave: Interleave = None) -> None:
-        if app.settings.transactional_id is not None:
-            raise HarnessError(
-                f"transactions are not modelled by the harness yet (the app has"
-                f" transactional_id={app.settings.transactional_id!r}); test it on a broker")
         self.app = app
         self._interleaving = Interleaving(interleave)
         self._loop = HarnessLoop()  # async consumers' jobs run on it
@@ -77,16 +74,21 @@ class Harness:
         self.history.split_by(_partitioners(self._groups))
         self._faults = Faults()
         self._faults.on_produce_failed = self.history.produce_failed
+        self.transactions = MemoryTransactions(self._log, self._faults, self.history)
+        """The transaction coordinator: ``outcomes`` of the app's transactions, in order."""
+        self._faults.on_death = self.transactions.die
         self._transport = MemoryProducer(self._log, self._faults)
         self.producer = app.producer.rebuilt(client_factory=lambda config: self._transport)
         self._plan = CrashPlan()
+        self._plan.on_death = self.transactions.die
         self._members = Members(self._groups, self._new_member, self._log)
         feeds = (EventRecorder(app.monitor, self.events),
                  HistoryFeed(app.monitor, self.history, self._groups))
         self._state = HarnessState(self._members, self.history, self.producer, self._transport,
-                                   feeds)
+                                   feeds, self.transactions)
         die = self._state.die
         self._topics = Topics(self._log, self._groups)
+        self.history.read_topics(self._topics.messages, self._log.is_aborted)
         self._verbs = GroupVerbs(self._topics, self._members, self._faults, self._plan, die)
         self._polling = Polling(self._members, self.clock, self.history, die)
         self.start()
@@ -113,10 +115,14 @@ class Harness:
         self._state.check_open()
         return self._topics.partition_for(topic, key)
 
-    def topic(self, name: str) -> list[Message]:
-        """Every message a topic holds (produced by the test or by consumers), in order."""
+    def topic(self, name: str, *, committed_only: bool = True) -> list[Message]:
+        """The messages a ``read_committed`` reader sees in a topic, in the order appended.
+
+        ``committed_only=False``: every message, those of aborted or still open
+        transactions too (what a ``read_uncommitted`` reader sees).
+        """
         self._state.check_open()
-        return self._topics.messages(name)
+        return self._topics.messages(name, committed_only)
 
     def committed(self, topic: str, partition: int, group: str | None = None) -> int | None:
         """The group's committed offset (the next to read); None when nothing was committed."""
@@ -268,7 +274,7 @@ class Harness:
         return Member(subscription_group, self.app.monitor, self.app.settings, self.producer,
                       log=self._log, clock=self.clock, history=self.history, plan=self._plan,
                       faults=self._faults, number=number, interleaving=self._interleaving,
-                      loop=self._loop)
+                      loop=self._loop, transactions=self.transactions)
 
     def __repr__(self) -> str:
         """The app, the state and the virtual time."""

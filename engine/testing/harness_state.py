@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from engine.testing.history import History
     from engine.testing.members import Members
     from engine.testing.memory_producer import MemoryProducer
+    from engine.testing.memory_transactions import MemoryTransactions
 
 
 class HarnessState:
@@ -23,8 +24,13 @@ class HarnessState:
     """
 
     def __init__(self, members: Members, history: History, producer: Producer,
-                 transport: MemoryProducer, feeds: tuple[EventRecorder, HistoryFeed]) -> None:
-        """The ``feeds`` start now and stop at the close; no process runs until ``start``."""
+                 transport: MemoryProducer, feeds: tuple[EventRecorder, HistoryFeed],
+                 transactions: MemoryTransactions | None = None) -> None:
+        """The ``feeds`` start now and stop at the close; no process runs until ``start``.
+
+        ``transactions`` hears when a death was handled (the live processes' calls count).
+        """
+        self._transactions = transactions
         self.name = "stopped"
         self._members = members
         self._history = history
@@ -78,6 +84,7 @@ class HarnessState:
 
     def die(self, number: int | None) -> None:
         """A process dies: the only one (or ``None``: all) comes back; else the rest take over."""
+        self._buried()
         if number is not None:
             self._members.check(number)
         if number is None or len(self._members.numbers) == 1:
@@ -88,7 +95,12 @@ class HarnessState:
 
     def kill(self) -> None:
         """Every process dies; the harness is stopped."""
+        self._buried()
         self._history.crashed()
         self._members.kill()
         self._transport.drop_reports()
         self.name = "stopped"
+
+    def _buried(self) -> None:
+        if self._transactions is not None:
+            self._transactions.buried()

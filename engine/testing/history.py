@@ -7,7 +7,7 @@ their checks change together.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -16,6 +16,7 @@ from engine.testing.errors import HistoryError
 
 if TYPE_CHECKING:
     from engine.consumer import Consumer
+    from engine.messages import Message
     from engine.testing.crash import TakenMessages
 
 
@@ -53,6 +54,20 @@ class Delivery:
     def position(self) -> Position:
         """Where the message sits."""
         return Position(self.topic, self.partition, self.offset)
+
+
+@dataclass(frozen=True)
+class DuplicatedOutput:
+    """One output found more than once: its identity, key and payload bytes, every copy."""
+
+    identity: Any
+    key: bytes | None
+    payload: bytes | None
+    positions: tuple[Position, ...]
+
+    def __str__(self) -> str:
+        """The payload and where its copies sit."""
+        return f"{self.payload!r} at {', '.join(map(str, self.positions))}"
 
 
 class ConsumeCall:
@@ -119,6 +134,17 @@ class History:
         self.crashes = 0
         # (consumer group, topic) -> the partitioner of a topic with virtual partitions
         self._split: dict[tuple[str, str], Callable[[Any], Any]] = {}
+        self._read: Callable[[str], list[Message]] = lambda _topic: []
+        self._aborted: Callable[[str, int, int], bool] = lambda *_: False
+
+    def read_topics(self, read: Callable[[str], list[Message]],
+                    aborted: Callable[[str, int, int], bool]) -> None:
+        """How to read a topic as ``read_committed`` does, and which records aborted.
+
+        Aborted records are never delivered, so they are neither ``lost`` nor committed
+        beyond what was processed.
+        """
+        self._read, self._aborted = read, aborted
 
     def split_by(self, partitioners: dict[tuple[str, str], Callable[[Any], Any]]) -> None:
         """Topics with virtual partitions (consumer group, topic): order checked per value."""
@@ -170,7 +196,8 @@ class History:
         low = self._committed.get(consumer_group, {}).get(key, start)
         processed = self._processed.get(consumer_group, set())
         self._beyond += [Position(*key, at) for at in range(low, offset)
-                         if Position(*key, at) not in processed]
+                         if Position(*key, at) not in processed
+                         and not self._aborted(*key, at)]
         self._committed.setdefault(consumer_group, {})[key] = offset
 
     def dead_lettered(self, consumer: object, topic: str, partition: int, offset: int,
@@ -275,7 +302,8 @@ class History:
             processed = self._processed.get(consumer_group, set())
             for key, start in starts.items():
                 lost.update(Position(*key, offset) for offset in range(start, self._end_of(*key))
-                            if Position(*key, offset) not in processed)
+                            if Position(*key, offset) not in processed
+                            and not self._aborted(*key, offset))
         return sorted(lost)
 
     def passed_over(self, consumer_group: str, key: PartitionKey, position: int) -> list[Position]:
@@ -304,6 +332,33 @@ class History:
         """Positions delivered to ``consume`` more than once (retries included); informational."""
         counts = Counter((d.consumer_group, d.position) for d in self.deliveries)
         return sorted({position for (_, position), count in counts.items() if count > 1})
+
+    def duplicated_output(self, topic: str, *, identity: Callable[[Message], Hashable] | None
+                          = None) -> list[DuplicatedOutput]:
+        """Output messages ``topic`` holds more than once, as a ``read_committed`` reader sees it.
+
+        Two messages are the same output when ``identity(message)`` is equal; by default when
+        their key and payload bytes are equal (``(message.raw_key, message.raw_payload)``,
+        headers and timestamps aside). Give an ``identity`` when distinct inputs may make equal
+        outputs (key by the source offset the output carries, say). Each duplicate lists the
+        positions of every copy, in the order appended, and the key and payload as stored.
+        """
+        copies: dict[Hashable, list[Message]] = {}
+        for message in self._read(topic):
+            found = (message.raw_key, message.raw_payload) if identity is None else \
+                identity(message)
+            copies.setdefault(found, []).append(message)
+        return [DuplicatedOutput(found, messages[0].raw_key, messages[0].raw_payload,
+                                 tuple(Position(m.topic, m.partition, m.offset)
+                                       for m in messages))
+                for found, messages in copies.items() if len(messages) > 1]
+
+    def check_output(self, topic: str, *, identity: Callable[[Message], Hashable] | None
+                     = None) -> None:
+        """Raise ``HistoryError`` when ``duplicated_output(topic, identity=...)`` finds any."""
+        duplicated = self.duplicated_output(topic, identity=identity)
+        if duplicated:
+            raise HistoryError({f"duplicated_output({topic!r})": list(duplicated)})
 
     def violations(self, *, include_lost: bool = True) -> dict[str, list[Position]]:
         """Each check's violations (``lost`` only with ``include_lost``)."""

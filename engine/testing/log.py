@@ -37,18 +37,42 @@ class _Located:
         return self._offset
 
 
-class Record(_Located):
-    """One stored message; it reads like a ``confluent_kafka.Message`` to the engine."""
+class TransactionRecords:
+    """The records one transaction appended: ``state`` is "open", "committed" or "aborted"."""
 
-    __slots__ = ("_headers", "_key", "_timestamp", "_value")
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = "open"
+
+
+class Record(_Located):
+    """One stored message; it reads like a ``confluent_kafka.Message`` to the engine.
+
+    ``transaction`` is the transaction that appended it (None: an ordinary producer's).
+    """
+
+    __slots__ = ("_headers", "_key", "_timestamp", "_value", "transaction")
 
     def __init__(self, topic: str, partition: int, offset: int, key: bytes | None,
-                 value: bytes | None, headers: Headers | None, timestamp_ms: int) -> None:
+                 value: bytes | None, headers: Headers | None, timestamp_ms: int,
+                 transaction: TransactionRecords | None = None) -> None:
         super().__init__(topic, partition, offset)
         self._key = key
         self._value = value
         self._headers = headers
         self._timestamp = timestamp_ms
+        self.transaction = transaction
+
+    def readable(self, committed_only: bool) -> bool:
+        """Whether a reader sees it: ``read_committed`` ones only once its transaction commits."""
+        return (not committed_only or self.transaction is None
+                or self.transaction.state == "committed")
+
+    @property
+    def aborted(self) -> bool:
+        """Whether its transaction aborted (``read_committed`` readers skip it)."""
+        return self.transaction is not None and self.transaction.state == "aborted"
 
     def key(self) -> bytes | None:
         """The key bytes."""
@@ -98,6 +122,7 @@ class Log:
         self._appended: dict[str, list[Record]] = {}
         self._round_robin: dict[str, Iterator[int]] = {}
         self._committed: dict[str, dict[PartitionKey, int]] = {}
+        self._stable: dict[PartitionKey, int] = {}  # where stable_end's scan resumes
         self.routed: tuple[str, ...] = ()
         self.on_commit: Callable[[str, PartitionKey, int], None] = lambda *_: None
 
@@ -134,10 +159,31 @@ class Log:
         """The high watermark: the offset the next record gets."""
         return len(self.records(topic, partition))
 
-    def appended(self, topic: str) -> list[Record]:
-        """A topic's records in the order they were appended."""
+    def appended(self, topic: str, committed_only: bool = False) -> list[Record]:
+        """A topic's records in the order they were appended (``read_committed``'s view)."""
         self._partitions(topic)
-        return list(self._appended[topic])
+        return [record for record in self._appended[topic] if record.readable(committed_only)]
+
+    def stable_end(self, topic: str, partition: int) -> int:
+        """The last stable offset: the first record of a still open transaction, else the end.
+
+        ``read_committed`` readers never fetch past it.
+        """
+        records = self.records(topic, partition)
+        # it only grows (a decided transaction stays decided; new ones start at the end)
+        stable = self._stable.get((topic, partition), 0)
+        while stable < len(records):
+            transaction = records[stable].transaction
+            if transaction is not None and transaction.state == "open":
+                break
+            stable += 1
+        self._stable[(topic, partition)] = stable
+        return stable
+
+    def is_aborted(self, topic: str, partition: int, offset: int) -> bool:
+        """Whether the record at ``offset`` belongs to an aborted transaction."""
+        records = self.records(topic, partition)
+        return 0 <= offset < len(records) and records[offset].aborted
 
     # -- producing -----------------------------------------------------------------------------
 
@@ -148,7 +194,8 @@ class Log:
 
     def append(self, topic: str, value: bytes | None, *, key: bytes | None = None,
                headers: Headers | None = None, partition: int | None = None,
-               timestamp_ms: int | None = None) -> Record:
+               timestamp_ms: int | None = None,
+               transaction: TransactionRecords | None = None) -> Record:
         """Store one record where librdkafka's producer would put it; the stored record."""
         partitions = self._partitions(topic)
         if partition is None:
@@ -158,7 +205,8 @@ class Log:
         log = partitions[self._checked(topic, partition)]
         if timestamp_ms is None:
             timestamp_ms = int(self._wall() * 1000)
-        record = Record(topic, partition, len(log), key, value, headers or None, timestamp_ms)
+        record = Record(topic, partition, len(log), key, value, headers or None, timestamp_ms,
+                        transaction)
         log.append(record)
         self._appended[topic].append(record)
         return record

@@ -45,7 +45,9 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
 
     Subclass it with ``app`` and ``topic`` (and optionally ``partitions``, ``values``,
     ``keys``, ``timestamps``, ``epoch``, ``end``, ``faults``, ``revokes``, ``max_members``,
-    ``check(kafka)``, ``check_at_end(kafka)``); ``TestX = XMachine.TestCase`` makes the test.
+    ``check(kafka)``, ``check_at_end(kafka)``, ``exactly_once``); ``TestX =
+    XMachine.TestCase`` makes the test. ``exactly_once`` names output topics checked after
+    every step for a ``history.duplicated_output`` (``history.check_output``).
     Built-in invariants: no ``reordered()`` and no ``committed_beyond_processed()`` after
     every step, nothing ``lost()`` at the end. ``end`` is how an example ends: ``"idle"`` (run
     to idle) or ``"stop"`` (run to idle, then the graceful ``stop()``: shutdown hooks, final
@@ -74,6 +76,8 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
     end: ClassVar[str] = "idle"
     epoch: ClassVar[Epoch] = EPOCH
     timestamps: ClassVar[st.SearchStrategy[Any] | None] = None
+    exactly_once: ClassVar[tuple[str, ...]] = ()
+    """Output topics that must hold each output once (``history.check_output``, every step)."""
 
     def __init_subclass__(cls, **options: Any) -> None:
         """Check the subclass names what the machine needs (at class creation)."""
@@ -199,6 +203,9 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
         """No reorder and no commit beyond what was processed; then the user's ``check``."""
         self._checked(lambda: self.kafka.history.check(include_lost=False),
                       "kafka.history.check(include_lost=False)")
+        for topic in self.exactly_once:
+            self._checked(lambda topic=topic: self.kafka.history.check_output(topic),
+                          f"kafka.history.check_output({topic!r})")
         self._checked(lambda: self.check(self.kafka), "machine.check(kafka)")
 
     def teardown(self) -> None:

@@ -15,6 +15,7 @@ from engine.testing.harness_loop import HarnessLoop
 from engine.testing.inline_queue import InlineQueue
 from engine.testing.interleave import Interleaving
 from engine.testing.memory_client import MemoryClient
+from engine.testing.memory_transactions import MemoryTransactions
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -36,8 +37,8 @@ class Member:
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, settings: Settings,
                  producer: Producer, *, log: Log, clock: VirtualClock, history: History,
                  plan: CrashPlan, faults: Faults, number: int = 0,
-                 interleaving: Interleaving | None = None, loop: HarnessLoop | None = None
-                 ) -> None:
+                 interleaving: Interleaving | None = None, loop: HarnessLoop | None = None,
+                 transactions: MemoryTransactions | None = None) -> None:
         self.subscription_group = subscription_group
         self.number = number
         self._log = log
@@ -52,9 +53,10 @@ class Member:
                                      consumer_group=subscription_group.consumer_group,
                                      plan=plan, history=history, member=number,
                                      wall_offset=clock.wall() - clock.now())
+        coordinator = transactions or MemoryTransactions(log, faults, history)
         self.listener = Listener(subscription_group, self.queue, monitor, settings, producer,
                                  client_factory=client, executor_factory=executor,
-                                 clock=clock.now)
+                                 clock=clock.now, transactional_factory=coordinator.client)
 
     @property
     def client(self) -> MemoryClient:

@@ -66,6 +66,8 @@ class MemoryClient:
         self._commit_every = float(kafka.get("auto.commit.interval.ms", 5000)) / 1000
         self._next_commit = clock.now() + self._commit_every
         self._eof = str(kafka.get("enable.partition.eof", False)).lower() == "true"
+        # librdkafka's default: transactions' records only once committed
+        self._committed_only = kafka.get("isolation.level", "read_committed") != "read_uncommitted"
         self._stop_timer: Callable[[], None] | None = None
 
     # -- the group's side (driven by the harness) ----------------------------------------------
@@ -121,9 +123,13 @@ class MemoryClient:
         return key in self.positions and key not in self.lost
 
     def holding_work(self) -> list[PartitionKey]:
-        """Assigned partitions whose fetch position is behind their end."""
+        """Assigned partitions whose fetch position is behind their (readable) end."""
         return [key for key, position in self.positions.items()
-                if position < self._log.end(*key)]
+                if position < self._readable_end(key)]
+
+    def _readable_end(self, key: PartitionKey) -> int:
+        """Where fetching stops: ``read_committed`` never passes an open transaction."""
+        return self._log.stable_end(*key) if self._committed_only else self._log.end(*key)
 
     # -- the listener's side -------------------------------------------------------------------
 
@@ -180,9 +186,13 @@ class MemoryClient:
         for key in keys[start:] + keys[:start]:
             records = self._log.records(*key)
             position = self.positions[key]
-            taken = records[position:position + limit - len(batch)] if len(batch) < limit else []
-            batch += taken
-            position = self.positions[key] = position + len(taken)
+            end = self._readable_end(key)
+            while position < end and len(batch) < limit:
+                record = records[position]
+                position += 1
+                if not (self._committed_only and record.aborted):  # skipped, as Kafka does
+                    batch.append(record)
+            self.positions[key] = position
             if self._eof and position == len(records) and self._eof_at.get(key) != position:
                 self._eof_at[key] = position
                 batch.append(EndOfPartition(key[0], key[1], position))
@@ -233,7 +243,7 @@ class MemoryClient:
                     len(records))
 
     def group_metadata(self) -> Any:
-        """A stand-in for the group metadata (the harness does not model transactions)."""
+        """The harness's group metadata; its consumer group at index 1 (memory_transactions)."""
         return ("group-metadata", self.subscription_group.consumer_group)
 
     def store_offset(self, topic: str, partition: int, offset: int,

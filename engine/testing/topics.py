@@ -75,11 +75,14 @@ class Topics:
         """The partition a message with ``key`` goes to (None: unkeyed, round-robin)."""
         return self._log.partition_for(topic, encode(key))
 
-    def messages(self, name: str) -> list[Message]:
-        """Every message ``name`` holds, in order, read as the group routing it reads them."""
+    def messages(self, name: str, committed_only: bool = True) -> list[Message]:
+        """The messages ``name`` holds, in order, read as the group routing it reads them.
+
+        ``committed_only``: as a ``read_committed`` reader (no aborted or open transaction's).
+        """
         deserializers = deserializers_for(self._groups, name)
         return [Message.of(record, name, record.partition(), deserializers)
-                for record in self._log.appended(name)]
+                for record in self._log.appended(name, committed_only)]
 
     def committed(self, topic: str, partition: int, group: str | None) -> int | None:
         """The consumer group's committed offset of a partition; None when none was."""

@@ -16,8 +16,6 @@ from engine.errors import BlockingCallError, ConfigError, RoutingError, Transact
 from engine.messages.deserializers import deserializers_of
 from engine.processing.jobs import Consume
 from engine.processing.partitions import Served
-from engine.testing import Harness
-from engine.testing.errors import HarnessError
 from engine.transactions.ids import TRANSACTION_TIMEOUT_MS, producer_config, transactional_id_of
 from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
@@ -153,13 +151,6 @@ def test_long_running_jobs_are_refused_and_async_consumers_accepted_with_transac
     app = App(kafka=BOOTSTRAP, transactional_id="svc")
     app.topic("async", AsyncPipeline)
     assert app.subscription_groups()[0].topics[0].is_async
-
-
-def test_the_harness_refuses_a_transactional_app() -> None:
-    app = App(kafka=BOOTSTRAP, transactional_id="svc")
-    app.topic("t", Plain)
-    with pytest.raises(HarnessError, match="transactions are not modelled by the harness yet"):
-        Harness(app)
 
 
 # -- one transaction -----------------------------------------------------------------------------
