@@ -84,6 +84,10 @@ class PartitionTransactions:
         finally:
             self._open = self._marked = None
 
+    def abandon(self) -> None:
+        """Forget the open transaction without ending it (the process is dying)."""
+        self._open = self._marked = None
+
     def mark(self, message: Message) -> None:
         """Record a mark: in the open transaction, or pending until the batch settles."""
         if self._open is None:
