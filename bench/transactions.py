@@ -2,8 +2,9 @@
 
     python bench/transactions.py [--messages 200000] [--runs 3] [--bootstrap HOST:PORT]
 
-Produces N messages of 100 bytes over 6 partitions once (to Apache Kafka: a local single-node
-broker started as the test suite starts it, unless ``--bootstrap`` names one), then
+Produces N messages of 100 bytes over 6 partitions once, as ``bench/throughput.py`` does, to
+Apache Kafka (a local single-node broker started as the test suite starts it, unless
+``--bootstrap`` names one: then a run reads the first N messages of topic ``bench``), then
 alternates runs of two pipelines that produce one output per input to a fresh 6-partition
 topic, with the engine's default concurrency and batch sizes:
 
@@ -31,26 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.throughput import FAST_GROUP, PARTITIONS, SIZE, TOPIC, produce
 from engine.broker import create_topics
 
-TOPIC, PARTITIONS, SIZE = "bench-txn-in", 6, 100
-FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 VARIANTS = ("at-least-once", "transactional")
-
-
-def produce(bootstrap: str, count: int) -> None:
-    """The input: ``count`` keyed messages of ``SIZE`` bytes over ``PARTITIONS`` partitions."""
-    from confluent_kafka import Producer
-
-    create_topics(bootstrap, {TOPIC: PARTITIONS})
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
-                         "batch.size": 1_000_000, "queue.buffering.max.messages": 2_000_000})
-    value = b"x" * SIZE
-    for index in range(count):
-        producer.produce(TOPIC, value, key=str(index).encode())
-        if index % 50_000 == 0:
-            producer.poll(0)
-    producer.flush(120)
 
 
 def run_pipeline(variant: str, bootstrap: str, count: int, group: str, target: str) -> float:
