@@ -1,0 +1,138 @@
+"""A transform pipeline at-least-once against the same pipeline in transactions, same run.
+
+    python bench/transactions.py [--messages 200000] [--runs 3] [--bootstrap HOST:PORT]
+
+Produces N messages of 100 bytes over 6 partitions once, as ``bench/throughput.py`` does, to
+Apache Kafka (a local single-node broker started as the test suite starts it, unless
+``--bootstrap`` names one: then a run reads the first N messages of topic ``bench``), then
+alternates runs of two pipelines that produce one output per input to a fresh 6-partition
+topic, with the engine's default concurrency and batch sizes:
+
+- ``at-least-once``: ``self.produce`` per input, the batch marked automatically;
+- ``transactional``: the same inside ``with self.transaction():`` per batch, the batch's
+  last message marked inside (``App(transactional_id=...)``).
+
+Each run is a fresh process and consumer group, timed from the first message consumed to the
+moment every output is acknowledged (at-least-once: the producer flushed after the last
+batch; transactional: the last batch's transaction committed). Prints the median msgs/s of
+each and the ratio transactional / at-least-once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.throughput import FAST_GROUP, PARTITIONS, SIZE, TOPIC, produce
+from engine.broker import create_topics
+
+VARIANTS = ("at-least-once", "transactional")
+
+
+def run_pipeline(variant: str, bootstrap: str, count: int, group: str, target: str) -> float:
+    """One timed run in this process: seconds from the first input to the last output."""
+    from engine import App, Consumer, Messages
+
+    state = {"seen": 0, "first": 0.0}
+    lock, done = threading.Lock(), threading.Event()
+
+    def begin() -> None:
+        with lock:  # batches of different partitions run on different workers
+            if not state["first"]:
+                state["first"] = time.perf_counter()
+
+    def count_batch(messages: Messages) -> None:
+        with lock:
+            state["seen"] += len(messages)
+            if state["seen"] >= count:
+                done.set()
+
+    class AtLeastOnce(Consumer):
+        def consume(self, messages: Messages) -> None:
+            begin()
+            for message in messages:
+                self.produce(target, message.raw_payload, key=message.raw_key)
+            count_batch(messages)
+
+    class Transactional(Consumer):
+        def consume(self, messages: Messages) -> None:
+            begin()
+            with self.transaction():
+                for message in messages:
+                    self.produce(target, message.raw_payload, key=message.raw_key)
+                self.mark_as_consumed(messages.last())  # type: ignore[arg-type]
+            count_batch(messages)  # after the commit: its outputs are acknowledged
+
+    transactional = variant == "transactional"
+    app = App(kafka={"bootstrap.servers": bootstrap, **FAST_GROUP}, client_id=group,
+              transactional_id=group if transactional else None)
+    app.topic(TOPIC, Transactional if transactional else AtLeastOnce)
+    app.start()
+    try:
+        if not done.wait(600):
+            raise RuntimeError(f"{variant}: {state['seen']} of {count} inputs in 600 s")
+        app.producer.flush(120)  # at-least-once: outputs still queued count in the time
+        return time.perf_counter() - state["first"]
+    finally:
+        app.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--group", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        seconds = run_pipeline(args.child, args.bootstrap, args.messages, args.group,
+                               args.target)
+        print(json.dumps({"seconds": seconds}))
+        return
+    if args.bootstrap:
+        measure(args.bootstrap, args.messages, args.runs)
+        return
+    from tests.brokers.kafka import KafkaBroker
+
+    with KafkaBroker() as kafka:
+        measure(kafka.bootstrap, args.messages, args.runs)
+
+
+def measure(bootstrap: str, count: int, runs: int) -> None:
+    """Alternate the variants ``runs`` times, each in a fresh process; print the medians."""
+    produce(bootstrap, count)
+    print(f"{count} messages of {SIZE} bytes over {PARTITIONS} partitions, one output each;"
+          f" {runs} runs each, alternating; median shown", flush=True)
+    rates: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for run in range(runs):
+        for variant in VARIANTS:
+            group = f"bench-{variant}-{run}-{os.getpid()}"
+            target = f"{group}-out"
+            create_topics(bootstrap, {target: PARTITIONS})
+            output = subprocess.run(
+                [sys.executable, __file__, "--child", variant, "--bootstrap", bootstrap,
+                 "--messages", str(count), "--group", group, "--target", target],
+                check=True, capture_output=True, text=True,
+            ).stdout
+            rates[variant].append(count / json.loads(output.strip().splitlines()[-1])["seconds"])
+            print(f"  run {run + 1} {variant:14s} {rates[variant][-1]:10,.0f} msg/s", flush=True)
+    median = {variant: statistics.median(found) for variant, found in rates.items()}
+    for variant in VARIANTS:
+        print(f"{variant:14s}: {median[variant]:10,.0f} msg/s")
+    print(f"ratio transactional / at-least-once: "
+          f"{median['transactional'] / median['at-least-once']:.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
