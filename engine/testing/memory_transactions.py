@@ -12,20 +12,18 @@ as after a SIGKILL: its transaction stays open until the next owner's ``init_tra
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from engine.testing.log import Record, TransactionRecords
-from engine.testing.memory_producer import encode_headers
+from engine.testing.log import TransactionRecords
+from engine.testing.memory_producer import DeliveryCallback, DeliveryReports, encode_headers
 
 if TYPE_CHECKING:
     from engine.testing.faults import Faults
     from engine.testing.history import History
     from engine.testing.log import Log
 
-DeliveryCallback = Callable[[Any, Any], None]
 OUTCOMES = ("committed", "aborted", "fenced")
 """How a transaction ends: committed, aborted by its producer, or aborted by fencing."""
 
@@ -69,10 +67,11 @@ class MemoryTransactions:
         self._owners[producer.transactional_id] = producer
 
 
-class MemoryTransactionalProducer:
+class MemoryTransactionalProducer(DeliveryReports):
     """One transactional producer client, as ``engine.transactions`` drives librdkafka's."""
 
     def __init__(self, coordinator: MemoryTransactions, transactional_id: str) -> None:
+        super().__init__()
         self._coordinator = coordinator
         self.transactional_id = transactional_id
         self._ready = False
@@ -80,7 +79,6 @@ class MemoryTransactionalProducer:
         self._open: TransactionRecords | None = None
         self._offsets: dict[tuple[str, str, int], int] = {}
         self._needs_abort: KafkaError | None = None
-        self._reports: list[tuple[DeliveryCallback, Any, Record | None]] = []
 
     # -- the transaction -----------------------------------------------------------------------
 
@@ -156,24 +154,7 @@ class MemoryTransactionalProducer:
         else:
             self._needs_abort = KafkaError(error.code(), f"{error.str()}: the transaction must"
                                            " be aborted", txn_requires_abort=True)
-        if on_delivery is not None:
-            self._reports.append((on_delivery, error, record))
-
-    def poll(self, timeout: float = 0.0) -> int:
-        """Serve the delivery reports; how many."""
-        reports, self._reports = self._reports, []
-        for report, error, record in reports:
-            report(error, record)
-        return len(reports)
-
-    def flush(self, timeout: float = 0.0) -> int:
-        """Serve every report; nothing is ever left undelivered."""
-        self.poll()
-        return 0
-
-    def __len__(self) -> int:
-        """Reports not served yet."""
-        return len(self._reports)
+        self._owe(on_delivery, error, record)
 
     # -- internals -----------------------------------------------------------------------------
 
