@@ -86,14 +86,15 @@ class JobsQueue:
             if self._closed:
                 raise QueueClosedError(f"jobs queue is closed; cannot schedule {job!r}")
             self._groups[job.group_id].in_flight.add(job)
-            if job.on_loop:
+            on_loop = job.on_loop
+            if on_loop:
                 waker = None
             else:
                 self._jobs.append(job)
                 waker = self._wake_one() if job.non_blocking or not self._waking else None
         if waker is not None:
             waker.release()
-        elif job.on_loop:
+        elif on_loop:
             self._to_loop(job)
 
     def _to_loop(self, job: Queueable) -> None:

@@ -23,8 +23,9 @@ TANSU = "Tansu shows aborted records to read_committed readers"
 def outputs(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
     """Every value of partition 0 of ``topic`` a reader with ``isolation`` sees, to its end.
 
-    The end is where the reader hears end-of-partition: for ``read_committed``, the last
-    stable offset (the records of open and aborted transactions are never handed over).
+    Read in batches (thousands of outputs). The end is where the reader hears
+    end-of-partition: for ``read_committed``, the last stable offset (the records of open and
+    aborted transactions are never handed over).
     """
     reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": "reader",
                             "enable.auto.commit": False, "isolation.level": isolation,
@@ -32,13 +33,12 @@ def outputs(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
     values: list[bytes] = []
 
     def read() -> bool:
-        message = reader.poll(0.2)
-        if message is None:
-            return False
-        if message.error() is None:
+        for message in reader.consume(1000, 0.2):
+            error = message.error()
+            if error is not None:
+                return bool(error.code() == KafkaError._PARTITION_EOF)
             values.append(message.value())
-            return False
-        return bool(message.error().code() == KafkaError._PARTITION_EOF)
+        return False
 
     try:
         reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
-from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import KafkaException
 
 from engine import App, Consumer, Messages
 from tests.integration.conftest import DEADLINE, Recorder, committed, make_app, produce, wait_until
-from tests.integration.test_transactions import TANSU
+from tests.integration.test_transactions import TANSU, outputs
 
 APP = Path(__file__).with_name("transactions_app.py")
 
@@ -48,33 +47,6 @@ def commits_reach(bootstrap: str, group: str, topic: str, ends: dict[int, int]) 
         return committed(bootstrap, group, topic, len(ends)) == ends
     except KafkaException:  # a coordinator still loading after the broker's start
         return False
-
-
-def outputs(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
-    """Every value of partition 0 of ``topic`` a reader with ``isolation`` sees, to its end.
-
-    Read in batches (thousands of outputs); for ``read_committed`` the end is the last stable
-    offset.
-    """
-    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": "reader",
-                            "enable.auto.commit": False, "isolation.level": isolation,
-                            "enable.partition.eof": True})
-    values: list[bytes] = []
-
-    def read() -> bool:
-        for message in reader.consume(1000, 0.2):
-            error = message.error()
-            if error is not None:
-                return bool(error.code() == KafkaError._PARTITION_EOF)
-            values.append(message.value())
-        return False
-
-    try:
-        reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-        wait_until(read, message=f"reading {topic} to its end ({isolation})")
-        return values
-    finally:
-        reader.close()
 
 
 @contextmanager
