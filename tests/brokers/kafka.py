@@ -134,7 +134,7 @@ class KafkaBroker:
         return path
 
     def _format(self, libs: Path, properties: Path) -> None:
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster = cluster_id()
         result = subprocess.run(
             [*self._java(libs), "kafka.tools.StorageTool", "format", "-t", cluster,
              "-c", str(properties)],
@@ -168,3 +168,15 @@ class KafkaBroker:
                  tb: TracebackType | None) -> None:
         """Stop it and delete its files."""
         self.cleanup()
+
+
+def cluster_id() -> str:
+    """A random KRaft cluster id: 22 URL-safe base64 characters, never starting with ``-``.
+
+    The storage tool's parser would read an id starting with a dash as an option (one start
+    in 64); Kafka's own ``Uuid.randomUuid`` skips those ids for the same reason.
+    """
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster.startswith("-"):
+            return cluster

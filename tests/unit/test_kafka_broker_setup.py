@@ -27,3 +27,11 @@ def test_cached_jars_are_reused_without_maven(
     (libs / f"kafka_2.13-{kafka.KAFKA_VERSION}.jar").write_bytes(b"")
     monkeypatch.setattr(kafka.shutil, "which", lambda tool: None)
     assert kafka.ensure_jars() == libs
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xf8 encodes to "-" first: the storage tool would read such an id as an option
+    dashed, plain = kafka.uuid.UUID(bytes=b"\xf8" * 16), kafka.uuid.UUID(bytes=b"\x01" * 16)
+    draws = iter([dashed, plain])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))
+    assert kafka.cluster_id() == "AQEBAQEBAQEBAQEBAQEBAQ"
