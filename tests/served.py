@@ -57,9 +57,13 @@ def resume_due(entry: Served, client: Any, now: float) -> float | None:
     return None if until is None else until - now
 
 
-def fake_listener(consumer: type[Consumer], clock: Any = None, **options: Any
+def fake_listener(consumer: type[Consumer], clock: Any = None,
+                  listener_options: dict[str, Any] | None = None, **options: Any
                   ) -> tuple[Listener, FakeClient, WorkersPool]:
-    """A listener of one topic "t" on a ``FakeClient``, with one worker running its jobs."""
+    """A listener of one topic "t" on a ``FakeClient``, with one worker running its jobs.
+
+    ``options`` go to the ``App``, ``listener_options`` to the ``Listener``.
+    """
     app = App(kafka=BOOTSTRAP, **options)
     app.topic("t", consumer)
     (group,) = app.subscription_groups()
@@ -68,7 +72,8 @@ def fake_listener(consumer: type[Consumer], clock: Any = None, **options: Any
     workers.scale(1)
     timing = {} if clock is None else {"clock": clock}
     listener = Listener(group, queue, app.monitor, app.settings, app.producer,
-                        client_factory=FakeClient, **timing)  # type: ignore[arg-type]
+                        client_factory=FakeClient,  # type: ignore[arg-type]
+                        **timing, **(listener_options or {}))
     client = listener.client
     assert isinstance(client, FakeClient)
     return listener, client, workers

@@ -24,6 +24,7 @@ from engine.processing.jobs import Shutdown
 from engine.processing.partition_builder import ExecutorFactory, PartitionBuilder
 from engine.processing.partitions import PartitionKey, Partitions, Served
 from engine.producer import ProducerClientFactory, kafka_producer
+from engine.transactions.producers import WarmUp, in_background
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -47,8 +48,13 @@ class Listener:
                  client_factory: ListenerClientFactory = Client,
                  executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 transactional_factory: ProducerClientFactory = kafka_producer) -> None:
-        """``transactional_factory`` builds the partitions' transactional producer clients."""
+                 transactional_factory: ProducerClientFactory = kafka_producer,
+                 transactional_warm_up: WarmUp = in_background) -> None:
+        """Build the listener (its thread starts with ``start``).
+
+        ``transactional_factory`` builds the partitions' transactional producer clients;
+        ``transactional_warm_up`` runs the builds of partitions just assigned.
+        """
         self.subscription_group = subscription_group
         self.id = subscription_group.id
         self.status = ListenerStatus(monitor, self, subscription_group.id)
@@ -62,10 +68,11 @@ class Listener:
         self.partitions = Partitions(self._serve)
         self._builder = PartitionBuilder(subscription_group, monitor, settings, producer,
                                          executor_factory=executor_factory, clock=clock,
-                                         transactional_factory=transactional_factory)
+                                         transactional_factory=transactional_factory,
+                                         transactional_warm_up=transactional_warm_up)
         self._jobs = GroupJobs(jobs_queue, self.id, self._current_client)
         self._revocations = Revocations(self.id, self.partitions, self._long, self._jobs,
-                                        self._current_client)
+                                        self._current_client, prepare=self._builder.prepare)
         self._iteration = FetchIteration(
             subscription_group, monitor, self, partitions=self.partitions,
             long_jobs=self._long, jobs=self._jobs, revocations=self._revocations,

@@ -1,4 +1,8 @@
-"""Partitions taken away: what they delivered is dropped and their consumers hear ``revoked``."""
+"""A rebalance's outcome for a listener: partitions taken away, and partitions assigned.
+
+What partitions taken away delivered is dropped and their consumers hear ``revoked``; what
+the first batch of a partition assigned needs is prepared.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +19,20 @@ if TYPE_CHECKING:
 
 
 class Revocations:
-    """Handles a rebalance's revoked and lost partitions for one listener (its thread only)."""
+    """Handles a rebalance's revoked and lost partitions for one listener (its thread only).
+
+    ``prepare`` hears the partitions assigned (their transactional producers are built).
+    """
 
     def __init__(self, group_id: str, partitions: Partitions, long_jobs: LongJobs,
-                 jobs: GroupJobs, client: Callable[[], ListenerClient]) -> None:
+                 jobs: GroupJobs, client: Callable[[], ListenerClient],
+                 prepare: Callable[[set[PartitionKey]], None] = lambda keys: None) -> None:
         self._group_id = group_id
         self._partitions = partitions
         self._long = long_jobs
         self._jobs = jobs
         self._client = client
+        self._prepare = prepare
 
     def after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
@@ -35,7 +44,9 @@ class Revocations:
         client = self._client()
         if not client.rebalance.changed:
             return raws
-        _, revoked, lost = client.rebalance.take()
+        assigned, revoked, lost = client.rebalance.take()
+        if assigned:
+            self._prepare(assigned)
         gone = revoked | lost
         if not gone:
             return raws

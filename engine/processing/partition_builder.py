@@ -16,7 +16,7 @@ from engine.processing.strategies import DefaultStrategy, strategy_for
 from engine.processing.virtual_batch import VirtualBatch
 from engine.producer import ProducerClientFactory, kafka_producer
 from engine.transactions.partition import PartitionTransactions
-from engine.transactions.producers import TransactionalProducers
+from engine.transactions.producers import TransactionalProducers, WarmUp, in_background
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -45,7 +45,8 @@ class PartitionBuilder:
                  settings: Settings, producer: Producer, *,
                  executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 transactional_factory: ProducerClientFactory = kafka_producer) -> None:
+                 transactional_factory: ProducerClientFactory = kafka_producer,
+                 transactional_warm_up: WarmUp = in_background) -> None:
         self._group = subscription_group
         self._monitor = monitor
         self._producer = producer
@@ -64,7 +65,12 @@ class PartitionBuilder:
         if settings.transactional_id is not None:
             self.transactional = TransactionalProducers(
                 settings, subscription_group.consumer_group, producer,
-                client_factory=transactional_factory)
+                client_factory=transactional_factory, warm_up=transactional_warm_up)
+
+    def prepare(self, keys: set[PartitionKey]) -> None:
+        """Partitions were assigned: build what their first batch would wait for."""
+        if self.transactional is not None:
+            self.transactional.prepare(keys)
 
     def build(self, key: PartitionKey, port: OffsetsPort) -> Served:
         """Everything the partition ``key`` needs, its offsets going through ``port``."""

@@ -16,6 +16,7 @@ from engine.testing.inline_queue import InlineQueue
 from engine.testing.interleave import Interleaving
 from engine.testing.memory_client import MemoryClient
 from engine.testing.memory_transactions import MemoryTransactions
+from engine.transactions.producers import at_once
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -56,7 +57,8 @@ class Member:
         coordinator = transactions or MemoryTransactions(log, faults, history)
         self.listener = Listener(subscription_group, self.queue, monitor, settings, producer,
                                  client_factory=client, executor_factory=executor,
-                                 clock=clock.now, transactional_factory=coordinator.client)
+                                 clock=clock.now, transactional_factory=coordinator.client,
+                                 transactional_warm_up=at_once)
 
     @property
     def client(self) -> MemoryClient:

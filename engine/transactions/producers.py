@@ -1,19 +1,23 @@
-"""The transactional producers of one listener's partitions: one per partition, built lazily.
+"""The transactional producers of one listener's partitions: one per partition.
 
 A partition's producer is built (and ``init_transactions`` called, which fences the
-partition's previous owner) on its first transaction, dropped when broken, and closed when
-the partition is revoked or lost or the listener stops.
+partition's previous owner) as soon as the partition is assigned, beside the fetching, so its
+first batch rarely waits for it (``prepare``); one not prepared is built on its first
+transaction. A producer is dropped when broken, and closed when the partition is revoked or
+lost or the listener stops.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from engine.producer import ProducerClientFactory, kafka_producer
-from engine.transactions.bounded import bounded
+from engine.transactions.bounded import CallThread
 from engine.transactions.ids import producer_config, transactional_id_of
 
 if TYPE_CHECKING:
@@ -30,15 +34,33 @@ _log = logging.getLogger(__name__)
 
 PartitionKey = tuple[str, int]
 
+WarmUp = Callable[[Callable[[], None]], None]
+"""How ``prepare`` runs a build: on a thread of its own (the engine), or at once (the harness)."""
+
+
+def in_background(build: Callable[[], None]) -> None:
+    """Run ``build`` on a daemon thread (``init_transactions`` waits for the coordinator)."""
+    threading.Thread(target=build, name="engine-txn-warm-up", daemon=True).start()
+
+
+def at_once(build: Callable[[], None]) -> None:
+    """Run ``build`` on the calling thread (the testing kit's listener: a replay repeats it)."""
+    build()
+
 
 class PartitionProducer:
-    """A partition's transactional client and the ``Producer`` that sends through it."""
+    """A partition's transactional client and what uses it.
 
-    __slots__ = ("client", "sender")
+    ``sender`` is the ``Producer`` that sends through it; ``calls`` the thread that makes
+    its transactional calls, each bounded.
+    """
 
-    def __init__(self, client: Any, sender: Producer) -> None:
+    __slots__ = ("calls", "client", "sender")
+
+    def __init__(self, client: Any, sender: Producer, calls: CallThread) -> None:
         self.client = client
         self.sender = sender
+        self.calls = calls
 
 
 class TransactionalProducers:
@@ -46,7 +68,7 @@ class TransactionalProducers:
 
     def __init__(self, settings: Settings, consumer_group: str, app_producer: Producer, *,
                  client_factory: ProducerClientFactory = kafka_producer,
-                 call_timeout: float = CALL_TIMEOUT) -> None:
+                 call_timeout: float = CALL_TIMEOUT, warm_up: WarmUp = in_background) -> None:
         assert settings.transactional_id is not None
         self._settings = settings
         self._transactional_id = settings.transactional_id
@@ -54,45 +76,99 @@ class TransactionalProducers:
         self._app_producer = app_producer
         self._factory = client_factory
         self.call_timeout = call_timeout
+        self._warm_up = warm_up
         self._producers: dict[PartitionKey, PartitionProducer] = {}
+        self._building: dict[PartitionKey, Future[PartitionProducer | None]] = {}
         self._lock = threading.Lock()
 
+    def prepare(self, keys: Iterable[PartitionKey]) -> None:
+        """Build the producers of partitions just assigned, each beside the fetching.
+
+        Their ``init_transactions`` (fencing the partitions' previous owners) then overlap
+        one another and the first fetch, instead of each delaying its partition's first batch.
+        """
+        for key in keys:
+            with self._lock:
+                if key in self._producers or key in self._building:
+                    continue
+                building: Future[PartitionProducer | None] = Future()
+                self._building[key] = building
+            self._warm_up(functools.partial(self._warm, key, building))
+
     def get(self, key: PartitionKey) -> PartitionProducer:
-        """The partition's producer, built and its transactions initialised on first use."""
+        """The partition's producer: the one prepared (waited for), else built now.
+
+        A preparation that failed is tried again here, so its error reaches the batch.
+        """
         with self._lock:
             found = self._producers.get(key)
+            building = self._building.get(key)
         if found is not None:
             return found
+        if building is not None:
+            prepared = building.result(self.call_timeout + 1.0)
+            if prepared is not None:
+                return prepared
         built = self._build(key)
         with self._lock:
             self._producers[key] = built
         return built
 
+    def _warm(self, key: PartitionKey, building: Future[PartitionProducer | None]) -> None:
+        """Build a prepared producer; one no longer wanted (revoked meanwhile) is closed."""
+        try:
+            built = self._build(key)
+        except Exception:  # noqa: BLE001 - the first transaction builds it again, and reports
+            _log.debug("preparing the transactional producer of %s failed", key, exc_info=True)
+            with self._lock:
+                if self._building.get(key) is building:
+                    del self._building[key]
+            building.set_result(None)
+            return
+        with self._lock:
+            wanted = self._building.get(key) is building
+            if wanted:
+                del self._building[key]
+                self._producers[key] = built
+        building.set_result(built if wanted else None)
+        if not wanted:
+            _close(built)
+
     def _build(self, key: PartitionKey) -> PartitionProducer:
         txn_id = transactional_id_of(self._transactional_id, self._group, *key)
         config = producer_config(self._settings.kafka, self._settings.client_id, txn_id)
         client = self._factory(config)
+        calls = CallThread(f"engine-txn#{txn_id}")
         timeout = self.call_timeout
-        bounded("init_transactions", lambda: client.init_transactions(timeout), timeout)
+        try:
+            calls.call("init_transactions", lambda: client.init_transactions(timeout), timeout)
+        except BaseException:
+            calls.stop()
+            raise
         sender = self._app_producer.rebuilt(client_factory=lambda _config: client)
-        return PartitionProducer(client, sender)
+        return PartitionProducer(client, sender, calls)
 
     def drop(self, key: PartitionKey) -> None:
         """Forget a broken producer (never flushed: it may hang); the next use builds anew."""
         with self._lock:
-            self._producers.pop(key, None)
+            dropped = self._producers.pop(key, None)
+        if dropped is not None:
+            dropped.calls.stop()
 
     def close(self, keys: Iterable[PartitionKey]) -> None:
         """Close the producers of partitions no longer served (each flush bounded)."""
+        keys = list(keys)
         with self._lock:
             gone = [self._producers.pop(key) for key in keys if key in self._producers]
+            for key in keys:  # a preparation under way closes what it builds itself
+                self._building.pop(key, None)
         for producer in gone:
             _close(producer)
 
     def close_all(self) -> None:
         """Close every producer (the listener stops)."""
         with self._lock:
-            keys = list(self._producers)
+            keys = [*self._producers, *self._building]
         self.close(keys)
 
     def __len__(self) -> int:
@@ -104,6 +180,8 @@ def _close(producer: PartitionProducer) -> None:
     """Flush what the producer still holds, for ``CLOSE_TIMEOUT`` at most."""
     client = producer.client
     try:
-        bounded("flush", lambda: client.flush(CLOSE_TIMEOUT), CLOSE_TIMEOUT + 1.0)
+        producer.calls.call("flush", lambda: client.flush(CLOSE_TIMEOUT), CLOSE_TIMEOUT + 1.0)
     except Exception:  # noqa: BLE001 - a broken producer is left for the garbage collector
         _log.warning("a transactional producer did not close cleanly", exc_info=True)
+    finally:
+        producer.calls.stop()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from engine.errors import TransactionError
-from engine.transactions.bounded import OverdueError, bounded
+from engine.transactions.bounded import OverdueError
 
 if TYPE_CHECKING:
     from engine.instrumentation.monitor import Monitor
@@ -88,7 +88,7 @@ class Transaction:
     def _call(self, name: str, call: Callable[[float], Any]) -> None:
         timeout = self._producers.call_timeout
         try:
-            bounded(name, lambda: call(timeout), timeout + _MARGIN)
+            self.producer.calls.call(name, lambda: call(timeout), timeout + _MARGIN)
         except OverdueError as error:
             self._broken(error)
         except KafkaException as error:

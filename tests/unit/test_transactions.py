@@ -16,7 +16,12 @@ from engine.errors import BlockingCallError, ConfigError, RoutingError, Transact
 from engine.messages.deserializers import deserializers_of
 from engine.processing.jobs import Consume
 from engine.processing.partitions import Served
-from engine.transactions.ids import TRANSACTION_TIMEOUT_MS, producer_config, transactional_id_of
+from engine.transactions.ids import (
+    RETRY_BACKOFF_MS,
+    TRANSACTION_TIMEOUT_MS,
+    producer_config,
+    transactional_id_of,
+)
 from tests.conftest import BOOTSTRAP
 from tests.fakes import FakeRaw
 from tests.fakes_client import FakeClient
@@ -112,9 +117,10 @@ def test_the_producer_config_drops_consumer_keys_and_derives_the_timeout() -> No
     config = producer_config(kafka, "cid", "svc.g.t.0")
     assert config == {"bootstrap.servers": "b:9092", "client.id": "cid",
                       "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
-                      "transactional.id": "svc.g.t.0"}
-    assert producer_config({**kafka, "transaction.timeout.ms": 9000}, "c", "x")[
-        "transaction.timeout.ms"] == 9000
+                      "retry.backoff.ms": RETRY_BACKOFF_MS, "transactional.id": "svc.g.t.0"}
+    mine = producer_config({**kafka, "transaction.timeout.ms": 9000, "retry.backoff.ms": 50},
+                           "c", "x")
+    assert (mine["transaction.timeout.ms"], mine["retry.backoff.ms"]) == (9000, 50)
 
 
 @pytest.mark.parametrize("value", ["", "  ", 3, b"svc"])
