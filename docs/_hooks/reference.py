@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import itertools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ EVENT_NOTES: dict[str, str] = {
 }
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(header: tuple[str, ...], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -83,10 +84,10 @@ def field_docstrings(cls: type) -> dict[str, str]:
     """Each dataclass field's attribute docstring (the string right below it), from the source."""
     path = Path(__import__(cls.__module__, fromlist=["_"]).__file__ or "")
     tree = ast.parse(path.read_text())
-    body = next(node for node in tree.body
+    body = next(node for node in ast.walk(tree)
                 if isinstance(node, ast.ClassDef) and node.name == cls.__name__).body
     docs: dict[str, str] = {}
-    for node, after in zip(body, body[1:]):
+    for node, after in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                 and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
                 and isinstance(after.value.value, str)):

@@ -85,7 +85,7 @@ def run_page(path: Path, harness_factory: Callable[..., Any]) -> int:
             compile(textwrap.dedent(sample.code), sample.where, "exec")
             continue
         before = set(namespace)
-        exec(compile(sample.code, sample.where, "exec"), namespace)  # noqa: S102
+        exec(compile(sample.code, sample.where, "exec"), namespace)
         if sample.kind == "run":
             ran += 1
             _run_tests(sample, {k: namespace[k] for k in set(namespace) - before},
