@@ -189,6 +189,25 @@ def cli() -> str:
     return "\n\n".join(sections)
 
 
+def plugin_options() -> str:
+    """Each first-party plugin's options, from its ``OPTIONS`` (``engine.plugin_options``)."""
+    from importlib.metadata import entry_points
+
+    from engine.plugin_options import env_name
+
+    rows = []
+    for point in sorted(entry_points(group="engine.plugins"), key=lambda point: point.name):
+        if not point.value.startswith("engine_plugins."):
+            continue  # another distribution's plugin, installed beside the engine
+        for option in getattr(point.load(), "OPTIONS", ()):
+            rows.append((f"`{point.name}`", f"`{option.name}`",
+                         f"`{env_name(point.name, option.name)}`", f"`{option.default!r}`",
+                         _rst_to_markdown(option.help)))
+    if not rows:
+        raise ValueError("no first-party plugin found: is the engine installed (pip install -e .)?")
+    return _table(("plugin", "option", "variable", "default", "what"), rows)
+
+
 def lifecycle_diagram() -> str:
     """The app lifecycle's state diagram, drawn by ``transitions`` from the machine itself."""
     from engine.lifecycle.lifecycle import Lifecycle
@@ -205,6 +224,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "errors": errors,
     "cli": cli,
     "lifecycle-diagram": lifecycle_diagram,
+    "plugin-options": plugin_options,
 }
 
 

@@ -71,6 +71,20 @@ def test_the_cli_reference_shows_every_command() -> None:
         assert f"### `engine {name}`" in text and f"usage: engine {name}" in text
 
 
+def test_the_plugin_options_table_lists_every_first_party_option() -> None:
+    from engine_plugins.health import HealthPlugin
+    from engine_plugins.logger import LoggerPlugin
+    from engine_plugins.opentelemetry import OpenTelemetryPlugin
+    from engine_plugins.prometheus import PrometheusPlugin
+
+    rows = [tuple(re.findall(r"`([^`]+)`", line)[:3])
+            for line in reference_hook().plugin_options().splitlines()[2:]]
+    for plugin in (HealthPlugin, LoggerPlugin, OpenTelemetryPlugin, PrometheusPlugin):
+        for option in plugin.OPTIONS:
+            variable = f"ENGINE_{plugin.name.upper()}_{option.name.upper()}"
+            assert (plugin.name, option.name, variable) in rows
+
+
 def test_the_lifecycle_diagram_is_the_one_the_code_draws() -> None:
     assert reference_hook().lifecycle_diagram() == f"```mermaid\n{Lifecycle.diagram()}\n```"
 
