@@ -178,14 +178,20 @@ def cli() -> str:
     """``engine --help`` and every sub-command's help, from the argparse parser itself."""
     from engine.cli.main import parser
 
+    columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal; the page must not vary
-    root = parser()
-    sections = [f"```text\n{root.format_help().rstrip()}\n```"]
-    for action in root._subparsers._group_actions if root._subparsers else []:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, command in action.choices.items():
-                sections.append(f"### `engine {name}`\n\n```text\n"
-                                f"{command.format_help().rstrip()}\n```")
+    try:
+        root = parser()
+        sections = [f"```text\n{root.format_help().rstrip()}\n```"]
+        for action in root._subparsers._group_actions if root._subparsers else []:
+            if isinstance(action, argparse._SubParsersAction):
+                sections += [f"### `engine {name}`\n\n```text\n{command.format_help().rstrip()}"
+                             "\n```" for name, command in action.choices.items()]
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
     return "\n\n".join(sections)
 
 
