@@ -120,3 +120,19 @@ def test_every_page_is_in_the_navigation() -> None:
     nav = set(re.findall(r":\s+(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE))
     pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if "_hooks" not in p.parts}
     assert pages == nav
+
+
+def test_the_metrics_page_lists_exactly_the_families_the_plugin_exposes() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from engine_plugins.prometheus import PrometheusPlugin
+
+    registry = CollectorRegistry()
+    PrometheusPlugin(registry=registry)
+    exposed = {(family.name + ("_total" if family.type == "counter" else ""), family.type)
+               for family in registry.collect()}
+    table = (DOCS / "operations" / "metrics.md").read_text().split("| metric |", 1)[1]
+    documented = {(cells[1].strip(" `"), cells[2].strip())
+                  for cells in (line.split("|") for line in table.splitlines()[2:])
+                  if len(cells) > 3}
+    assert documented == exposed
