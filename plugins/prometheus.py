@@ -24,7 +24,7 @@ LAG_EVERY = 1.0  # seconds between two reads of one partition's lag after a batc
 
 
 class PrometheusPlugin(Configurable):
-    """The metric families of README "Plugins" (API.md section 9).
+    """The metric families of docs/operations/metrics.md (API.md section 9).
 
     Options: ``port`` (9394; 0 picks a free one, read back from ``plugin.port``), ``addr``
     (``0.0.0.0``). With ``registry=`` (a ``prometheus_client.CollectorRegistry``) the metrics go

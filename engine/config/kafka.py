@@ -24,7 +24,7 @@ INJECTED_DEFAULTS: dict[str, tuple[Any, str]] = {
         " (and random stalls) to a quiet partition; 100 ms costs 10 fetches/s per idle broker",
     ),
 }
-"""Defaults the engine sets unless the user sets the key; value and why, for README."""
+"""Defaults the engine sets unless the user sets the key; value and why, for the settings page."""
 
 FORCED: dict[str, Any] = {"enable.auto.offset.store": False}
 """Values the engine always sets: offsets are stored only after processing (at-least-once)."""

@@ -17,20 +17,43 @@ class Settings:
     """Validated app settings; durations are seconds. Build with ``Settings.build(**options)``."""
 
     kafka: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Dict of librdkafka settings, passed through; ``bootstrap.servers`` is required."""
     client_id: str = "engine"
+    """Non-empty; librdkafka's ``client.id`` and the default consumer group's name."""
     concurrency: int = 5
+    """Integer >= 1: worker threads shared by all listeners."""
     max_messages: int = 500
+    """Integer >= 1: most messages in one polled batch."""
     max_wait_time: float = 1.0
+    """Seconds > 0, lower than ``shutdown_timeout``: longest wait for a message."""
     shutdown_timeout: float = 60.0
+    """Seconds > 0: a graceful stop longer than this is forced."""
     pause_timeout: float = 1.0
+    """Seconds > 0, at most ``pause_max_timeout``: first back-off after a failure."""
     pause_max_timeout: float = 30.0
+    """Seconds > 0: the back-off's cap."""
     pause_with_exponential_backoff: bool = True
+    """True or False: the back-off doubles on each retry when true."""
     node_report_timeout: float = 60.0
+    """Seconds > 0 a swarm node may go without reporting progress (or report a
+    listener stuck that long) before the supervisor kills and restarts it."""
     assignment_timeout: float = 60.0
+    """Seconds > 0 a subscription group may hold no partitions before it is
+    reported: one warning in the log (logger ``engine.listener``, naming the subscription group,
+    consumer group, topics and how long), ``connection.listener.unassigned`` then and every
+    ``assignment_timeout`` again, and the health plugin's ``/ready`` answers 503 while it lasts
+    (an info line says when partitions arrive)."""
     max_async_jobs: int = 1000
+    """Integer >= 1: async consumers' jobs running at once on the app's event loop
+    (the rest wait, in order)."""
     loop_stall_threshold: float = 0.5
+    """Seconds > 0: a step of an async consumer's hook longer than this (no
+    ``await`` in between) is reported as ``consumer.loop.blocked``."""
     plugins: tuple[str, ...] = ()
+    """Plugin names from the ``engine.plugins`` entry-point group."""
     transactional_id: str | None = None
+    """None or a non-empty string: turns on transactions; the app's consumers then
+    read ``isolation.level=read_committed`` (another value is refused)."""
 
     @classmethod
     def build(cls, **options: Any) -> Settings:

@@ -1,7 +1,7 @@
 """The event catalogue: every event the engine emits, with its sender and payload.
 
-One line per event. ``../shared/design/EVENTS.md``, this table and the README events table
-are checked against each other by ``tests/unit/test_events_catalogue.py``.
+One line per event. ``../shared/design/EVENTS.md`` and this table are checked against each
+other by ``tests/unit/test_events_catalogue.py``; the site's events reference is rendered from it.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ BEYOND_DESIGN_EVENTS: tuple[EventSpec, ...] = (
     EventSpec("connection.listener.unassigned", "listener",
               f"{_LISTENER}, consumer_group, topics, waited"),
 )
-"""Events beyond the design catalogue (each also in the README events table)."""
+"""Events beyond the design catalogue (the site's events reference lists them with the rest)."""
 
 EVENT_NAMES: tuple[str, ...] = tuple(spec.name for spec in (*EVENTS, *BEYOND_DESIGN_EVENTS))
 

@@ -1,6 +1,6 @@
 """The harness's verbs on its consumer groups: who owns what, faults, members coming and going.
 
-``Harness`` checks it is running, then delegates here; the README's Testing guide (Faults,
+``Harness`` checks it is running, then delegates here; docs/guides/testing.md (Faults,
 Group faults) says what each verb does. A crash armed at a commit that fires inside a verb
 kills the process the verb ran in (``surviving``).
 """

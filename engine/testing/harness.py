@@ -1,6 +1,6 @@
 """The harness: the user's app on the engine's own code, over an in-memory Kafka, one thread.
 
-The kit's public API, one short method per call a test makes (the README's Testing guide says
+The kit's public API, one short method per call a test makes (docs/guides/testing.md says
 what each does). The work is elsewhere: ``topics`` (set-up, producing and reading),
 ``group_verbs`` (faults and members coming and going), ``members`` (processes and
 assignment), ``faults``, ``log``, ``memory_client``, ``history``. Just over 250 lines: one

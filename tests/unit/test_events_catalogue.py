@@ -1,4 +1,7 @@
-"""EVENTS.md, the registry in code, the README table and the emit sites must agree."""
+"""EVENTS.md, the registry in code and the emit sites must agree.
+
+The site's events reference is rendered from the registry (tests/docs/test_reference_pages.py).
+"""
 
 from __future__ import annotations
 
@@ -58,20 +61,13 @@ def test_registry_matches_the_design_catalogue() -> None:
 
 
 def test_the_events_beyond_the_design_are_exactly_the_known_ones() -> None:
-    # adding one is a decision, not an accident: name it here and in the README table
+    # adding one is a decision, not an accident: name it here
     assert [spec.name for spec in BEYOND_DESIGN_EVENTS] == ["connection.listener.unassigned"]
 
 
 def test_error_types_match_the_design_catalogue() -> None:
     documented = first_column_names(design_catalogue(), "## Errors")
     assert sorted([*documented, *BEYOND_DESIGN]) == sorted(ERROR_TYPES)
-
-
-def test_readme_events_table_lists_exactly_the_registry() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert sorted(first_column_names(readme, "## Events")) == sorted(
-        list(EVENT_NAMES) + list(ERROR_TYPES)
-    )
 
 
 def test_every_emit_site_uses_a_catalogued_event_and_error_type() -> None:

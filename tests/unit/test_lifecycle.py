@@ -173,13 +173,6 @@ def test_the_app_state_compares_equal_to_its_name(state: AppState) -> None:
     assert state == state.value
 
 
-def test_the_readme_draws_the_diagram_the_code_generates(app: App) -> None:
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert f"```mermaid\n{app.lifecycle_diagram()}\n```" in readme
-
-
 def test_a_receiver_may_stop_the_listener_that_announced_on_its_thread() -> None:
     import threading
 
