@@ -50,8 +50,9 @@ ERROR_TYPE_NOTES: dict[str, str] = {
     "producer.delivery.error": "an asynchronous `produce` was not delivered",
     "dead_letter_queue.dispatch.error": "producing to the dead-letter topic failed",
     "transaction.error": "a transactional producer broke (fenced, a fatal error, or a call past"
-    " its time bound): it is dropped and rebuilt, the batch fails and is retried; adds `topic`,"
-    " `partition`; `error` is an `engine.errors.TransactionError`",
+    " its time bound): it is dropped and rebuilt, the batch fails and is retried; a fenced one's"
+    " partition is treated as lost until the rebalance takes it; adds `topic`, `partition`;"
+    " `error` is an `engine.errors.TransactionError`",
     "worker.process.error": "an engine failure around a job (never a user error)",
     "monitor.subscriber.error": "a receiver raised (not reported for `error.occurred`"
     " receivers)",

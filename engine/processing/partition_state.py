@@ -42,8 +42,8 @@ class PartitionState:
     - the pause: until when, whether the consumer asked for it, and the offset to fetch from
       after it. A seek that was refused is made again before resuming, and the partition
       stays paused until one succeeds: it never resumes from a wrong position.
-    - revoked (the listener says so) or refused (the broker refused a store): from then on
-      nothing is marked or committed.
+    - revoked (the listener says so) or refused (the broker refused a store, or fenced the
+      partition's transactional producer): from then on nothing is marked or committed.
 
     Threads: the listener's thread owns the state, except while one of the partition's jobs
     runs, when that job's worker does; the jobs queue hands it over and back, and its lock
@@ -213,6 +213,10 @@ class PartitionState:
 
     def store_refused(self) -> None:
         """The client refused to store an offset: the partition is no longer ours."""
+        self._refused = True
+
+    def taken_over(self) -> None:
+        """Another member fenced the partition's transactional producer: no longer ours."""
         self._refused = True
 
     def succeed(self, last_offset: int | None = None) -> None:

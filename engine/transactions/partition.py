@@ -4,6 +4,10 @@ On an app with ``transactional_id`` no offset is ever stored in the consumer: a 
 ``transaction()`` joins that transaction; any other mark (the consumer's, or the strategy's
 automatic one) waits as pending until the batch is settled, then moves through one
 offsets-only transaction (``commit_pending``).
+
+A partition no longer this member's (revoked, or its producer fenced: another member
+initialised the partition's id, so it owns the partition now) begins no transaction: a new
+producer would fence that rightful owner in turn.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ class PartitionTransactions:
             raise TransactionError(
                 f"a transaction of {self._key[0]}/{self._key[1]} is already open: transactions"
                 " do not nest (do all the work in one 'with self.transaction():')")
+        self._refuse_if_gone()
         opened = self._new()
-        opened.begin()
+        self._fenced_if(opened, opened.begin)
         self._open, self._marked = opened, None
 
     def end(self, succeeded: bool) -> None:
@@ -78,7 +83,7 @@ class PartitionTransactions:
             if not succeeded:
                 opened.abort()
                 return
-            opened.commit(None if marked is None else marked + 1)
+            self._fenced_if(opened, lambda: opened.commit(None if marked is None else marked + 1))
             if marked is not None:
                 self._state.marked(marked)
         finally:
@@ -124,13 +129,31 @@ class PartitionTransactions:
         if pending is None or self._state.is_revoked:
             return
         opened = self._new()
-        opened.begin()
-        opened.commit(pending + 1)
+        self._fenced_if(opened, opened.begin)
+        self._fenced_if(opened, lambda: opened.commit(pending + 1))
         self._state.marked(pending)
 
     def close(self) -> None:
         """The partition is gone: close its producer (its flush bounded)."""
         self._producers.close([self._key])
+
+    def _refuse_if_gone(self) -> None:
+        if self._state.is_revoked:
+            raise TransactionError(
+                f"{self._key[0]}/{self._key[1]} is no longer this member's (revoked, or its"
+                " producer fenced by a new owner): no transaction begins for it")
+
+    def _fenced_if(self, opened: Transaction, step: Callable[[], None]) -> None:
+        """Make ``step``; a fence on the way means the partition is lost.
+
+        Nothing more of it is then marked or committed here.
+        """
+        try:
+            step()
+        except TransactionError:
+            if opened.fenced:
+                self._state.taken_over()
+            raise
 
     def _new(self) -> Transaction:
         return Transaction(self._producers, self._key, self._monitor, self._group_metadata,

@@ -43,6 +43,8 @@ class Transaction:
         self._group_metadata = group_metadata
         self._source = source  # the consumer the report names
         self._producer: PartitionProducer | None = None
+        self.fenced = False
+        """Whether the broker fenced the producer: another owner initialised its id."""
 
     @property
     def producer(self) -> PartitionProducer:
@@ -99,7 +101,9 @@ class Transaction:
         found = error.args[0] if error.args else None
         problem = TransactionError(f"{name} failed for {self._key[0]}/{self._key[1]}: {found}")
         problem.__cause__ = error
-        if isinstance(found, KafkaError) and (found.fatal() or found.code() in _FENCED):
+        if isinstance(found, KafkaError) and found.code() in _FENCED:
+            self.fenced = True
+        if isinstance(found, KafkaError) and (found.fatal() or self.fenced):
             self._broken(problem)
         raise problem
 

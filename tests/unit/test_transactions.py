@@ -215,6 +215,22 @@ def test_a_fenced_producer_is_reported_dropped_and_the_batch_fails() -> None:
     assert "abort_transaction" not in clients.names()  # the fenced producer can abort nothing
 
 
+def test_a_fenced_partition_is_lost_and_begins_no_transaction_that_would_fence_its_owner(
+) -> None:
+    app, entry, client, clients = transactional(Pipeline)
+    reported = errors_of(app, "transaction.error")
+    failed = errors_of(app, "consumer.consume.error")
+    clients.fail["send_offsets_to_transaction"] = KafkaError(
+        KafkaError._FENCED, "fenced by a new owner", fatal=True)
+    run_batch(entry, raws(0, 2), client=client)
+    assert entry.context.is_revoked and len(reported) == 1
+    run_batch(entry, raws(0, 2), client=client)  # fetched again before the rebalance comes
+    assert len(clients.configs) == 1  # no new producer: it would fence the new owner's
+    assert clients.names().count("begin_transaction") == 1
+    assert entry.state.first_unmarked == 0  # nothing marked, nothing committed
+    assert "no longer this member's" in str(failed[-1]["error"])
+
+
 def test_an_abortable_error_aborts_keeps_the_producer_and_fails_the_batch() -> None:
     app, entry, client, clients = transactional(Pipeline)
     reported = errors_of(app, "transaction.error")
