@@ -1,10 +1,12 @@
 """A transform pipeline at-least-once against the same pipeline in transactions, same run.
 
-    python bench/transactions.py [--messages 200000] [--runs 3] [--bootstrap HOST:PORT]
+    python bench/transactions.py [--messages 200000] [--runs 5] [--bootstrap HOST:PORT]
 
 Produces N messages of 100 bytes over 6 partitions once, as ``bench/throughput.py`` does, to
-Apache Kafka (a local single-node broker started as the test suite starts it, unless
-``--bootstrap`` names one: then a run reads the first N messages of topic ``bench``), then
+Apache Kafka (a local single-node broker, its JVM tuned for throughput as production brokers
+run, not for a quick start as the test suite's is, unless ``--bootstrap`` names one: then a
+run reads the first N messages of topic ``bench``), runs each variant once unmeasured (the
+broker's JIT compiler warms up on the transactional requests too), then
 alternates runs of two pipelines that produce one output per input to a fresh 6-partition
 topic, with the engine's default concurrency and batch sizes:
 
@@ -89,7 +91,7 @@ def run_pipeline(variant: str, bootstrap: str, count: int, group: str, target: s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bootstrap")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
@@ -105,27 +107,34 @@ def main() -> None:
         return
     from tests.brokers.kafka import KafkaBroker
 
-    with KafkaBroker() as kafka:
+    with KafkaBroker(quick_start=False) as kafka:
         measure(kafka.bootstrap, args.messages, args.runs)
+
+
+def one_run(bootstrap: str, count: int, variant: str, run: str) -> float:
+    """One run of ``variant`` in a fresh process, group and output topic: its seconds."""
+    group = f"bench-{variant}-{run}-{os.getpid()}"
+    target = f"{group}-out"
+    create_topics(bootstrap, {target: PARTITIONS})
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", variant, "--bootstrap", bootstrap,
+         "--messages", str(count), "--group", group, "--target", target],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return float(json.loads(output.strip().splitlines()[-1])["seconds"])
 
 
 def measure(bootstrap: str, count: int, runs: int) -> None:
     """Alternate the variants ``runs`` times, each in a fresh process; print the medians."""
     produce(bootstrap, count)
     print(f"{count} messages of {SIZE} bytes over {PARTITIONS} partitions, one output each;"
-          f" {runs} runs each, alternating; median shown", flush=True)
+          f" one warm-up run each, then {runs} runs each, alternating; median shown", flush=True)
     rates: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for variant in VARIANTS:
+        one_run(bootstrap, count, variant, "warm-up")
     for run in range(runs):
         for variant in VARIANTS:
-            group = f"bench-{variant}-{run}-{os.getpid()}"
-            target = f"{group}-out"
-            create_topics(bootstrap, {target: PARTITIONS})
-            output = subprocess.run(
-                [sys.executable, __file__, "--child", variant, "--bootstrap", bootstrap,
-                 "--messages", str(count), "--group", group, "--target", target],
-                check=True, capture_output=True, text=True,
-            ).stdout
-            rates[variant].append(count / json.loads(output.strip().splitlines()[-1])["seconds"])
+            rates[variant].append(count / one_run(bootstrap, count, variant, str(run)))
             print(f"  run {run + 1} {variant:14s} {rates[variant][-1]:10,.0f} msg/s", flush=True)
     median = {variant: statistics.median(found) for variant, found in rates.items()}
     for variant in VARIANTS:
