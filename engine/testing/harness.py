@@ -88,7 +88,7 @@ class Harness:
                                    feeds, self.transactions)
         die = self._state.die
         self._topics = Topics(self._log, self._groups)
-        self.history.read_topics(self._topics.messages, self._log.is_aborted)
+        self.history.read_topics(self._topics.messages, self._log.never_delivered)
         self._verbs = GroupVerbs(self._topics, self._members, self._faults, self._plan, die)
         self._polling = Polling(self._members, self.clock, self.history, die)
         self.start()
@@ -128,6 +128,11 @@ class Harness:
         """The group's committed offset (the next to read); None when nothing was committed."""
         self._state.check_open()
         return self._topics.committed(topic, partition, group)
+
+    def high_watermark(self, topic: str, partition: int) -> int:
+        """The offset the partition's next record gets (transaction markers count, as on Kafka)."""
+        self._state.check_open()
+        return self._log.end(*self._topics.key(topic, partition))
 
     def consumer_for(self, topic: str, partition: int, group: str | None = None
                      ) -> Consumer | None:

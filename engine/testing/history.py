@@ -135,16 +135,16 @@ class History:
         # (consumer group, topic) -> the partitioner of a topic with virtual partitions
         self._split: dict[tuple[str, str], Callable[[Any], Any]] = {}
         self._read: Callable[[str], list[Message]] = lambda _topic: []
-        self._aborted: Callable[[str, int, int], bool] = lambda *_: False
+        self._never_delivered: Callable[[str, int, int], bool] = lambda *_: False
 
     def read_topics(self, read: Callable[[str], list[Message]],
-                    aborted: Callable[[str, int, int], bool]) -> None:
-        """How to read a topic as ``read_committed`` does, and which records aborted.
+                    never_delivered: Callable[[str, int, int], bool]) -> None:
+        """How to read a topic as ``read_committed`` does, and which offsets it never gets.
 
-        Aborted records are never delivered, so they are neither ``lost`` nor committed
-        beyond what was processed.
+        Aborted records and transaction markers are never delivered, so they are neither
+        ``lost`` nor committed beyond what was processed.
         """
-        self._read, self._aborted = read, aborted
+        self._read, self._never_delivered = read, never_delivered
 
     def split_by(self, partitioners: dict[tuple[str, str], Callable[[Any], Any]]) -> None:
         """Topics with virtual partitions (consumer group, topic): order checked per value."""
@@ -197,7 +197,7 @@ class History:
         processed = self._processed.get(consumer_group, set())
         self._beyond += [Position(*key, at) for at in range(low, offset)
                          if Position(*key, at) not in processed
-                         and not self._aborted(*key, at)]
+                         and not self._never_delivered(*key, at)]
         self._committed.setdefault(consumer_group, {})[key] = offset
 
     def dead_lettered(self, consumer: object, topic: str, partition: int, offset: int,
@@ -303,7 +303,7 @@ class History:
             for key, start in starts.items():
                 lost.update(Position(*key, offset) for offset in range(start, self._end_of(*key))
                             if Position(*key, offset) not in processed
-                            and not self._aborted(*key, offset))
+                            and not self._never_delivered(*key, offset))
         return sorted(lost)
 
     def passed_over(self, consumer_group: str, key: PartitionKey, position: int) -> list[Position]:

@@ -38,19 +38,26 @@ class _Located:
 
 
 class TransactionRecords:
-    """The records one transaction appended: ``state`` is "open", "committed" or "aborted"."""
+    """The records one transaction appended: ``state`` is "open", "committed" or "aborted".
 
-    __slots__ = ("state",)
+    ``partitions`` are those it appended to (each gets its marker when it ends).
+    """
+
+    __slots__ = ("partitions", "state")
 
     def __init__(self) -> None:
         self.state = "open"
+        self.partitions: set[PartitionKey] = set()
 
 
 class Record(_Located):
     """One stored message; it reads like a ``confluent_kafka.Message`` to the engine.
 
     ``transaction`` is the transaction that appended it (None: an ordinary producer's).
+    ``control``: a transaction marker (``Marker``), never delivered.
     """
+
+    control = False
 
     __slots__ = ("_headers", "_key", "_timestamp", "_value", "transaction")
 
@@ -97,6 +104,25 @@ class Record(_Located):
     def __repr__(self) -> str:
         """Where the record sits."""
         return f"<Record {self._topic}/{self._partition}@{self._offset}>"
+
+
+class Marker(Record):
+    """A transaction's commit or abort marker.
+
+    It takes an offset, as Kafka's control records do, and no reader ever sees it: consumers
+    fetch past it, and a partition's end counts it.
+    """
+
+    __slots__ = ()
+    control = True
+
+    def readable(self, committed_only: bool) -> bool:
+        """Never: a control record is not a message."""
+        return False
+
+    def __repr__(self) -> str:
+        """Where the marker sits."""
+        return f"<Marker {self._topic}/{self._partition}@{self._offset}>"
 
 
 class EndOfPartition(_Located):
@@ -180,10 +206,16 @@ class Log:
         self._stable[(topic, partition)] = stable
         return stable
 
-    def is_aborted(self, topic: str, partition: int, offset: int) -> bool:
-        """Whether the record at ``offset`` belongs to an aborted transaction."""
+    def never_delivered(self, topic: str, partition: int, offset: int) -> bool:
+        """Whether ``read_committed`` readers never get the record at ``offset``.
+
+        An aborted transaction's record, or a transaction marker.
+        """
         records = self.records(topic, partition)
-        return 0 <= offset < len(records) and records[offset].aborted
+        if not 0 <= offset < len(records):
+            return False
+        record = records[offset]
+        return record.control or record.aborted
 
     # -- producing -----------------------------------------------------------------------------
 
@@ -209,7 +241,21 @@ class Log:
                         transaction)
         log.append(record)
         self._appended[topic].append(record)
+        if transaction is not None:
+            transaction.partitions.add((topic, partition))
         return record
+
+    def end_transaction(self, transaction: TransactionRecords, outcome: str) -> None:
+        """Decide a transaction ("committed" or "aborted") and write its markers.
+
+        Its records become visible to ``read_committed`` readers (or never do), and each
+        partition it appended to gets a marker at its end, as Kafka writes one.
+        """
+        transaction.state = outcome
+        for topic, partition in sorted(transaction.partitions):
+            log = self._partitions(topic)[partition]
+            log.append(Marker(topic, partition, len(log), None, None, None,
+                              int(self._wall() * 1000), transaction))
 
     # -- committed offsets ---------------------------------------------------------------------
 

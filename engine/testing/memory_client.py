@@ -190,8 +190,9 @@ class MemoryClient:
             while position < end and len(batch) < limit:
                 record = records[position]
                 position += 1
-                if not (self._committed_only and record.aborted):  # skipped, as Kafka does
-                    batch.append(record)
+                if record.control or (self._committed_only and record.aborted):
+                    continue  # markers and (read_committed) aborted records: skipped, as Kafka
+                batch.append(record)
             self.positions[key] = position
             if self._eof and position == len(records) and self._eof_at.get(key) != position:
                 self._eof_at[key] = position

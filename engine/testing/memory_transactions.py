@@ -4,6 +4,7 @@
 ``transactional_factory`` of the harness's partitions. Records a transaction produces are
 appended at once (they take offsets) but ``read_committed`` readers see them only once it
 commits, never once it aborts; the offsets it carries reach the group only at its commit.
+Its end writes a marker to each partition it appended to, taking an offset, as Kafka's do.
 ``init_transactions`` with a ``transactional.id`` already in use fences the previous
 producer: its open transaction aborts, and its later calls raise librdkafka's fatal
 ``_FENCED``. While a simulated death unwinds (``dying``), the dead process's calls do nothing,
@@ -173,6 +174,7 @@ class MemoryTransactionalProducer(DeliveryReports):
 
     def _end(self, outcome: str) -> None:
         assert self._open is not None
-        self._open.state = "committed" if outcome == "committed" else "aborted"
+        self._coordinator.log.end_transaction(
+            self._open, "committed" if outcome == "committed" else "aborted")
         self._open, self._offsets, self._needs_abort = None, {}, None
         self._coordinator.outcomes.append((self.transactional_id, outcome))

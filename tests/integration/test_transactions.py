@@ -184,3 +184,32 @@ def test_a_poison_message_is_dead_lettered_once_and_the_group_passes_it(
     run_to_end(app, bootstrap, group, source)
     assert outputs(bootstrap, dlq, "read_committed") == [poison]
     assert committed(bootstrap, group, source, 1) == {0: COUNT}
+
+
+@pytest.mark.kafka_only(TANSU)
+def test_each_transaction_leaves_a_marker_taking_an_offset_as_the_harness_models(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    # the harness's twin: test_harness_transactions.py, "...marker_taking_an_offset..."
+    source, target, group = make_topic(1), make_topic(1), unique("g")
+    produce(bootstrap, source, [str(n).encode() for n in range(COUNT)], partition=0)
+    transactions: list[int] = []
+
+    class Counting(Consumer):
+        def consume(self, messages: Messages) -> None:
+            with self.transaction():
+                for message in messages:
+                    self.produce(target, b"out-" + (message.raw_payload or b""))
+                self.mark_as_consumed(messages.last())
+            transactions.append(len(messages))
+
+    app = make_app(bootstrap, group, transactional_id=group, max_messages=10)
+    app.topic(source, Counting)
+    run_to_end(app, bootstrap, group, source)
+    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": unique("r")})
+    try:
+        low, high = reader.get_watermark_offsets(TopicPartition(target, 0), 30)
+    finally:
+        reader.close()
+    assert sum(transactions) == COUNT
+    assert (low, high) == (0, COUNT + len(transactions))  # a marker per transaction

@@ -195,8 +195,24 @@ def test_read_committed_consumers_skip_aborted_records_and_wait_for_open_ones() 
         kafka.produce("in", 1)
         kafka.run()
         assert Downstream.seen == ["0:0:1"]
-        assert kafka.committed("out", 0) == 2  # past the aborted record
+        # aborted record 0, its marker 1, committed record 2, its marker 3: as on Kafka, the
+        # commit is past the record processed, the marker after it stays uncommitted
+        assert [m.offset for m in kafka.topic("out", committed_only=False)] == [0, 2]
+        assert kafka.committed("out", 0) == 3
         kafka.history.check()  # the aborted record is neither lost nor over-committed
+
+
+def test_each_transaction_leaves_a_marker_taking_an_offset_as_on_kafka() -> None:
+    # the Kafka twin: tests/integration/test_transactions.py, "...as_the_harness_models"
+    with Harness(pipeline(Transform), partitions={"in": 1, "out": 1}) as kafka:
+        for offset in range(7):
+            kafka.produce("in", offset)
+        kafka.run()
+        outcomes = kafka.transactions.outcomes
+        outputs = kafka.topic("out", committed_only=False)
+        assert len(outputs) == 7 and outcomes and all(o == "committed" for _, o in outcomes)
+        assert kafka.high_watermark("out", 0) == 7 + len(outcomes)  # a marker per transaction
+        assert outputs[-1].offset == 7 + len(outcomes) - 2  # the last marker after it
 
 
 # -- fencing -------------------------------------------------------------------------------------
