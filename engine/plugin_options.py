@@ -163,7 +163,7 @@ def _raw(plugin: str, option: Option, given: Mapping[str, Any],
 
 
 OPTIONS_HINT = ("hint: options come as keywords or ENGINE_<PLUGIN>_<OPTION> variables; the"
-                " plugin's docstring (README: Plugins) lists them")
+                " plugin's docstring (docs/guides/plugins.md) lists them")
 _EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 

@@ -13,7 +13,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from enum import Enum
 from typing import Any, Generic, TypeVar, cast
 
@@ -116,6 +116,11 @@ class OneWayLifecycle(ABC, Generic[S]):
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (no arguments) after every announced change."""
         self._watchers.append(callback)
+
+    def unwatch(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback`` (a no-op when it is not watching)."""
+        with suppress(ValueError):
+            self._watchers.remove(callback)
 
     @contextmanager
     def _atomically(self) -> Iterator[None]:

@@ -127,12 +127,18 @@ class Server:
     def wait_for(self, state: AppState, timeout: float) -> bool:
         """Wait until the app reaches ``state`` (or the runner ends); False on timeout."""
         reached = threading.Event()
-        self.lifecycle.watch(lambda: reached.set() if self.lifecycle.reached(state)
-                                 else None)
-        if self.lifecycle.reached(state):
-            return True
-        reached.wait(timeout)
-        return self.lifecycle.reached(state)
+
+        def changed() -> None:
+            if self.lifecycle.reached(state):
+                reached.set()
+
+        self.lifecycle.watch(changed)
+        try:
+            if not self.lifecycle.reached(state):
+                reached.wait(timeout)
+            return self.lifecycle.reached(state)
+        finally:  # a watcher per wait would pile up on an app quieted again and again
+            self.lifecycle.unwatch(changed)
 
     def shutdown(self) -> dict[str, Any] | None:
         """Stop gracefully within ``shutdown_timeout``; None when done, else what still runs."""

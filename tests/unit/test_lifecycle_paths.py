@@ -101,6 +101,18 @@ def test_a_quiet_then_a_stop_enter_every_state_of_a_run_once_in_order(
     assert list(events.listeners().values()) == [LISTENER_PATH, LISTENER_PATH]
 
 
+def test_waiting_for_quiet_again_and_again_leaves_no_watcher_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, _ = started_app(monkeypatch)
+    watchers = app.lifecycle._watchers
+    before = len(watchers)
+    for _ in range(3):
+        assert app.quiet() is True
+    assert len(watchers) == before
+    app.stop()
+
+
 def test_every_documented_state_is_entered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
