@@ -82,6 +82,7 @@ class TransactionalProducers:
         self._producers: dict[PartitionKey, PartitionProducer] = {}
         self._building: dict[PartitionKey, Future[PartitionProducer | None]] = {}
         self._closed: set[PartitionKey] = set()  # revoked or lost, until assigned again
+        self._closings: dict[PartitionKey, int] = {}  # how often each was closed
         self._lock = threading.Lock()
 
     def prepare(self, keys: Iterable[PartitionKey]) -> None:
@@ -122,9 +123,10 @@ class TransactionalProducers:
                 return prepared
         with self._lock:
             self._refuse_if_closed(key)  # revoked while its preparation was waited for
+            closings = self._closings.get(key, 0)
         built = self._build(key)
-        with self._lock:
-            kept = key not in self._closed
+        with self._lock:  # revoked meanwhile, even if assigned back: a stale producer
+            kept = self._closings.get(key, 0) == closings
             if kept:
                 self._producers[key] = built
         if not kept:  # revoked while it was built
@@ -189,6 +191,8 @@ class TransactionalProducers:
         with self._lock:
             gone = [self._producers.pop(key) for key in keys if key in self._producers]
             self._closed.update(keys)
+            for key in keys:
+                self._closings[key] = self._closings.get(key, 0) + 1
             for key in keys:  # a preparation under way closes what it builds itself
                 self._building.pop(key, None)
         for producer in gone:

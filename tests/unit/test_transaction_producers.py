@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
@@ -253,3 +254,23 @@ def test_dropping_a_broken_producer_leaves_the_partitions_newer_one() -> None:
     fresh = found.get(("t", 0))
     found.drop(("t", 0), old)  # the hung call is overdue at last
     assert found.get(("t", 0)) is fresh and len(clients.configs) == 2
+
+
+def test_a_producer_built_while_its_partition_was_revoked_and_assigned_back_is_closed() -> None:
+    builds = Builds()
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    clients = FakeTransactionalClients()
+
+    def rebalanced_while_building(config: dict[str, Any]) -> Any:
+        if not clients.configs:  # the old consumer's first transaction builds
+            found.close([("t", 0)])
+            found.prepare([("t", 0)])
+        return clients(config)
+
+    found = TransactionalProducers(app.settings, "g", app.producer,
+                                   client_factory=rebalanced_while_building, warm_up=builds)
+    with pytest.raises(TransactionError, match="revoked while its producer was built"):
+        found.get(("t", 0))
+    builds.run()
+    assert found.get(("t", 0)).client.number == 2 and len(found) == 1
+    assert ("flush", 1) in clients.calls  # the stale one closed, not left open
