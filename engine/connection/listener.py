@@ -72,7 +72,8 @@ class Listener:
                                          transactional_warm_up=transactional_warm_up)
         self._jobs = GroupJobs(jobs_queue, self.id, self._current_client)
         self._revocations = Revocations(self.id, self.partitions, self._long, self._jobs,
-                                        self._current_client, prepare=self._builder.prepare)
+                                        self._current_client, prepare=self._builder.prepare,
+                                        release=self._builder.release)
         self._iteration = FetchIteration(
             subscription_group, monitor, self, partitions=self.partitions,
             long_jobs=self._long, jobs=self._jobs, revocations=self._revocations,
@@ -227,6 +228,7 @@ class Listener:
         except Exception as error:  # noqa: BLE001 - a broken client may fail to close
             self._report(error)
         self._revocations.let_go(self.partitions.clear(), lost=True)
+        self._builder.release()  # the producers prepared for partitions never served too
         self.monitor.instrument("client.reset", self.client, subscription_group=self.id)
         while self.status.is_running:
             self._changed.clear()

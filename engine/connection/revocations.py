@@ -21,18 +21,21 @@ if TYPE_CHECKING:
 class Revocations:
     """Handles a rebalance's revoked and lost partitions for one listener (its thread only).
 
-    ``prepare`` hears the partitions assigned (their transactional producers are built).
+    ``prepare`` hears the partitions assigned (their transactional producers are built),
+    ``release`` every partition taken away, served or not (their producers are closed).
     """
 
     def __init__(self, group_id: str, partitions: Partitions, long_jobs: LongJobs,
                  jobs: GroupJobs, client: Callable[[], ListenerClient],
-                 prepare: Callable[[set[PartitionKey]], None] = lambda keys: None) -> None:
+                 prepare: Callable[[set[PartitionKey]], None] = lambda keys: None,
+                 release: Callable[[set[PartitionKey]], None] = lambda keys: None) -> None:
         self._group_id = group_id
         self._partitions = partitions
         self._long = long_jobs
         self._jobs = jobs
         self._client = client
         self._prepare = prepare
+        self._release = release
 
     def after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
@@ -45,18 +48,22 @@ class Revocations:
         if not client.rebalance.changed:
             return raws
         assigned, revoked, lost = client.rebalance.take()
-        if assigned:
+        kept = self._taken_away(raws, revoked, lost) if revoked or lost else raws
+        if assigned:  # after the closing: a partition assigned back gets a fresh producer
             self._prepare(assigned)
+        return kept
+
+    def _taken_away(self, raws: list[Any], revoked: set[PartitionKey],
+                    lost: set[PartitionKey]) -> list[Any]:
         gone = revoked | lost
-        if not gone:
-            return raws
         kept, first_dropped = _without(raws, gone)
-        owned = client.rebalance.assignment
+        owned = self._client().rebalance.assignment
         for key, offset in first_dropped.items():
             if key in owned:
-                client.seek(key[0], key[1], offset)
+                self._client().seek(key[0], key[1], offset)
         self.let_go(self._partitions.remove(revoked - lost))
         self.let_go(self._partitions.remove(lost), lost=True)
+        self._release(gone)  # partitions never served too (prepared, no message yet)
         return kept
 
     def let_go(self, gone: list[Served], lost: bool = False) -> None:

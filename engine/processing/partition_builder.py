@@ -72,6 +72,15 @@ class PartitionBuilder:
         if self.transactional is not None:
             self.transactional.prepare(keys)
 
+    def release(self, keys: set[PartitionKey] | None = None) -> None:
+        """Partitions were taken away (``None``: all of them): close what ``prepare`` built."""
+        if self.transactional is None:
+            return
+        if keys is None:
+            self.transactional.close_all()
+        else:
+            self.transactional.close(keys)
+
     def build(self, key: PartitionKey, port: OffsetsPort) -> Served:
         """Everything the partition ``key`` needs, its offsets going through ``port``."""
         topic, number = key

@@ -24,6 +24,10 @@ class OverdueError(TransactionError):
     """A transactional call did not return within its bound (the producer is then broken)."""
 
 
+class ClosedError(TransactionError):
+    """A call handed to a producer already closed (its partition was revoked meanwhile)."""
+
+
 class _Call(Generic[T]):
     """One call handed to a ``CallThread``, and what it returned or raised."""
 
@@ -46,17 +50,26 @@ class _Call(Generic[T]):
 class CallThread:
     """A daemon thread that makes one producer's calls in turn, each waited for, bounded."""
 
-    __slots__ = ("_calls", "_thread")
+    __slots__ = ("_calls", "_lock", "_name", "_stopped", "_thread")
 
     def __init__(self, name: str) -> None:
         self._calls: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._name = name
+        self._stopped = False
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     def call(self, name: str, function: Callable[[], T], timeout: float) -> T:
-        """``function()``'s result or exception, or ``OverdueError`` after ``timeout`` s."""
+        """``function()``'s result or exception, or ``OverdueError`` after ``timeout`` s.
+
+        ``ClosedError`` at once once stopped: no thread is left to make the call.
+        """
         handed: _Call[T] = _Call(function)
-        self._calls.put(handed)
+        with self._lock:  # a call is never queued behind the stop, where nothing serves it
+            if self._stopped:
+                raise ClosedError(f"{name} on {self._name}, already closed")
+            self._calls.put(handed)
         if not handed.done.wait(timeout):
             raise OverdueError(f"{name} did not return within {timeout}s"
                                " (the producer is dropped)")
@@ -66,7 +79,10 @@ class CallThread:
 
     def stop(self) -> None:
         """End the thread after the calls handed over (a hung one keeps it, harmlessly)."""
-        self._calls.put(None)
+        with self._lock:
+            if not self._stopped:
+                self._stopped = True
+                self._calls.put(None)
 
     def _serve(self) -> None:
         while (handed := self._calls.get()) is not None:

@@ -4,7 +4,7 @@ A partition's producer is built (and ``init_transactions`` called, which fences 
 partition's previous owner) as soon as the partition is assigned, beside the fetching, so its
 first batch rarely waits for it (``prepare``); one not prepared is built on its first
 transaction. A producer is dropped when broken, and closed when the partition is revoked or
-lost or the listener stops.
+lost or the listener stops; none is built for such a partition until it is assigned again.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import TransactionError
 from engine.producer import ProducerClientFactory, kafka_producer
-from engine.transactions.bounded import CallThread
+from engine.transactions.bounded import CallThread, OverdueError
 from engine.transactions.ids import producer_config, transactional_id_of
 
 if TYPE_CHECKING:
@@ -79,6 +81,8 @@ class TransactionalProducers:
         self._warm_up = warm_up
         self._producers: dict[PartitionKey, PartitionProducer] = {}
         self._building: dict[PartitionKey, Future[PartitionProducer | None]] = {}
+        self._closed: set[PartitionKey] = set()  # revoked or lost, until assigned again
+        self._closings: dict[PartitionKey, int] = {}  # how often each was closed
         self._lock = threading.Lock()
 
     def prepare(self, keys: Iterable[PartitionKey]) -> None:
@@ -89,6 +93,7 @@ class TransactionalProducers:
         """
         for key in keys:
             with self._lock:
+                self._closed.discard(key)
                 if key in self._producers or key in self._building:
                     continue
                 building: Future[PartitionProducer | None] = Future()
@@ -98,21 +103,42 @@ class TransactionalProducers:
     def get(self, key: PartitionKey) -> PartitionProducer:
         """The partition's producer: the one prepared (waited for), else built now.
 
-        A preparation that failed is tried again here, so its error reaches the batch.
+        A preparation that failed is tried again here, so its error reaches the batch. A
+        partition closed (revoked or lost) gets none: a new producer would fence its next
+        owner's.
         """
         with self._lock:
+            self._refuse_if_closed(key)
             found = self._producers.get(key)
             building = self._building.get(key)
         if found is not None:
             return found
         if building is not None:
-            prepared = building.result(self.call_timeout + 1.0)
+            try:
+                prepared = building.result(self.call_timeout + 1.0)
+            except FutureTimeout:
+                raise OverdueError(f"the producer of {key[0]}/{key[1]} was not prepared"
+                                   f" within {self.call_timeout + 1.0}s") from None
             if prepared is not None:
                 return prepared
-        built = self._build(key)
         with self._lock:
-            self._producers[key] = built
+            self._refuse_if_closed(key)  # revoked while its preparation was waited for
+            closings = self._closings.get(key, 0)
+        built = self._build(key)
+        with self._lock:  # revoked meanwhile, even if assigned back: a stale producer
+            kept = self._closings.get(key, 0) == closings
+            if kept:
+                self._producers[key] = built
+        if not kept:  # revoked while it was built
+            _close(built)
+            raise TransactionError(f"{key[0]}/{key[1]} was revoked while its producer was"
+                                   " built")
         return built
+
+    def _refuse_if_closed(self, key: PartitionKey) -> None:
+        if key in self._closed:
+            raise TransactionError(f"{key[0]}/{key[1]} was revoked: no producer is built for"
+                                   " it (it would fence the partition's next owner)")
 
     def _warm(self, key: PartitionKey, building: Future[PartitionProducer | None]) -> None:
         """Build a prepared producer; one no longer wanted (revoked meanwhile) is closed."""
@@ -148,18 +174,25 @@ class TransactionalProducers:
         sender = self._app_producer.rebuilt(client_factory=lambda _config: client)
         return PartitionProducer(client, sender, calls)
 
-    def drop(self, key: PartitionKey) -> None:
-        """Forget a broken producer (never flushed: it may hang); the next use builds anew."""
+    def drop(self, key: PartitionKey, broken: PartitionProducer) -> None:
+        """Forget the broken producer of ``key`` (never flushed: it may hang).
+
+        Only that one: the partition, revoked and assigned back meanwhile, may have a new one.
+        The next use builds anew.
+        """
         with self._lock:
-            dropped = self._producers.pop(key, None)
-        if dropped is not None:
-            dropped.calls.stop()
+            if self._producers.get(key) is broken:
+                del self._producers[key]
+        broken.calls.stop()
 
     def close(self, keys: Iterable[PartitionKey]) -> None:
         """Close the producers of partitions no longer served (each flush bounded)."""
         keys = list(keys)
         with self._lock:
             gone = [self._producers.pop(key) for key in keys if key in self._producers]
+            self._closed.update(keys)
+            for key in keys:
+                self._closings[key] = self._closings.get(key, 0) + 1
             for key in keys:  # a preparation under way closes what it builds itself
                 self._building.pop(key, None)
         for producer in gone:

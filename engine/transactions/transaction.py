@@ -109,8 +109,9 @@ class Transaction:
 
     def _broken(self, error: TransactionError) -> None:
         """Report the producer broken, drop it, and raise ``error``."""
-        self._producer = None
-        self._producers.drop(self._key)
+        broken, self._producer = self._producer, None
+        if broken is not None:  # only this one: the key may hold a new owner's producer now
+            self._producers.drop(self._key, broken)
         self._monitor.instrument("error.occurred", self._source(), type="transaction.error",
                                  error=error, topic=self._key[0], partition=self._key[1])
         raise error

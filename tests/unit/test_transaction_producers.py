@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
 
 from engine import App, Consumer, Messages
-from engine.transactions.producers import TransactionalProducers
+from engine.connection.listener import Listener
+from engine.errors import TransactionError
+from engine.processing.workers_pool import WorkersPool
+from engine.transactions.bounded import OverdueError
+from engine.transactions.producers import TransactionalProducers, at_once
+from engine.transactions.transaction import Transaction
 from tests.conftest import BOOTSTRAP
+from tests.fakes_client import FakeClient
 from tests.fakes_transactions import FakeTransactionalClients
 from tests.served import fake_listener
 
@@ -73,7 +80,9 @@ def test_a_partition_revoked_while_preparing_closes_what_was_built() -> None:
     builds.run()
     assert clients.names() == ["init_transactions", "flush"]
     assert len(found) == 0
-    assert found.get(("t", 0)).client.number == 2  # assigned again: a fresh producer
+    found.prepare([("t", 0)])  # assigned again: a fresh producer
+    builds.run()
+    assert found.get(("t", 0)).client.number == 2
 
 
 def test_a_failed_preparation_is_made_again_by_the_first_transaction() -> None:
@@ -133,3 +142,135 @@ def test_a_call_thread_hands_back_results_and_errors_and_bounds_a_hung_call() ->
     release.set()
     calls._thread.join(10)
     assert not calls._thread.is_alive()  # stopped: it ends once the hung call returns
+
+
+# -- review: leaks and races around revocation -------------------------------------------------
+
+def listening() -> tuple[Listener, FakeClient, WorkersPool, FakeTransactionalClients]:
+    """A transactional listener whose producers are built at once, on assignment."""
+    clients = FakeTransactionalClients()
+    listener, client, workers = fake_listener(
+        Idle, transactional_id="svc",
+        listener_options={"transactional_factory": clients, "transactional_warm_up": at_once})
+    return listener, client, workers, clients
+
+
+def producers_of(listener: Listener) -> TransactionalProducers:
+    transactional = listener._builder.transactional
+    assert transactional is not None
+    return transactional
+
+def test_a_partition_assigned_then_revoked_before_any_message_closes_its_prepared_producer(
+) -> None:
+    listener, client, workers, clients = listening()
+    client.rebalance.assigned([("t", 0)])
+    listener.after_rebalance([])  # prepared; no message yet, so nothing is served
+    client.rebalance.revoked([("t", 0)], lost=False)
+    listener.after_rebalance([])
+    assert clients.names() == ["init_transactions", "flush"]  # closed, not kept open
+    assert len(producers_of(listener)) == 0
+    workers._queue.close()
+    assert workers.join(5)
+
+
+def test_a_client_reset_closes_the_producers_prepared_for_its_assignment() -> None:
+    listener, client, workers, clients = listening()
+    client.rebalance.assigned([("t", 0)])
+    listener.after_rebalance([])
+    listener.reset_client()  # not running: the reset closes and does not reconnect
+    assert len(producers_of(listener)) == 0
+    assert clients.names() == ["init_transactions", "flush"]
+    workers._queue.close()
+    assert workers.join(5)
+
+
+def test_a_partition_revoked_and_assigned_back_in_one_poll_gets_a_fresh_prepared_producer(
+) -> None:
+    listener, client, workers, clients = listening()
+    client.rebalance.assigned([("t", 0)])
+    listener.after_rebalance([])
+    listener.partitions.get(("t", 0))  # served: a message came
+    client.rebalance.revoked([("t", 0)], lost=False)
+    client.rebalance.assigned([("t", 0)])
+    listener.after_rebalance([])
+    assert len(producers_of(listener)) == 1
+    assert clients.names() == ["init_transactions", "flush", "init_transactions"]
+    workers._queue.close()
+    assert workers.join(5)
+
+
+def test_a_first_transaction_waiting_for_a_preparation_revoked_meanwhile_builds_nothing(
+) -> None:
+    builds = Builds()
+    found, clients = producers(builds)
+    found.prepare([("t", 0)])
+    outcome: list[BaseException] = []
+
+    def first_transaction() -> None:
+        try:
+            found.get(("t", 0))
+        except TransactionError as error:
+            outcome.append(error)
+
+    waiting = threading.Thread(target=first_transaction)
+    waiting.start()
+    found.close([("t", 0)])  # revoked, before or while the first transaction waits
+    builds.run()
+    waiting.join(10)
+    assert not waiting.is_alive() and len(outcome) == 1
+    assert len(clients.configs) == 1 and len(found) == 0  # nothing built for the next owner
+    found.prepare([("t", 0)])  # assigned back: served again
+    builds.run()
+    assert found.get(("t", 0)).client.number == 2
+
+
+def test_a_revoked_transactions_late_failure_drops_not_the_new_owners_producer() -> None:
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    clients = FakeTransactionalClients()
+    found = TransactionalProducers(app.settings, "g", app.producer, client_factory=clients,
+                                   warm_up=at_once, call_timeout=5.0)
+    found.prepare([("t", 0)])
+    old = Transaction(found, ("t", 0), app.monitor, lambda: None, lambda: None)
+    old.begin()
+    found.close([("t", 0)])  # revoked while its long job's transaction is open
+    found.prepare([("t", 0)])  # and assigned back: a fresh producer
+    fresh = found.get(("t", 0))
+    with pytest.raises(TransactionError) as failed:
+        old.commit(None)  # the old producer is closed: fails at once
+    assert not isinstance(failed.value, OverdueError)
+    assert found.get(("t", 0)) is fresh and fresh.client.number == 2
+    assert fresh.calls.call("ping", lambda: 1, 5) == 1  # its call thread still serves
+
+
+def test_dropping_a_broken_producer_leaves_the_partitions_newer_one() -> None:
+    builds = Builds()
+    found, clients = producers(builds)
+    found.prepare([("t", 0)])
+    builds.run()
+    old = found.get(("t", 0))
+    found.close([("t", 0)])  # revoked while a call of ``old`` hung
+    found.prepare([("t", 0)])  # assigned back
+    builds.run()
+    fresh = found.get(("t", 0))
+    found.drop(("t", 0), old)  # the hung call is overdue at last
+    assert found.get(("t", 0)) is fresh and len(clients.configs) == 2
+
+
+def test_a_producer_built_while_its_partition_was_revoked_and_assigned_back_is_closed() -> None:
+    builds = Builds()
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    clients = FakeTransactionalClients()
+
+    def rebalanced_while_building(config: dict[str, Any]) -> Any:
+        if not clients.configs:  # the old consumer's first transaction builds
+            found.close([("t", 0)])
+            found.prepare([("t", 0)])
+        return clients(config)
+
+    found = TransactionalProducers(app.settings, "g", app.producer,
+                                   client_factory=rebalanced_while_building, warm_up=builds)
+    with pytest.raises(TransactionError, match="revoked while its producer was built"):
+        found.get(("t", 0))
+    builds.run()
+    assert found.get(("t", 0)).client.number == 2 and len(found) == 1
+    assert ("flush", 1) in clients.calls  # the stale one closed, not left open

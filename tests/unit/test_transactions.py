@@ -304,6 +304,7 @@ def test_a_gone_partitions_producer_is_flushed_and_the_next_one_fences_it() -> N
     transactions.close()
     assert clients.calls[-1] == ("flush", 1)
     assert len(transactions._producers) == 0
+    transactions._producers.prepare([("t", 0)])  # assigned back
     run_batch(entry, raws(1, 1), client=client)
     assert ("init_transactions", 2) in clients.calls  # a new producer, same id
     assert clients.configs[1]["transactional.id"] == clients.configs[0]["transactional.id"]
