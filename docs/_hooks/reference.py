@@ -51,7 +51,7 @@ ERROR_TYPE_NOTES: dict[str, str] = {
     "dead_letter_queue.dispatch.error": "producing to the dead-letter topic failed",
     "transaction.error": "a transactional producer broke (fenced, a fatal error, or a call past"
     " its time bound): it is dropped and rebuilt, the batch fails and is retried; a fenced one's"
-    " partition is treated as lost until the rebalance takes it; adds `topic`, `partition`;"
+    " partition is treated as lost until the batch's retry; adds `topic`, `partition`;"
     " `error` is an `engine.errors.TransactionError`",
     "worker.process.error": "an engine failure around a job (never a user error)",
     "monitor.subscriber.error": "a receiver raised (not reported for `error.occurred`"

@@ -42,8 +42,9 @@ class PartitionState:
     - the pause: until when, whether the consumer asked for it, and the offset to fetch from
       after it. A seek that was refused is made again before resuming, and the partition
       stays paused until one succeeds: it never resumes from a wrong position.
-    - revoked (the listener says so) or refused (the broker refused a store, or fenced the
-      partition's transactional producer): from then on nothing is marked or committed.
+    - revoked (the listener says so) or refused (the broker refused a store): from then on
+      nothing is marked or committed. Taken over (the broker fenced the partition's
+      transactional producer): the same until the next batch starts.
 
     Threads: the listener's thread owns the state, except while one of the partition's jobs
     runs, when that job's worker does; the jobs queue hands it over and back, and its lock
@@ -54,8 +55,8 @@ class PartitionState:
     __slots__ = (
         "_attempt", "_backoff", "_clock", "_delivered_end", "_failed_through", "_failures",
         "_first_unmarked", "_held", "_manual", "_pause_manual", "_pause_offset",
-        "_paused_until", "_positioned", "_refused", "_revoked", "_seek_due", "partition",
-        "topic",
+        "_paused_until", "_positioned", "_refused", "_revoked", "_seek_due", "_taken_over",
+        "partition", "topic",
     )
 
     def __init__(self, topic: str, partition: int, backoff: Backoff,
@@ -68,7 +69,7 @@ class PartitionState:
         self._delivered_end: int | None = None
         self._attempt = self._failures = 0
         self._failed_through: int | None = None
-        self._revoked = self._refused = False
+        self._revoked = self._refused = self._taken_over = False
         self._manual = False
         self._paused_until: float | None = None
         self._pause_manual = False
@@ -95,7 +96,7 @@ class PartitionState:
 
         The context adds what the client knows (a lost assignment, an overdue poll).
         """
-        return self._revoked or self._refused
+        return self._revoked or self._refused or self._taken_over
 
     @property
     def was_revoked(self) -> bool:
@@ -148,7 +149,7 @@ class PartitionState:
             self._first_unmarked = first_offset
         self._delivered_end = last_offset + 1 if end is None else max(end, last_offset + 1)
         self._attempt = self._failures + 1
-        self._manual = self._positioned = False
+        self._manual = self._positioned = self._taken_over = False
         return True
 
     def end_pause(self) -> tuple[Effect, ...]:
@@ -192,7 +193,7 @@ class PartitionState:
         partition paused until it is due; a partition no longer ours is left alone.
         """
         self._held = False
-        if self.is_revoked or self._paused_until is not None:
+        if self._revoked or self._refused or self._paused_until is not None:
             return NO_EFFECTS
         position = self._delivered_end if self._delivered_end is not None else (
             self._first_unmarked)
@@ -216,8 +217,15 @@ class PartitionState:
         self._refused = True
 
     def taken_over(self) -> None:
-        """Another member fenced the partition's transactional producer: no longer ours."""
-        self._refused = True
+        """The partition's transactional producer was fenced: taken as no longer ours.
+
+        Until the failed batch's retry starts: by then (a back-off and a poll later) a
+        member that lost the partition has heard it from the group, and its listener no
+        longer serves it. One that still serves it owns it (a fence comes from a transaction
+        the coordinator timed out too, not only from a new owner): it goes on, its next
+        transaction building a new producer.
+        """
+        self._taken_over = True
 
     def succeed(self, last_offset: int | None = None) -> None:
         """The batch ending at ``last_offset`` was handled.
@@ -237,10 +245,11 @@ class PartitionState:
         ``offsets`` are the batch's. A retry restarts at the first unmarked offset; when that
         lies in the batch, at the first of ``offsets`` at or after it, so a gap right after a
         marked message (a transaction marker) is skipped and never named. None when there is
-        nothing to retry (the partition is no longer ours, or no batch started).
+        nothing to retry (the partition is revoked or refused, or no batch started). One taken
+        over is retried: if it is still ours, nothing of it is skipped.
         """
         offset = self._first_unmarked
-        if self.is_revoked or offset is None:
+        if self._revoked or self._refused or offset is None:  # taken over: retried (ours?)
             return None
         offset = self._first_unmarked = restart_offset(offset, offsets)
         attempt = max(1, self._attempt)
