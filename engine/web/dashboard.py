@@ -1,0 +1,100 @@
+"""The dashboard's ASGI app (Starlette, Jinja2 with autoescape): pages over a ``State``.
+
+Each page is a full HTML document; asked with the header ``X-Live: 1`` (``static/live.js``
+polls so) it answers only the page's ``<main>`` content, which the script swaps in place: the
+page updates without a reload and without any third-party script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from engine.web.state import State
+
+HERE = Path(__file__).parent
+
+SECTIONS = (("/", "Overview"), ("/processes", "Processes"), ("/groups", "Consumer groups"),
+            ("/jobs", "Jobs"), ("/errors", "Errors"))
+"""The navigation: every section's path and the visible text of its link."""
+
+
+def templates() -> Jinja2Templates:
+    """The page templates, every value escaped (autoescape on, whatever the file name)."""
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined)
+    environment.filters["number"] = number
+    environment.filters["short"] = short
+    environment.filters["size"] = size
+    return Jinja2Templates(env=environment)
+
+
+def number(value: Any) -> str:
+    """A count as a plain number (``1234``); empty for unknown."""
+    return "" if value is None else str(value)
+
+
+def short(value: Any) -> str:
+    """A short form shown beside a big count (``12.3k``); empty when it adds nothing."""
+    if not isinstance(value, (int, float)) or abs(value) < 10_000:
+        return ""
+    for unit, size_ in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size_:
+            return f"{value / size_:.1f}{unit}"
+    return ""
+
+
+def size(value: Any) -> str:
+    """Bytes in MiB, one decimal."""
+    return "" if not isinstance(value, (int, float)) else f"{value / 2**20:.1f} MiB"
+
+
+def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = None,
+              refresh: float = 2.0) -> Starlette:
+    """The ASGI app over ``state`` (the feed that fills it is the caller's)."""
+    pages = templates()
+
+    def page(part: str, title: str, data: Callable[[], dict[str, Any]]) -> Callable[..., Any]:
+        async def render(request: Request) -> Response:
+            context = {"part": part, "title": title, "sections": SECTIONS,
+                       "refresh": refresh, "path": request.url.path, **data()}
+            name = f"parts/{part}.html" if request.headers.get("x-live") else "page.html"
+            return pages.TemplateResponse(request, name, context)
+        return render
+
+    routes = [
+        Route("/", page("overview", "Overview", lambda: {"overview": state.overview()})),
+        Route("/processes", page("processes", "Processes",
+                                 lambda: {"processes": state.processes()})),
+        Route("/groups", page("groups", "Consumer groups", lambda: {"groups": state.groups()})),
+        Route("/jobs", page("jobs", "Jobs", lambda: {"jobs": state.jobs()})),
+        Route("/errors", page("errors", "Errors", lambda: {"errors": state.errors()})),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def feed_lifespan(start: Callable[[], None], stop: Callable[[], None]
+                  ) -> Callable[[Starlette], Any]:
+    """A lifespan that starts the feed with the server and stops it with the server."""
+    import anyio.to_thread
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(stop)
+
+    return lifespan

@@ -1,0 +1,70 @@
+"""The dashboard's own engine app: consumes ``engine_reports`` and ``engine_errors`` into a State.
+
+It reads both topics from their beginning in a consumer group of its own (one per dashboard
+process), so a dashboard started later still sees every process that reported recently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from engine.consumer import Consumer
+from engine.messages import Messages
+from engine.web.codec import ERRORS_TOPIC, REPORTS_TOPIC, RecordError, decode
+from engine.web.state import State
+
+if TYPE_CHECKING:
+    from engine.app import App
+
+log = logging.getLogger("engine.web")
+
+
+class RecordsConsumer(Consumer):
+    """Applies each record of a batch to the dashboard's ``state`` (set on a subclass)."""
+
+    state: State
+
+    def consume(self, messages: Messages) -> None:
+        """Decode and apply; a record that cannot be read is counted and skipped."""
+        for message in messages:
+            try:
+                record = decode(message.raw_payload)
+            except RecordError as error:
+                log.warning("web: %s/%s@%s skipped: %s", message.topic, message.partition,
+                            message.offset, error)
+                self.state.count_unreadable()
+                continue
+            self.state.apply(record)
+
+
+def group_name() -> str:
+    """A consumer group of this dashboard process alone."""
+    return f"engine-web-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class Feed:
+    """An ``App`` on the target app's Kafka settings that fills ``state``; ``start``/``stop``."""
+
+    def __init__(self, target: App, state: State, *, group: str | None = None) -> None:
+        from engine.app import App
+
+        self.group = group or group_name()
+        kafka: dict[str, Any] = dict(target.settings.kafka)
+        self.app = App(kafka=kafka, client_id=self.group, shutdown_timeout=10.0,
+                       max_wait_time=0.5)
+        consumer = type("DashboardRecords", (RecordsConsumer,), {"state": state})
+        routes = self.app.consumer_group(self.group)
+        for topic in (REPORTS_TOPIC, ERRORS_TOPIC):
+            routes.topic(topic, consumer, initial_offset="earliest")
+
+    def start(self) -> None:
+        """Consume in background threads."""
+        self.app.start()
+
+    def stop(self) -> None:
+        """Stop consuming."""
+        self.app.stop()
