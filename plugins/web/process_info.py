@@ -9,13 +9,14 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from importlib import metadata
 from typing import Any
 
 
 def process_id() -> str:
-    """``host:pid:start``: unique across machines and restarts (the reports' key)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+    """``host:pid:random``: unique across machines, restarts and apps of one process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def versions() -> dict[str, str]:

@@ -1,0 +1,146 @@
+"""The dashboard in a real headless Chromium, over a real broker and a running app."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine import App, Consumer, Messages
+from engine.broker import create_topics, free_port
+from engine.web import asgi_app
+from engine_plugins.web import WebPlugin
+from tests.integration.conftest import DEADLINE, make_app, produce
+
+pytestmark = pytest.mark.integration
+XSS = "<script>window.owned = 1</script><img src=x onerror=\"window.owned = 2\">"
+WAIT_MS = DEADLINE * 1000
+
+
+class Orders(Consumer):
+    """Takes every message; one whose payload is ``xss`` fails once with an XSS payload."""
+
+    failed: set[int] = set()
+
+    def consume(self, messages: Messages) -> None:
+        for message in messages:
+            if message.raw_payload == b"xss" and message.offset not in self.failed:
+                self.failed.add(message.offset)
+                raise ValueError(XSS)
+            self.mark_as_consumed(message)
+
+
+class Served:
+    """The worker app (plugin ``web``) and the dashboard, served by uvicorn on a free port."""
+
+    def __init__(self, bootstrap: str) -> None:
+        import uvicorn
+
+        run = uuid.uuid4().hex[:6]
+        self.topic, self.client_id = f"web-orders-{run}", f"web-worker-{run}"
+        create_topics(bootstrap, {self.topic: 2})
+        self.worker = make_app(bootstrap, self.client_id, pause_timeout=0.1)
+        self.worker.topic(self.topic, Orders)
+        self.plugin = WebPlugin(interval=0.5)
+        self.worker.use(self.plugin)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        dashboard = asgi_app(make_app(bootstrap, f"web-dashboard-{run}"), refresh=0.5)
+        self.server = uvicorn.Server(uvicorn.Config(dashboard, host="127.0.0.1",
+                                                    port=self.port, log_level="warning"))
+        self._thread = threading.Thread(target=self.server.run, name="test.uvicorn")
+
+    def start(self) -> None:
+        self.worker.start()
+        self._thread.start()
+        deadline = time.monotonic() + DEADLINE
+        while not self.server.started:  # uvicorn's own flag, set once it listens
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(DEADLINE)
+        self.worker.stop()
+
+
+@pytest.fixture(scope="module")
+def served(bootstrap: str) -> Iterator[Served]:
+    Orders.failed = set()
+    served = Served(bootstrap)
+    served.start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    page = browser.new_page()
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+def process_row(page: Any, served: Served) -> Any:
+    return page.locator("tr.process", has_text=served.client_id)
+
+
+def test_the_overview_shows_the_process_and_its_counts_live(
+        bootstrap: str, served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(served.url + "/")
+    row = process_row(page, served)
+    expect(row).to_contain_text("running", timeout=WAIT_MS)
+    produce(bootstrap, served.topic, [(str(i).encode(), b"ok") for i in range(25)])
+    # the page is not reloaded: the live update brings the new count
+    expect(row.locator("td").nth(7)).to_have_text("25", timeout=WAIT_MS)
+    cells = row.locator("td")
+    assert cells.nth(0).inner_text() == served.plugin.process_id.split(":")[0]  # the host
+    assert cells.nth(1).inner_text() == served.plugin.process_id.split(":")[1]  # the pid
+
+
+def test_every_section_is_reached_from_the_root_by_its_name(served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    for name in ("Processes", "Consumer groups", "Jobs", "Errors"):
+        page.goto(served.url + "/")
+        page.get_by_role("link", name=name, exact=True).click()
+        expect(page.locator("h1")).to_have_text(name)
+
+
+def test_consumer_groups_list_each_partition(bootstrap: str, served: Served,
+                                             page: Any) -> None:
+    from playwright.sync_api import expect
+
+    produce(bootstrap, served.topic, [b"ok"], partition=1)
+    page.goto(served.url + "/groups")
+    group = page.locator("section.group", has=page.get_by_role(
+        "heading", name=served.client_id, exact=True))
+    expect(group.locator("tbody tr")).to_have_count(2, timeout=WAIT_MS)
+    headers = group.locator("thead th").all_inner_texts()
+    assert headers[:6] == ["topic", "partition", "lag", "committed", "high", "paused"]
+    expect(group.locator("tbody tr", has_text=served.topic).first).to_contain_text(
+        served.topic)
+
+
+def test_an_error_shows_with_its_traceback_and_its_payload_as_text(
+        bootstrap: str, served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    produce(bootstrap, served.topic, [(b"k", b"xss")], partition=0)
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="Errors", exact=True).click()
+    error = page.locator("article.error", has_text=served.topic).first
+    expect(error.locator(".error-message")).to_have_text(XSS, timeout=WAIT_MS)
+    expect(error.locator("pre.traceback")).to_contain_text("raise ValueError(XSS)")
+    expect(error).to_contain_text("consumer.consume.error")
+    assert error.locator("img, script").count() == 0  # shown as text, never as markup
+    assert page.evaluate("window.owned") is None
