@@ -30,9 +30,9 @@ SECTIONS = (("/", "Overview"), ("/processes", "Processes"), ("/groups", "Consume
 
 
 def templates() -> Jinja2Templates:
-    """The page templates, every value escaped (autoescape on, whatever the file name)."""
+    """The page templates: every value escaped; a field a report lacks shows empty."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined)
+                                     autoescape=True, undefined=jinja2.ChainableUndefined)
     environment.filters["number"] = number
     environment.filters["short"] = short
     environment.filters["size"] = size

@@ -6,11 +6,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from engine import App, Consumer, Messages
+from engine import Consumer, Messages
 from engine.broker import create_topics, free_port
 from engine.web import asgi_app
 from engine_plugins.web import WebPlugin
@@ -24,7 +24,7 @@ WAIT_MS = DEADLINE * 1000
 class Orders(Consumer):
     """Takes every message; one whose payload is ``xss`` fails once with an XSS payload."""
 
-    failed: set[int] = set()
+    failed: ClassVar[set[int]] = set()
 
     def consume(self, messages: Messages) -> None:
         for message in messages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -19,7 +19,7 @@ from tests.integration.conftest import make_app, produce, wait_until
 class FailsOnce(Consumer):
     """Raises once on a message whose payload is ``"bad"``, then takes it."""
 
-    failed: set[int] = set()
+    failed: ClassVar[set[int]] = set()
 
     def consume(self, messages: Messages) -> None:
         for message in messages:
@@ -67,7 +67,7 @@ def running(bootstrap: str, make_topic: Callable[..., str],
 
 def test_reports_say_what_the_process_consumed(bootstrap: str,
                                                running: tuple[App, WebPlugin, str]) -> None:
-    app, plugin, topic = running
+    _, plugin, topic = running
     produce(bootstrap, topic, [(str(i).encode(), b"ok") for i in range(30)])
     records = Records(bootstrap, REPORTS_TOPIC, lambda: plugin.process_id)
     try:
@@ -88,7 +88,7 @@ def test_reports_say_what_the_process_consumed(bootstrap: str,
 
 def test_an_error_goes_out_with_its_traceback(bootstrap: str,
                                               running: tuple[App, WebPlugin, str]) -> None:
-    app, plugin, topic = running
+    _, plugin, topic = running
     produce(bootstrap, topic, [(b"k", b"bad")], partition=0)
     records = Records(bootstrap, ERRORS_TOPIC, lambda: plugin.process_id)
     try:

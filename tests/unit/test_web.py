@@ -1,0 +1,198 @@
+"""The web plugin's records and the dashboard's state and pages, without a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from typing import Any
+
+import pytest
+
+from engine import App, Consumer, Messages, PluginError
+from engine.cli.main import parser
+from engine.testing import Harness
+from engine.web.codec import ERRORS_TOPIC, REPORTS_TOPIC, RecordError, decode, encode
+from engine.web.state import State
+from engine_plugins.web import WebPlugin
+from engine_plugins.web import report as reports
+
+
+class Orders(Consumer):
+    """Fails on ``bad`` (always), takes the rest."""
+
+    def consume(self, messages: Messages) -> None:
+        for message in messages:
+            if message.payload == "bad":
+                raise ValueError("bad <b>order</b>")
+            self.mark_as_consumed(message)
+
+
+def built(plugin: WebPlugin, **limits: Any) -> dict[str, Any]:
+    return reports.build(plugin.tracker, {"id": "p", "host": "h", "pid": 1},
+                         {"jobs_queued": 0, "workers_busy": 0, "async_jobs": 0}, 1000.0,
+                         max_partitions=limits.get("max_partitions", 200),
+                         max_jobs=limits.get("max_jobs", 50))
+
+
+def test_a_record_round_trips_compressed_with_its_schema() -> None:
+    data = encode("report", {"process": {"id": "p"}})
+    assert decode(data) == {"schema": 1, "kind": "report", "process": {"id": "p"}}
+    assert data[:1] == b"\x78"  # zlib's header: not plain JSON on the wire
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (zlib.compress(b'{"schema": 2, "kind": "report"}'), "schema 2"),
+    (b'{"schema": 1}', "not a zlib-compressed JSON record"),
+    (zlib.compress(b"[1]"), "not list"),
+    (b"", "an empty record"),
+])
+def test_a_record_of_another_schema_or_shape_is_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(RecordError, match=reason):
+        decode(data)
+
+
+def test_the_plugin_declares_its_topics_for_engine_topics() -> None:
+    app = App(kafka={"bootstrap.servers": "127.0.0.1:9"}, client_id="shop")
+    app.declare_topic(REPORTS_TOPIC, config={"partitions": 3})  # the app's own wins
+    app.use(WebPlugin())
+    declared = {topic.name: topic for topic in app.declared_topics()}
+    assert declared[REPORTS_TOPIC].config.partitions == 3
+    assert declared[ERRORS_TOPIC].config.partitions == 1
+
+
+def test_a_bad_option_is_named() -> None:
+    with pytest.raises(PluginError, match="interval must be a number > 0"):
+        WebPlugin(interval=0)
+
+
+def test_the_tracker_follows_batches_retries_and_errors_through_real_events() -> None:
+    app = App(kafka={"bootstrap.servers": "127.0.0.1:9"}, client_id="shop", pause_timeout=0.1)
+    app.topic("orders", Orders)
+    plugin = WebPlugin(error_backlog=2, traceback_limit=300)
+    app.use(plugin)
+    with Harness(app, partitions={"orders": 2}) as kafka:
+        for number in range(5):
+            kafka.produce("orders", {"n": number}, partition=number % 2)
+        kafka.run()
+        kafka.produce("orders", "bad", partition=0)
+        for _ in range(3):
+            kafka.poll()
+            kafka.clock.advance(60)
+    report = built(plugin)
+    rows = {row["partition"]: row for row in report["partitions"]}
+    assert (rows[0]["messages"], rows[1]["messages"]) == (3, 2)
+    assert rows[0]["attempt"] >= 2 and rows[0]["last_error"] == "ValueError: bad <b>order</b>"
+    assert report["counters"]["messages"] == 5 and report["counters"]["retries"] >= 2
+    errors = list(plugin.tracker.errors)
+    assert len(errors) == 2 and report["counters"]["errors_dropped"] >= 1  # bounded backlog
+    assert errors[-1]["type"] == "consumer.consume.error"
+    assert errors[-1]["context"] == {"topic": "orders", "partition": 0, "offset": 3}
+    assert errors[-1]["traceback"].startswith("...\n")  # the end of a long traceback is kept
+    assert errors[-1]["traceback"].rstrip().endswith("ValueError: bad <b>order</b>")
+
+
+def test_partitions_beyond_the_limit_are_summarised_most_lagging_first() -> None:
+    plugin = WebPlugin()
+    for partition in range(5):
+        row = plugin.tracker._partition("g", "t", partition)
+        row["lag"], row["messages"] = partition * 10, 1
+    report = built(plugin, max_partitions=2)
+    assert [row["partition"] for row in report["partitions"]] == [4, 3]
+    assert report["partitions_hidden"] == {"count": 3, "lag": 30, "messages": 3, "paused": 0}
+
+
+def report(process: str, at: float, **body: Any) -> dict[str, Any]:
+    return {"schema": 1, "kind": "report",
+            "process": {"id": process, "host": "h", "pid": int(process[1:]), "state": "running",
+                        "reported_at": at, "interval": 1.0}, "counters": body.pop("counters", {}),
+            **body}
+
+
+def test_the_state_keeps_each_process_last_report_and_marks_the_silent() -> None:
+    now = [1000.0]
+    state = State(clock=lambda: now[0], forget_after=60)
+    state.apply(report("p1", 990.0, counters={"messages": 1}))
+    state.apply(report("p1", 999.5, counters={"messages": 7}))
+    state.apply(report("p2", 995.0, counters={"messages": 3}))
+    state.apply(report("p3", 900.0))  # older than forget_after
+    state.apply({"kind": "mystery"})
+    overview = state.overview()
+    assert overview["processes_count"] == 2 and overview["totals"]["messages"] == 10
+    assert {row["id"]: row["silent"] for row in overview["processes"]} == {"p1": False,
+                                                                             "p2": True}
+    assert overview["unreadable"] == 1
+
+
+def test_the_state_gathers_partitions_by_group_over_processes() -> None:
+    state = State(clock=lambda: 1000.0)
+    row = {"consumer_group": "g", "topic": "t", "lag": 4, "committed": 1, "high": 5,
+           "paused": False, "attempt": 0, "messages": 1}
+    state.apply(report("p1", 1000.0, partitions=[{**row, "partition": 1}],
+                       partitions_hidden={"count": 2, "lag": 9, "messages": 0, "paused": 1}))
+    state.apply(report("p2", 1000.0, partitions=[{**row, "partition": 0}]))
+    groups = state.groups()
+    assert [r["partition"] for r in groups["g"]] == [0, 1]
+    assert [r["pid"] for r in groups["g"]] == [2, 1]
+    assert groups["(more partitions, summarised)"][0]["lag"] == 9
+    assert state.overview()["lag"] == 4 + 4 + 9
+
+
+class Client:
+    """GETs on the dashboard's ASGI app in memory (httpx's ASGI transport, no server)."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        import httpx
+
+        async def fetch() -> Any:
+            transport = httpx.ASGITransport(app=self._app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                return await http.get(path, headers=headers)
+
+        return asyncio.run(fetch())
+
+
+@pytest.fixture
+def client() -> Client:
+    from engine.web.dashboard import dashboard
+
+    state = State(clock=lambda: 1000.0)
+    state.apply(report("p7", 1000.0, counters={"messages": 123456}))
+    state.apply({"schema": 1, "kind": "error", "type": "consumer.consume.error",
+                 "error_class": "ValueError", "message": "<script>alert(1)</script>",
+                 "traceback": "Traceback ...\n  raise ValueError('<i>')\n", "host": "h",
+                 "pid": 7, "context": {"topic": "<t>"}})
+    return Client(dashboard(state))
+
+
+def test_pages_escape_every_payload(client: Client) -> None:
+    body = client.get("/errors").text
+    assert "<script>alert(1)</script>" not in body and "<i>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "&lt;t&gt;" in body
+
+
+def test_counts_are_plain_numbers_with_a_short_form_beside(client: Client) -> None:
+    body = client.get("/").text
+    assert '<td id="total-messages">123456 <small>123.5k</small></td>' in body
+
+
+def test_a_live_request_gets_the_main_content_only(client: Client) -> None:
+    full, live = client.get("/jobs").text, client.get("/jobs", headers={"X-Live": "1"}).text
+    assert full.startswith("<!doctype html>") and "No job is running." in full
+    assert "<html" not in live and "No job is running." in live
+    assert client.get("/static/live.js").status_code == 200
+
+
+def test_every_section_is_linked_from_the_root_by_its_name(client: Client) -> None:
+    body = client.get("/").text
+    for path, name in (("/processes", "Processes"), ("/groups", "Consumer groups"),
+                       ("/jobs", "Jobs"), ("/errors", "Errors")):
+        assert f'<a href="{path}">{name}</a>' in body
+        assert client.get(path).status_code == 200
+
+
+def test_engine_web_binds_this_machine_only_by_default() -> None:
+    args = parser().parse_args(["web", "shop:app"])
+    assert (args.host, args.port, args.token) == ("127.0.0.1", 9396, None)
