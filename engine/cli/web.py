@@ -14,8 +14,8 @@ log = logging.getLogger("engine.web")
 def run_web(app: App, host: str, port: int, token: str | None) -> int:
     """Serve ``engine.web.asgi_app(app)`` with uvicorn until interrupted; the exit code.
 
-    ``token`` is kept for the commands (API.md section 15); without one the dashboard is read
-    only, and for now every page is.
+    With a ``token`` the pages can quiet or stop a process (the token must come with each
+    command); without one the dashboard is read only.
     """
     uvicorn = needs("web", "uvicorn", "web")
     from engine.web import asgi_app
@@ -23,5 +23,5 @@ def run_web(app: App, host: str, port: int, token: str | None) -> int:
     configure_logging()
     log.info("web: dashboard on http://%s:%d/ (%s)", host, port,
              "commands need the token" if token else "read only")
-    uvicorn.run(asgi_app(app), host=host, port=port, log_level="warning")
+    uvicorn.run(asgi_app(app, token=token), host=host, port=port, log_level="warning")
     return 0

@@ -16,13 +16,16 @@ if TYPE_CHECKING:
 __all__ = ["asgi_app"]
 
 
-def asgi_app(app: App, *, group: str | None = None, refresh: float = 2.0) -> Any:
+def asgi_app(app: App, *, group: str | None = None, refresh: float = 2.0,
+             token: str | None = None) -> Any:
     """The dashboard of the processes that report on ``app``'s Kafka cluster, as an ASGI app.
 
     Its own engine app (consumer group ``group``, one per dashboard process by default)
     consumes ``engine_reports`` and ``engine_errors`` while the ASGI server runs (lifespan);
     mount it in an existing ASGI server or serve it with ``engine web``. Pages poll for updates
-    every ``refresh`` seconds.
+    every ``refresh`` seconds. With a ``token``, processes get Quiet and Stop buttons, which
+    send through ``engine_commands`` (a request without the token is refused: 401, or 403
+    for a wrong one); without one it is read only.
     """
     needs("web", "starlette", "web")
     needs("web", "jinja2", "web")
@@ -32,4 +35,5 @@ def asgi_app(app: App, *, group: str | None = None, refresh: float = 2.0) -> Any
 
     state = State()
     feed = Feed(app, state, group=group)
-    return dashboard(state, lifespan=feed_lifespan(feed.start, feed.stop), refresh=refresh)
+    return dashboard(state, lifespan=feed_lifespan(feed.start, feed.stop), refresh=refresh,
+                     token=token, send=feed.send)

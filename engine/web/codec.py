@@ -1,9 +1,9 @@
 """The wire format the ``web`` plugin writes and the dashboard reads: versioned, compressed JSON.
 
 Stdlib only, so every process can report without the ``web`` extra. A record is one JSON
-object with ``schema`` (``SCHEMA_VERSION``) and ``kind`` (``"report"`` or ``"error"``),
-compressed with zlib. A reader refuses a record of another schema with ``RecordError``
-naming the versions, rather than showing half-understood fields.
+object with ``schema`` (``SCHEMA_VERSION``) and ``kind`` (``"report"``, ``"error"`` or
+``"command"``), compressed with zlib. A reader refuses a record of another schema with
+``RecordError`` naming the versions, rather than showing half-understood fields.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ REPORTS_TOPIC = "engine_reports"
 ERRORS_TOPIC = "engine_errors"
 """Where every process publishes its errors, each with its traceback."""
 
+COMMANDS_TOPIC = "engine_commands"
+"""Where the dashboard sends commands (key: the process id they are for)."""
+
+COMMANDS = ("quiet", "stop")
+"""What a command may ask a process to do."""
+
 SCHEMA_VERSION = 1
 """The version of the records' layout; a reader refuses any other."""
 
@@ -29,6 +35,10 @@ REPORTS_CONFIG: Mapping[str, Any] = {"partitions": 1, "cleanup.policy": "delete"
 ERRORS_CONFIG: Mapping[str, Any] = {"partitions": 1, "cleanup.policy": "delete",
                                     "retention.ms": 7 * 24 * 3600 * 1000}
 """How ``engine_errors`` is declared: a week of errors."""
+
+COMMANDS_CONFIG: Mapping[str, Any] = {"partitions": 1, "cleanup.policy": "delete",
+                                      "retention.ms": 3600 * 1000}
+"""How ``engine_commands`` is declared: a command is read when sent or never."""
 
 HEADERS = [("schema", str(SCHEMA_VERSION).encode()), ("content-encoding", b"zlib")]
 """Headers on every record, so a person reading the topic knows what it holds."""

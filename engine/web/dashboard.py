@@ -8,6 +8,8 @@ page updates without a reload and without any third-party script.
 from __future__ import annotations
 
 import contextlib
+import hmac
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,12 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from engine.web.codec import COMMANDS
 from engine.web.state import State
 
 HERE = Path(__file__).parent
@@ -59,14 +62,25 @@ def size(value: Any) -> str:
     return "" if not isinstance(value, (int, float)) else f"{value / 2**20:.1f} MiB"
 
 
+Send = Callable[[str, str], None]
+"""Sends one command: (process id, action)."""
+
+
 def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = None,
-              refresh: float = 2.0) -> Starlette:
-    """The ASGI app over ``state`` (the feed that fills it is the caller's)."""
+              refresh: float = 2.0, token: str | None = None,
+              send: Send | None = None) -> Starlette:
+    """The ASGI app over ``state`` (the feed that fills it is the caller's).
+
+    With a ``token`` and a ``send``, processes get Quiet and Stop buttons; a command is a POST
+    that carries the token (header ``X-Engine-Token``, ``Authorization: Bearer``, or a form
+    field ``token``). Without a token the dashboard is read only.
+    """
     pages = templates()
+    commands = token is not None and send is not None
 
     def page(part: str, title: str, data: Callable[[], dict[str, Any]]) -> Callable[..., Any]:
         async def render(request: Request) -> Response:
-            context = {"part": part, "title": title, "sections": SECTIONS,
+            context = {"part": part, "title": title, "sections": SECTIONS, "commands": commands,
                        "refresh": refresh, "path": request.url.path, **data()}
             name = f"parts/{part}.html" if request.headers.get("x-live") else "page.html"
             return pages.TemplateResponse(request, name, context)
@@ -79,9 +93,54 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
         Route("/groups", page("groups", "Consumer groups", lambda: {"groups": state.groups()})),
         Route("/jobs", page("jobs", "Jobs", lambda: {"jobs": state.jobs()})),
         Route("/errors", page("errors", "Errors", lambda: {"errors": state.errors()})),
+        Route("/processes/{process_id}/{action}", command_endpoint(state, token, send),
+              methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def command_endpoint(state: State, token: str | None, send: Send | None
+                     ) -> Callable[[Request], Any]:
+    """POST ``/processes/{id}/{action}``: 403 read only, 401 no token, 403 a wrong one, 202."""
+    import anyio.to_thread
+
+    async def command(request: Request) -> Response:
+        if token is None or send is None:
+            return PlainTextResponse("read only: start engine web with --token to send"
+                                     " commands", status_code=403)
+        given = await _token(request)
+        if given is None:
+            return PlainTextResponse("a command needs the dashboard's token", status_code=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return PlainTextResponse("wrong token", status_code=403)
+        process, action = request.path_params["process_id"], request.path_params["action"]
+        if action not in COMMANDS:
+            return PlainTextResponse(f"no command {action!r} (commands: {', '.join(COMMANDS)})",
+                                     status_code=404)
+        known = {str(row.get("id")): row for row in state.processes()}
+        if process not in known:
+            return PlainTextResponse(f"no process {process!r} reports", status_code=404)
+        await anyio.to_thread.run_sync(send, process, action)
+        row = known[process]
+        return PlainTextResponse(f"{action} sent to {row.get('host')} pid {row.get('pid')}",
+                                 status_code=202)
+
+    return command
+
+
+async def _token(request: Request) -> str | None:
+    """The token a request carries: a header, a bearer token or a form field."""
+    given = request.headers.get("x-engine-token")
+    bearer = request.headers.get("authorization", "")
+    if not given and bearer.lower().startswith("bearer "):
+        given = bearer[7:].strip()
+    if not given and request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        fields = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+        given = (fields.get("token") or [""])[0]
+    return given or None
 
 
 def feed_lifespan(start: Callable[[], None], stop: Callable[[], None]

@@ -9,12 +9,21 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from engine.consumer import Consumer
 from engine.messages import Messages
-from engine.web.codec import ERRORS_TOPIC, REPORTS_TOPIC, RecordError, decode
+from engine.web.codec import (
+    COMMANDS_TOPIC,
+    ERRORS_TOPIC,
+    HEADERS,
+    REPORTS_TOPIC,
+    RecordError,
+    decode,
+    encode,
+)
 from engine.web.state import State
 
 if TYPE_CHECKING:
@@ -68,3 +77,8 @@ class Feed:
     def stop(self) -> None:
         """Stop consuming."""
         self.app.stop()
+
+    def send(self, process: str, action: str) -> None:
+        """Send a command to one process (``engine_commands``, keyed by its id); wait for it."""
+        record = encode("command", {"action": action, "process": process, "at": time.time()})
+        self.app.produce_sync(COMMANDS_TOPIC, record, key=process, headers=list(HEADERS))

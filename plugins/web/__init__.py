@@ -1,7 +1,8 @@
 """The ``web`` plugin: every process reports itself to Kafka for the dashboard (``engine web``).
 
 Reports go to ``engine_reports`` every ``interval`` seconds and on each state change; errors go
-to ``engine_errors`` with their tracebacks. Both topics are declared on the app (so ``engine
+to ``engine_errors`` with their tracebacks; commands come from ``engine_commands``. The topics
+are declared on the app (so ``engine
 topics migrate`` and ``--migrate`` create them) and created at the first start when missing.
 """
 
@@ -12,8 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import RoutingError
 from engine.plugin_options import Configurable, Option, positive
-from engine.web.codec import ERRORS_CONFIG, ERRORS_TOPIC, REPORTS_CONFIG, REPORTS_TOPIC
+from engine.web.codec import (
+    COMMANDS_CONFIG,
+    COMMANDS_TOPIC,
+    ERRORS_CONFIG,
+    ERRORS_TOPIC,
+    REPORTS_CONFIG,
+    REPORTS_TOPIC,
+)
 
+from .commands import Commands
 from .reporter import Reporter, Settings
 from .tracker import Tracker
 
@@ -33,8 +42,10 @@ class WebPlugin(Configurable):
     Options: ``interval`` (5 s between reports), ``max_partitions`` (200 partition rows per
     report, the most lagging first; the rest summarised), ``max_jobs`` (50 running jobs, the
     oldest first), ``error_backlog`` (100 errors waiting to be sent; older ones are dropped and
-    counted), ``traceback_limit`` (16000 characters of each traceback, its end kept) and
-    ``create_topics`` (true: create the two topics at the first start when missing).
+    counted), ``traceback_limit`` (16000 characters of each traceback, its end kept),
+    ``create_topics`` (true: create the three topics at the first start when missing) and
+    ``commands`` (true: quiet or stop when the dashboard sends ``engine_commands`` a command
+    for this process; the dashboard needs its token to send one).
     The hot path pays a few dict stores per batch and per poll; the reports are built and sent
     on the plugin's own thread (``engine.web.reporter``), which also reads ``app.statistics()``.
     """
@@ -47,6 +58,7 @@ class WebPlugin(Configurable):
         Option("error_backlog", int, 100, _at_least_one, "errors waiting to be sent"),
         Option("traceback_limit", int, 16000, _at_least_one, "characters of a traceback"),
         Option("create_topics", bool, True, help="create the report topics at the first start"),
+        Option("commands", bool, True, help="obey the dashboard's commands (quiet, stop)"),
     )
 
     def __init__(self, **options: Any) -> None:
@@ -54,14 +66,16 @@ class WebPlugin(Configurable):
         self._settings = Settings(
             interval=values["interval"], max_partitions=values["max_partitions"],
             max_jobs=values["max_jobs"], create_topics=values["create_topics"])
+        self._commands = bool(values["commands"])
         self._reporter: Reporter | None = None
         self.tracker = Tracker(self._changed, error_backlog=values["error_backlog"],
                                traceback_limit=values["traceback_limit"],
                                ignore_topics=frozenset({REPORTS_TOPIC, ERRORS_TOPIC}))
 
     def install(self, app: App) -> None:
-        """Declare the two topics and follow the app's events."""
-        for topic, config in ((REPORTS_TOPIC, REPORTS_CONFIG), (ERRORS_TOPIC, ERRORS_CONFIG)):
+        """Declare the three topics and follow the app's events."""
+        for topic, config in ((REPORTS_TOPIC, REPORTS_CONFIG), (ERRORS_TOPIC, ERRORS_CONFIG),
+                              (COMMANDS_TOPIC, COMMANDS_CONFIG)):
             with contextlib.suppress(RoutingError):  # the app declared it: its config wins
                 app.declare_topic(topic, config=config)
         self.tracker.install(app.monitor)
@@ -71,6 +85,9 @@ class WebPlugin(Configurable):
         if self._reporter is None:
             self._reporter = Reporter(app, self.tracker, self._settings)
             self._reporter.start()
+            if self._commands:
+                Commands(app, self._reporter.process_id,
+                         lambda: str(self.tracker.app_state)).start()
 
     @property
     def process_id(self) -> str | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from engine.errors import AdminError, NotRunningError, RoutingError
 from engine.lifecycle import AppState
 from engine.routing.selection import Selection
-from engine.web.codec import ERRORS_TOPIC, HEADERS, REPORTS_TOPIC, encode
+from engine.web.codec import COMMANDS_TOPIC, ERRORS_TOPIC, HEADERS, REPORTS_TOPIC, encode
 
 from . import report
 from .process_info import CpuMeter, process_id, snapshot, versions
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from engine.app import App
 
 log = logging.getLogger("engine.web")
+TOPICS = (REPORTS_TOPIC, ERRORS_TOPIC, COMMANDS_TOPIC)
 _FINAL = (AppState.STOPPED.value, AppState.TERMINATED.value)
 
 
@@ -83,12 +84,10 @@ class Reporter:
         from engine import admin  # the admin client only where reporting runs
 
         try:
-            for change in admin.create(self._app, Selection(topics=(REPORTS_TOPIC,
-                                                                    ERRORS_TOPIC))):
+            for change in admin.create(self._app, Selection(topics=TOPICS)):
                 log.info("web: %s", change)
         except (AdminError, RoutingError) as error:  # the broker may create them on use
-            log.warning("web: could not create %s and %s: %s", REPORTS_TOPIC, ERRORS_TOPIC,
-                        error)
+            log.warning("web: could not create %s: %s", ", ".join(TOPICS), error)
 
     def _send_report(self) -> None:
         now = time.time()

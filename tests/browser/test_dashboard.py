@@ -14,11 +14,12 @@ from engine import Consumer, Messages
 from engine.broker import create_topics, free_port
 from engine.web import asgi_app
 from engine_plugins.web import WebPlugin
-from tests.integration.conftest import DEADLINE, make_app, produce
+from tests.integration.conftest import DEADLINE, make_app, produce, wait_until
 
 pytestmark = pytest.mark.integration
 XSS = "<script>window.owned = 1</script><img src=x onerror=\"window.owned = 2\">"
 WAIT_MS = DEADLINE * 1000
+TOKEN = "s3cret"
 
 
 class Orders(Consumer):
@@ -49,7 +50,8 @@ class Served:
         self.worker.use(self.plugin)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        dashboard = asgi_app(make_app(bootstrap, f"web-dashboard-{run}"), refresh=0.5)
+        dashboard = asgi_app(make_app(bootstrap, f"web-dashboard-{run}"), refresh=0.5,
+                             token=TOKEN)
         self.server = uvicorn.Server(uvicorn.Config(dashboard, host="127.0.0.1",
                                                     port=self.port, log_level="warning"))
         self._thread = threading.Thread(target=self.server.run, name="test.uvicorn")
@@ -144,3 +146,25 @@ def test_an_error_shows_with_its_traceback_and_its_payload_as_text(
     expect(error).to_contain_text("consumer.consume.error")
     assert error.locator("img, script").count() == 0  # shown as text, never as markup
     assert page.evaluate("window.owned") is None
+
+
+def test_a_command_is_refused_without_the_token_and_obeyed_with_it(
+        served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="Processes", exact=True).click()
+    row = process_row(page, served).first
+    expect(row).to_contain_text("running", timeout=WAIT_MS)
+    status = page.locator("#command-status")
+    row.get_by_role("button", name="Quiet").click()
+    expect(status).to_contain_text("401", timeout=WAIT_MS)
+    page.locator("#token").fill("wrong")
+    row.get_by_role("button", name="Quiet").click()
+    expect(status).to_contain_text("403", timeout=WAIT_MS)
+    assert served.worker.state == "running"
+    page.locator("#token").fill(TOKEN)
+    row.get_by_role("button", name="Quiet").click()
+    expect(status).to_contain_text("202: quiet sent to", timeout=WAIT_MS)
+    wait_until(lambda: served.worker.state == "quiet", message="the worker to quiet")
+    expect(row).to_contain_text("quiet", timeout=WAIT_MS)  # and the page says so, live

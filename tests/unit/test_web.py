@@ -144,27 +144,34 @@ class Client:
         self._app = app
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.request("GET", path, headers=headers)
+
+    def request(self, method: str, path: str, **options: Any) -> Any:
         import httpx
 
         async def fetch() -> Any:
             transport = httpx.ASGITransport(app=self._app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                return await http.get(path, headers=headers)
+                return await http.request(method, path, **options)
 
         return asyncio.run(fetch())
 
 
-@pytest.fixture
-def client() -> Client:
-    from engine.web.dashboard import dashboard
-
+def filled() -> State:
     state = State(clock=lambda: 1000.0)
     state.apply(report("p7", 1000.0, counters={"messages": 123456}))
     state.apply({"schema": 1, "kind": "error", "type": "consumer.consume.error",
                  "error_class": "ValueError", "message": "<script>alert(1)</script>",
                  "traceback": "Traceback ...\n  raise ValueError('<i>')\n", "host": "h",
                  "pid": 7, "context": {"topic": "<t>"}})
-    return Client(dashboard(state))
+    return state
+
+
+@pytest.fixture
+def client() -> Client:
+    from engine.web.dashboard import dashboard
+
+    return Client(dashboard(filled()))
 
 
 def test_pages_escape_every_payload(client: Client) -> None:
@@ -196,3 +203,80 @@ def test_every_section_is_linked_from_the_root_by_its_name(client: Client) -> No
 def test_engine_web_binds_this_machine_only_by_default() -> None:
     args = parser().parse_args(["web", "shop:app"])
     assert (args.host, args.port, args.token) == ("127.0.0.1", 9396, None)
+
+
+class Sent(list[tuple[str, str]]):
+    """The commands a dashboard sent."""
+
+    def __call__(self, process: str, action: str) -> None:
+        self.append((process, action))
+
+
+def test_a_read_only_dashboard_refuses_commands_and_shows_no_buttons(client: Client) -> None:
+    answer = client.request("POST", "/processes/p7/stop", headers={"X-Engine-Token": "x"})
+    assert answer.status_code == 403 and "read only" in answer.text
+    assert "<button" not in client.get("/processes").text
+
+
+@pytest.mark.parametrize(("headers", "content", "status"), [
+    ({}, "", 401),
+    ({"X-Engine-Token": "nope"}, "", 403),
+    ({"Authorization": "Bearer nope"}, "", 403),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, "token=nope", 403),
+])
+def test_a_command_without_the_token_is_refused(headers: dict[str, str], content: str,
+                                                status: int) -> None:
+    from engine.web.dashboard import dashboard
+
+    sent = Sent()
+    client = Client(dashboard(filled(), token="s3cret", send=sent))
+    answer = client.request("POST", "/processes/p7/stop", headers=headers, content=content)
+    assert answer.status_code == status and sent == []
+
+
+@pytest.mark.parametrize(("headers", "content"), [
+    ({"X-Engine-Token": "s3cret"}, ""),
+    ({"Authorization": "Bearer s3cret"}, ""),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, "token=s3cret"),
+])
+def test_a_command_with_the_token_is_sent_to_its_process(headers: dict[str, str],
+                                                         content: str) -> None:
+    from engine.web.dashboard import dashboard
+
+    sent = Sent()
+    client = Client(dashboard(filled(), token="s3cret", send=sent))
+    answer = client.request("POST", "/processes/p7/quiet", headers=headers, content=content)
+    assert (answer.status_code, answer.text) == (202, "quiet sent to h pid 7")
+    assert sent == [("p7", "quiet")]
+    assert '<form class="command" method="post" action="/processes/p7/stop">' in client.get(
+        "/processes").text
+    for path, status in (("/processes/p7/reboot", 404), ("/processes/p9/stop", 404)):
+        assert client.request("POST", path, headers={"X-Engine-Token": "s3cret"}
+                              ).status_code == status
+    assert sent == [("p7", "quiet")]
+
+
+def test_a_process_obeys_a_command_for_it() -> None:
+    import threading
+
+    from engine.web.codec import encode
+    from engine_plugins.web.commands import Commands
+
+    done = threading.Event()
+    calls: list[str] = []
+
+    class Target:
+        def quiet(self) -> None:
+            calls.append("quiet")
+            done.set()
+
+        def stop(self) -> None:
+            calls.append("stop")
+            done.set()
+
+    commands = Commands(Target(), "p7", lambda: "running")  # type: ignore[arg-type]
+    commands.obey(encode("report", {"action": "stop"}))  # not a command: ignored
+    commands.obey(b"garbage")
+    commands.obey(encode("command", {"action": "quiet", "process": "p7"}))
+    assert done.wait(30)
+    assert calls == ["quiet"]

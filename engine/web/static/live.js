@@ -14,3 +14,26 @@
   }
   window.setTimeout(refresh, seconds * 1000);
 }());
+
+// Commands: a form of class "command" is posted with the token typed in the navigation bar
+// (never stored); the answer (202, or 401/403 without the right token) shows beside it.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("command")) { return; }
+    event.preventDefault();
+    var field = document.getElementById("token");
+    var status = document.getElementById("command-status");
+    var token = field ? field.value : "";
+    var headers = { "Content-Type": "application/x-www-form-urlencoded" };
+    if (token) { headers["X-Engine-Token"] = token; }
+    fetch(form.action, { method: "POST", headers: headers, body: "" })
+      .then(function (response) {
+        return response.text().then(function (text) {
+          if (status) { status.textContent = response.status + ": " + text; }
+        });
+      })
+      .catch(function (error) { if (status) { status.textContent = String(error); } });
+  });
+}());
