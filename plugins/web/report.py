@@ -39,7 +39,8 @@ def _listeners(tracker: Tracker, now: float) -> list[dict[str, Any]]:
 
 
 def _partitions(tracker: Tracker, limit: int) -> dict[str, Any]:
-    rows = [{"consumer_group": key[0], "topic": key[1], "partition": key[2], **dict(row)}
+    rows = [{"consumer_group": key[0], "topic": key[1], "partition": key[2],
+             **{name: value for name, value in dict(row).items() if name != "lag_read"}}
             for key, row in list(tracker.partitions.items())]
     rows.sort(key=lambda row: (-(row["lag"] or 0), row["consumer_group"], row["topic"],
                                row["partition"]))

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from engine.app import App
 
 log = logging.getLogger("engine.web")
+MIN_GAP = 0.2
+"""Seconds at least between two reports, however many changes wake the reporter."""
 TOPICS = (REPORTS_TOPIC, ERRORS_TOPIC, COMMANDS_TOPIC)
 _FINAL = (AppState.STOPPED.value, AppState.TERMINATED.value)
 
@@ -77,8 +79,11 @@ class Reporter:
                 log.exception("web: a report could not be sent")
             if self._tracker.app_state in _FINAL:
                 return
+            sent = time.monotonic()
             self._woken.wait(self._settings.interval)
             self._woken.clear()
+            # a burst of changes or errors is sent together, at most every MIN_GAP seconds
+            time.sleep(max(0.0, sent + MIN_GAP - time.monotonic()))
 
     def _create_topics(self) -> None:
         from engine import admin  # the admin client only where reporting runs

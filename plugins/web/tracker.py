@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 PartitionKey = tuple[str, str, int]
 """(consumer group, topic, partition)."""
 
+LAG_EVERY = 1.0
+"""Seconds between two reads of one partition's lag (the consumer's figure) after a batch."""
+
 COUNTERS = ("messages", "batches", "errors", "retries", "dead_letters", "rebalances")
 """The process's running totals, in the order reports list them."""
 
@@ -126,7 +129,8 @@ class Tracker:
             row = self.partitions[key] = {
                 "messages": 0, "batches": 0, "last_offset": None, "lag": None,
                 "committed": None, "stored": None, "high": None, "paused": False,
-                "paused_until": None, "attempt": 0, "last_error": None}
+                "paused_until": None, "attempt": 0, "last_error": None,
+                "lag_read": -LAG_EVERY}
         return row
 
     def _on_pause(self, sender: Any, **event: Any) -> None:
@@ -154,7 +158,14 @@ class Tracker:
         last = messages.metadata.last_offset if len(messages) else -1
         if last >= 0:
             row["last_offset"] = last
-        row["lag"] = getattr(sender, "lag", None)
+        now = time.monotonic()
+        if now - row["lag_read"] >= LAG_EVERY:  # as the prometheus plugin: once a second
+            row["lag_read"] = now
+            lag = getattr(sender, "lag", None)
+            if lag is not None:
+                row["lag"] = lag
+                if last >= 0:
+                    row["high"] = last + 1 + lag
         self.counters["messages"] += count
         self.counters["batches"] += 1
 

@@ -81,6 +81,8 @@ def test_the_tracker_follows_batches_retries_and_errors_through_real_events() ->
     report = built(plugin)
     rows = {row["partition"]: row for row in report["partitions"]}
     assert (rows[0]["messages"], rows[1]["messages"]) == (3, 2)
+    assert (rows[1]["last_offset"], rows[1]["lag"], rows[1]["high"]) == (1, 0, 2)
+    assert "lag_read" not in rows[1]  # the tracker's own bookkeeping stays home
     assert rows[0]["attempt"] >= 2 and rows[0]["last_error"] == "ValueError: bad <b>order</b>"
     assert report["counters"]["messages"] == 5 and report["counters"]["retries"] >= 2
     errors = list(plugin.tracker.errors)
