@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import bootstrap, make_topic, unique  # noqa: F401 (fixtures)
+from tests.integration.conftest import bootstrap  # noqa: F401 (the fixture, shared)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # the machine's network is closed: nothing may reach out (updates, sync, QUIC probes)
