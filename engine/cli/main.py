@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
                      help="address to bind (default 127.0.0.1: this machine only)")
     web.add_argument("--token", default=os.environ.get("ENGINE_WEB_TOKEN"),
                      help="the token commands need (default: ENGINE_WEB_TOKEN; none: read only)")
+    web.add_argument("--no-browse", dest="browse", action="store_false",
+                     help="never show messages (dead letters, topics explorer)")
     show = commands.add_parser("info", help="routes, subscription groups, settings, lifecycle")
     show.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     _filters(show)
@@ -143,7 +145,7 @@ def _run_on(app: App, args: argparse.Namespace) -> int:
     if args.command == "web":
         from engine.cli.web import run_web
 
-        return run_web(app, args.host, args.port, args.token)
+        return run_web(app, args.host, args.port, args.token, args.browse)
     if args.command == "swarm":
         from engine.cli.server import swarm
 

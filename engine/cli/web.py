@@ -11,11 +11,11 @@ from engine.plugin_options import needs
 log = logging.getLogger("engine.web")
 
 
-def run_web(app: App, host: str, port: int, token: str | None) -> int:
+def run_web(app: App, host: str, port: int, token: str | None, browse: bool = True) -> int:
     """Serve ``engine.web.asgi_app(app)`` with uvicorn until interrupted; the exit code.
 
     With a ``token`` the pages can quiet or stop a process (the token must come with each
-    command); without one the dashboard is read only.
+    command); without one the dashboard is read only. ``browse`` False hides every message.
     """
     uvicorn = needs("web", "uvicorn", "web")
     from engine.web import asgi_app
@@ -23,5 +23,6 @@ def run_web(app: App, host: str, port: int, token: str | None) -> int:
     configure_logging()
     log.info("web: dashboard on http://%s:%d/ (%s)", host, port,
              "commands need the token" if token else "read only")
-    uvicorn.run(asgi_app(app, token=token), host=host, port=port, log_level="warning")
+    uvicorn.run(asgi_app(app, token=token, browse_messages=browse), host=host, port=port,
+                log_level="warning")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,12 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from engine.web.codec import COMMANDS
+from engine.web.explore import EXPLORER_SECTIONS, Explorer, explore_routes
 from engine.web.state import State
 
 HERE = Path(__file__).parent
@@ -66,27 +67,42 @@ Send = Callable[[str, str], None]
 """Sends one command: (process id, action)."""
 
 
+class Pages:
+    """Renders a section: the whole page, or only its ``<main>`` for a live request."""
+
+    def __init__(self, refresh: float, commands: bool, sections: Sequence[tuple[str, str]]
+                 ) -> None:
+        self._templates = templates()
+        self._common = {"refresh": refresh, "commands": commands, "sections": sections}
+
+    def render(self, request: Request, part: str, title: str, **data: Any) -> Response:
+        """The page of ``part`` (template ``parts/<part>.html``) with ``data``."""
+        context = {**self._common, "part": part, "title": title, "path": request.url.path,
+                   **data}
+        name = f"parts/{part}.html" if request.headers.get("x-live") else "page.html"
+        return self._templates.TemplateResponse(request, name, context)
+
+
 def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = None,
-              refresh: float = 2.0, token: str | None = None,
-              send: Send | None = None) -> Starlette:
+              refresh: float = 2.0, token: str | None = None, send: Send | None = None,
+              explorer: Explorer | None = None) -> Starlette:
     """The ASGI app over ``state`` (the feed that fills it is the caller's).
 
     With a ``token`` and a ``send``, processes get Quiet and Stop buttons; a command is a POST
     that carries the token (header ``X-Engine-Token``, ``Authorization: Bearer``, or a form
-    field ``token``). Without a token the dashboard is read only.
+    field ``token``). Without a token the dashboard is read only. An ``explorer`` adds the
+    Dead letters, Topics and Routes sections.
     """
-    pages = templates()
     commands = token is not None and send is not None
+    sections = SECTIONS + (EXPLORER_SECTIONS if explorer is not None else ())
+    pages = Pages(refresh, commands, sections)
 
     def page(part: str, title: str, data: Callable[[], dict[str, Any]]) -> Callable[..., Any]:
         async def render(request: Request) -> Response:
-            context = {"part": part, "title": title, "sections": SECTIONS, "commands": commands,
-                       "refresh": refresh, "path": request.url.path, **data()}
-            name = f"parts/{part}.html" if request.headers.get("x-live") else "page.html"
-            return pages.TemplateResponse(request, name, context)
+            return pages.render(request, part, title, **data())
         return render
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", page("overview", "Overview", lambda: {"overview": state.overview()})),
         Route("/processes", page("processes", "Processes",
                                  lambda: {"processes": state.processes()})),
@@ -97,7 +113,29 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
               methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    if explorer is not None:
+        routes[-1:-1] = explore_routes(explorer, pages, Guard(token))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+class Guard:
+    """Checks a command's token: ``None`` when it may go, else the refusal to answer."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    async def refusal(self, request: Request) -> Response | None:
+        """403 read only, 401 without a token, 403 with a wrong one; None: allowed."""
+        if self.token is None:
+            return PlainTextResponse("read only: start engine web with --token to send"
+                                     " commands", status_code=403)
+        given = await _token(request)
+        if given is None:
+            return PlainTextResponse("a command needs the dashboard's token", status_code=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            return PlainTextResponse("wrong token", status_code=403)
+        return None
 
 
 def command_endpoint(state: State, token: str | None, send: Send | None
@@ -105,16 +143,12 @@ def command_endpoint(state: State, token: str | None, send: Send | None
     """POST ``/processes/{id}/{action}``: 403 read only, 401 no token, 403 a wrong one, 202."""
     import anyio.to_thread
 
+    guard = Guard(token if send is not None else None)
+
     async def command(request: Request) -> Response:
-        if token is None or send is None:
-            return PlainTextResponse("read only: start engine web with --token to send"
-                                     " commands", status_code=403)
-        given = await _token(request)
-        if given is None:
-            return PlainTextResponse("a command needs the dashboard's token", status_code=401,
-                                     headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return PlainTextResponse("wrong token", status_code=403)
+        refusal = await guard.refusal(request)
+        if refusal is not None or send is None:
+            return refusal or PlainTextResponse("read only", status_code=403)
         process, action = request.path_params["process_id"], request.path_params["action"]
         if action not in COMMANDS:
             return PlainTextResponse(f"no command {action!r} (commands: {', '.join(COMMANDS)})",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.consumer import Consumer
 from engine.messages import Messages
+from engine.web.browse import Browser
 from engine.web.codec import (
     COMMANDS_TOPIC,
     ERRORS_TOPIC,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from engine.app import App
 
 log = logging.getLogger("engine.web")
+DLQ_HEADERS = ("source_", "error_type", "error_message")
+"""The headers a dead-letter dispatch adds, left out when a dead letter is sent back."""
 
 
 class RecordsConsumer(Consumer):
@@ -77,6 +80,24 @@ class Feed:
     def stop(self) -> None:
         """Stop consuming."""
         self.app.stop()
+
+    def resend(self, browser: Browser, topic: str, partition: int, offset: int) -> str:
+        """Send the dead letter at ``topic/partition@offset`` back to its ``source_topic``.
+
+        Its key, value and own headers go; the headers the dead-letter dispatch added
+        (``source_*``, ``error_*``) stay behind. Says where it went.
+        """
+        message = browser.message(topic, partition, offset)
+        if message is None:
+            return f"nothing at {topic}/{partition}@{offset}"
+        headers = list(message.headers() or [])
+        source = dict(headers).get("source_topic")
+        if not source:
+            return f"{topic}/{partition}@{offset} has no source_topic header"
+        kept = [(name, value) for name, value in headers if not name.startswith(DLQ_HEADERS)]
+        target = source.decode() if isinstance(source, bytes) else str(source)
+        self.app.produce_sync(target, message.value(), key=message.key(), headers=kept)
+        return f"{topic}/{partition}@{offset} re-sent to {target}"
 
     def send(self, process: str, action: str) -> None:
         """Send a command to one process (``engine_commands``, keyed by its id); wait for it."""

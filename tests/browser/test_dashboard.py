@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from engine import Consumer, Messages
+from engine import Consumer, DeadLetterQueue, Messages
 from engine.broker import create_topics, free_port
 from engine.web import asgi_app
 from engine_plugins.web import WebPlugin
@@ -35,6 +35,16 @@ class Orders(Consumer):
             self.mark_as_consumed(message)
 
 
+class Rejects(Consumer):
+    """Refuses every payment: each goes to the dead-letter topic at once."""
+
+    seen: ClassVar[list[bytes]] = []
+
+    def consume(self, messages: Messages) -> None:
+        self.seen.extend(message.raw_payload or b"" for message in messages)
+        raise ValueError("payment refused")
+
+
 class Served:
     """The worker app (plugin ``web``) and the dashboard, served by uvicorn on a free port."""
 
@@ -43,15 +53,18 @@ class Served:
 
         run = uuid.uuid4().hex[:6]
         self.topic, self.client_id = f"web-orders-{run}", f"web-worker-{run}"
-        create_topics(bootstrap, {self.topic: 2})
+        self.payments, self.dead = f"web-payments-{run}", f"web-payments-dlq-{run}"
+        create_topics(bootstrap, {self.topic: 2, self.payments: 1, self.dead: 1})
         self.worker = make_app(bootstrap, self.client_id, pause_timeout=0.1)
         self.worker.topic(self.topic, Orders)
+        self.worker.topic(self.payments, Rejects,
+                          dead_letter_queue=DeadLetterQueue(self.dead, max_retries=0))
         self.plugin = WebPlugin(interval=0.5)
         self.worker.use(self.plugin)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        dashboard = asgi_app(make_app(bootstrap, f"web-dashboard-{run}"), refresh=0.5,
-                             token=TOKEN)
+        # the dashboard of the worker's own app, as `engine web TARGET` serves it
+        dashboard = asgi_app(self.worker, refresh=0.5, token=TOKEN)
         self.server = uvicorn.Server(uvicorn.Config(dashboard, host="127.0.0.1",
                                                     port=self.port, log_level="warning"))
         self._thread = threading.Thread(target=self.server.run, name="test.uvicorn")
@@ -72,7 +85,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(bootstrap: str) -> Iterator[Served]:
-    Orders.failed = set()
+    Orders.failed, Rejects.seen = set(), []
     served = Served(bootstrap)
     served.start()
     try:
@@ -126,7 +139,7 @@ def test_consumer_groups_list_each_partition(bootstrap: str, served: Served,
     page.goto(served.url + "/groups")
     group = page.locator("section.group", has=page.get_by_role(
         "heading", name=served.client_id, exact=True))
-    expect(group.locator("tbody tr")).to_have_count(2, timeout=WAIT_MS)
+    expect(group.locator("tbody tr", has_text=served.topic)).to_have_count(2, timeout=WAIT_MS)
     headers = group.locator("thead th").all_inner_texts()
     assert headers[:6] == ["topic", "partition", "lag", "committed", "high", "paused"]
     expect(group.locator("tbody tr", has_text=served.topic).first).to_contain_text(
@@ -146,6 +159,52 @@ def test_an_error_shows_with_its_traceback_and_its_payload_as_text(
     expect(error).to_contain_text("consumer.consume.error")
     assert error.locator("img, script").count() == 0  # shown as text, never as markup
     assert page.evaluate("window.owned") is None
+
+
+def test_the_topics_explorer_shows_watermarks_and_messages_as_text(
+        bootstrap: str, served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    produce(bootstrap, served.topic, [(b"k", b"<b>bold</b>")], partition=1)
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="Topics", exact=True).click()
+    page.get_by_role("link", name=served.topic, exact=True).click()
+    expect(page.locator("h1")).to_have_text(f"Topic {served.topic}")
+    assert page.locator("thead th").all_inner_texts()[:3] == ["partition", "low", "high"]
+    page.get_by_role("link", name="1", exact=True).click()
+    expect(page.locator("pre.payload", has_text="<b>bold</b>")).to_have_count(1)
+    assert page.locator("pre.payload b").count() == 0
+
+
+def test_a_dead_letter_shows_its_source_and_goes_back_with_the_token(
+        bootstrap: str, served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    produce(bootstrap, served.payments, [(b"p1", b"pay-1")])
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="Dead letters", exact=True).click()
+    section = page.locator("section.dead-letters", has=page.get_by_role(
+        "heading", name=served.dead, exact=True))
+    row = section.locator("tbody tr", has_text="pay-1")
+    expect(row).to_have_count(1, timeout=WAIT_MS)  # the page follows live
+    expect(row).to_contain_text(f"source_topic: {served.payments}")
+    row.get_by_role("button", name="Re-send").click()
+    expect(page.locator("#command-status")).to_contain_text("401", timeout=WAIT_MS)
+    assert Rejects.seen == [b"pay-1"]
+    page.locator("#token").fill(TOKEN)
+    row.get_by_role("button", name="Re-send").click()
+    expect(page.locator("#command-status")).to_contain_text(
+        f"re-sent to {served.payments}", timeout=WAIT_MS)
+    wait_until(lambda: Rejects.seen == [b"pay-1", b"pay-1"],
+               message="the payment consumed again")
+
+
+def test_routes_and_declared_topics_are_listed(served: Served, page: Any) -> None:
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="Routes", exact=True).click()
+    row = page.locator("tr", has_text=served.payments)
+    assert "Rejects" in row.inner_text() and served.dead in row.inner_text()
+    assert page.locator("td", has_text="engine_reports").count() == 1  # declared by the plugin
 
 
 def test_a_command_is_refused_without_the_token_and_obeyed_with_it(

@@ -282,3 +282,49 @@ def test_a_process_obeys_a_command_for_it() -> None:
     commands.obey(encode("command", {"action": "quiet", "process": "p7"}))
     assert done.wait(30)
     assert calls == ["quiet"]
+
+
+class FakeBrowser:
+    """A cluster of one topic with two partitions; records which messages were read."""
+
+    def __init__(self) -> None:
+        self.read: list[tuple[Any, ...]] = []
+
+    def topics(self) -> list[dict[str, Any]]:
+        return [{"name": "orders", "partitions": 2}]
+
+    def partitions(self, topic: str) -> list[dict[str, Any]]:
+        return [{"partition": n, "low": 0, "high": 5, "messages": 5} for n in (0, 1)]
+
+    def messages(self, *where: Any) -> list[dict[str, Any]]:
+        self.read.append(where)
+        return [{"partition": where[1], "offset": 4, "timestamp": None, "key": None,
+                 "value": "<i>v</i>", "headers": [("source_topic", "orders")]}]
+
+
+def explored(browse: bool) -> tuple[Client, FakeBrowser]:
+    from engine.web.dashboard import dashboard
+    from engine.web.explore import Explorer
+
+    browser = FakeBrowser()
+    explorer = Explorer(browser, dead_letter_topics=("orders.dlq",),  # type: ignore[arg-type]
+                        browse_messages=browse)
+    return Client(dashboard(filled(), explorer=explorer)), browser
+
+
+def test_the_topics_explorer_reads_the_partition_and_offset_asked() -> None:
+    client, browser = explored(browse=True)
+    body = client.get("/topics/orders?partition=1&offset=3").text
+    assert browser.read == [("orders", 1, 3, None)]
+    assert "&lt;i&gt;v&lt;/i&gt;" in body
+    assert "cannot read the query" in client.get("/topics/orders?offset=three").text
+    assert "no partition 7" in client.get("/topics/orders?partition=7").text
+
+
+def test_message_browsing_can_be_turned_off() -> None:
+    client, browser = explored(browse=False)
+    for path in ("/topics/orders?partition=0", "/dead-letters"):
+        assert "Message browsing is turned off." in client.get(path).text
+    assert browser.read == []
+    assert client.request("POST", "/dead-letters/orders.dlq/0/4/resend",
+                          headers={"X-Engine-Token": "x"}).status_code == 403
