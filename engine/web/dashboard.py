@@ -103,7 +103,8 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
         return render
 
     routes: list[BaseRoute] = [
-        Route("/", page("overview", "Overview", lambda: {"overview": state.overview()})),
+        Route("/", page("overview", "Overview", lambda: {"overview": state.overview(),
+                                                         "charts": state.charts()})),
         Route("/processes", page("processes", "Processes",
                                  lambda: {"processes": state.processes()})),
         Route("/groups", page("groups", "Consumer groups", lambda: {"groups": state.groups()})),

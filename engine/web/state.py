@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from engine.web.history import History, polyline
+
 SILENT_AFTER = 3
 """Reports missed (``interval`` each) before a process shows as silent."""
 
@@ -36,6 +38,7 @@ class State:
         self._processes: dict[str, dict[str, Any]] = {}
         self._errors: deque[dict[str, Any]] = deque(maxlen=max_errors)
         self._numbers = itertools.count(1)
+        self._history = History()
         self.unreadable = 0
 
     def apply(self, record: dict[str, Any]) -> None:
@@ -43,7 +46,10 @@ class State:
         kind = record.get("kind")
         with self._lock:
             if kind == "report" and isinstance(record.get("process"), dict):
-                self._processes[str(record["process"].get("id"))] = record
+                process = str(record["process"].get("id"))
+                self._processes[process] = record
+                self._history.add(process, float(record["process"].get("reported_at") or 0),
+                                  record.get("counters") or {}, _lag(record))
             elif kind == "error":
                 self._errors.appendleft({**record, "number": next(self._numbers)})
             else:
@@ -99,6 +105,13 @@ class State:
                 "jobs": len(self.jobs()), "errors_known": errors_known,
                 "unreadable": self.unreadable}
 
+    def charts(self) -> dict[str, dict[str, Any]]:
+        """Throughput (msg/s), error rate (per minute) and lag over the last hour, as SVG."""
+        now = self._clock()
+        with self._lock:
+            series = self._history.series(now)
+        return {name: polyline(points, now) for name, points in series.items()}
+
     def groups(self) -> dict[str, list[dict[str, Any]]]:
         """Consumer group -> its partition rows over every process (with host and pid)."""
         found: dict[str, list[dict[str, Any]]] = {}
@@ -130,3 +143,9 @@ class State:
         """The newest errors first."""
         with self._lock:
             return list(self._errors)
+
+
+def _lag(report: dict[str, Any]) -> int:
+    """A report's lag: its partitions' and its summarised partitions'."""
+    shown = sum(int(row.get("lag") or 0) for row in report.get("partitions") or [])
+    return shown + int((report.get("partitions_hidden") or {}).get("lag") or 0)

@@ -117,6 +117,8 @@ def test_the_overview_shows_the_process_and_its_counts_live(
     produce(bootstrap, served.topic, [(str(i).encode(), b"ok") for i in range(25)])
     # the page is not reloaded: the live update brings the new count
     expect(row.locator("td").nth(7)).to_have_text("25", timeout=WAIT_MS)
+    # and the last hour's throughput is drawn
+    expect(page.locator("#chart-throughput polyline")).not_to_have_attribute("points", "")
     cells = row.locator("td")
     assert cells.nth(0).inner_text() == served.plugin.process_id.split(":")[0]  # the host
     assert cells.nth(1).inner_text() == served.plugin.process_id.split(":")[1]  # the pid

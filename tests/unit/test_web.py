@@ -328,3 +328,26 @@ def test_message_browsing_can_be_turned_off() -> None:
     assert browser.read == []
     assert client.request("POST", "/dead-letters/orders.dlq/0/4/resend",
                           headers={"X-Engine-Token": "x"}).status_code == 403
+
+
+def test_the_history_adds_up_growth_over_processes_per_bucket() -> None:
+    from engine.web.history import BUCKET, History
+
+    history = History()
+    history.add("a", 0.0, {"messages": 30, "errors": 1}, lag=5)
+    history.add("b", 1.0, {"messages": 60}, lag=2)
+    history.add("a", 2.0, {"messages": 90, "errors": 1}, lag=4)  # +60 in the same bucket
+    history.add("a", BUCKET, {"messages": 15}, lag=1)  # restarted: 15 is all growth
+    series = history.series(now=BUCKET + 1)
+    assert series["throughput"] == [(0.0, 150 / BUCKET), (BUCKET, 15 / BUCKET)]
+    assert series["errors"] == [(0.0, 60 / BUCKET), (BUCKET, 0.0)]
+    assert series["lag"] == [(0.0, 6.0), (BUCKET, 1.0)]
+    assert history.series(now=BUCKET + 3600.0)["lag"] == [(BUCKET, 1.0)]  # older ones go
+
+
+def test_the_overview_draws_the_last_hour(client: Client) -> None:
+    body = client.get("/").text
+    for name in ("throughput", "lag", "errors"):
+        assert f'<figure id="chart-{name}">' in body
+    # one report at 1000 s: its bucket starts at 990 s, 10 s before the right edge, at the top
+    assert '<polyline points="598.3,0.0" class="line">' in body
