@@ -11,6 +11,7 @@ import contextlib
 import hmac
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def templates() -> Jinja2Templates:
     environment.filters["number"] = number
     environment.filters["short"] = short
     environment.filters["size"] = size
+    environment.filters["clock"] = clock
     return Jinja2Templates(env=environment)
 
 
@@ -56,6 +58,13 @@ def short(value: Any) -> str:
         if abs(value) >= size_:
             return f"{value / size_:.1f}{unit}"
     return ""
+
+
+def clock(value: Any) -> str:
+    """Seconds since the epoch as a UTC date and time; empty for unknown."""
+    if not isinstance(value, (int, float)):
+        return ""
+    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def size(value: Any) -> str:

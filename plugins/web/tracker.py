@@ -67,6 +67,7 @@ class Tracker:
             "client.resume": self._on_resume,
             "consumer.consumed": self._on_consumed,
             "consumer.consuming.retry": self._on_retry,
+            "consumer.consuming.pause": self._on_consumer_pause,
             "dead_letter_queue.dispatched": self._on_dead_letter,
             "statistics.emitted": self._on_statistics,
             "worker.process": self._on_job_start,
@@ -129,7 +130,7 @@ class Tracker:
             row = self.partitions[key] = {
                 "messages": 0, "batches": 0, "last_offset": None, "lag": None,
                 "committed": None, "stored": None, "high": None, "paused": False,
-                "paused_until": None, "attempt": 0, "last_error": None,
+                "paused_until": None, "pause_reason": None, "attempt": 0, "last_error": None,
                 "lag_read": -LAG_EVERY}
         return row
 
@@ -143,7 +144,7 @@ class Tracker:
     def _on_resume(self, sender: Any, **event: Any) -> None:
         group = self.groups.get(event["subscription_group"], event["subscription_group"])
         row = self._partition(group, event["topic"], event["partition"])
-        row["paused"], row["paused_until"] = False, None
+        row["paused"], row["paused_until"], row["pause_reason"] = False, None, None
 
     def _on_consumed(self, sender: Any, **event: Any) -> None:
         # per batch: a few stores; the lag is the consumer's own figure, no broker call
@@ -173,7 +174,13 @@ class Tracker:
         row = self._partition(getattr(sender, "consumer_group", ""), event["topic"],
                               event["partition"])
         row["attempt"] = event["attempt"]
+        row["pause_reason"] = f"retry, attempt {event['attempt']}"
         self.counters["retries"] += 1
+
+    def _on_consumer_pause(self, sender: Any, **event: Any) -> None:
+        row = self._partition(getattr(sender, "consumer_group", ""), event["topic"],
+                              event["partition"])
+        row["pause_reason"] = "paused by the consumer" if event.get("manual") else "paused"
 
     def _on_dead_letter(self, sender: Any, **event: Any) -> None:
         self.counters["dead_letters"] += 1

@@ -84,6 +84,7 @@ def test_the_tracker_follows_batches_retries_and_errors_through_real_events() ->
     assert (rows[1]["last_offset"], rows[1]["lag"], rows[1]["high"]) == (1, 0, 2)
     assert "lag_read" not in rows[1]  # the tracker's own bookkeeping stays home
     assert rows[0]["attempt"] >= 2 and rows[0]["last_error"] == "ValueError: bad <b>order</b>"
+    assert rows[0]["paused"] and rows[0]["pause_reason"] == f"retry, attempt {rows[0]['attempt']}"
     assert report["counters"]["messages"] == 5 and report["counters"]["retries"] >= 2
     errors = list(plugin.tracker.errors)
     assert len(errors) == 2 and report["counters"]["errors_dropped"] >= 1  # bounded backlog
@@ -351,3 +352,15 @@ def test_the_overview_draws_the_last_hour(client: Client) -> None:
         assert f'<figure id="chart-{name}">' in body
     # one report at 1000 s: its bucket starts at 990 s, 10 s before the right edge, at the top
     assert '<polyline points="598.3,0.0" class="line">' in body
+
+
+def test_a_paused_partition_says_why_and_until_when() -> None:
+    from engine.web.dashboard import dashboard
+
+    state = State(clock=lambda: 1000.0)
+    row = {"consumer_group": "g", "topic": "t", "partition": 0, "lag": 4, "committed": 1,
+           "high": 5, "paused": True, "paused_until": 1001.0,
+           "pause_reason": "retry, attempt 2", "attempt": 2, "messages": 1}
+    state.apply(report("p1", 1000.0, partitions=[row]))
+    body = Client(dashboard(state)).get("/groups").text
+    assert "<td>yes (retry, attempt 2) until 1970-01-01 00:16:41 UTC</td>" in body
