@@ -14,12 +14,16 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from engine.consumer import Consumer
+from engine.errors import AdminError
 from engine.messages import Messages
 from engine.web.browse import Browser
 from engine.web.codec import (
+    COMMANDS_CONFIG,
     COMMANDS_TOPIC,
+    ERRORS_CONFIG,
     ERRORS_TOPIC,
     HEADERS,
+    REPORTS_CONFIG,
     REPORTS_TOPIC,
     RecordError,
     decode,
@@ -70,11 +74,19 @@ class Feed:
                        max_wait_time=0.5)
         consumer = type("DashboardRecords", (RecordsConsumer,), {"state": state})
         routes = self.app.consumer_group(self.group)
-        for topic in (REPORTS_TOPIC, ERRORS_TOPIC):
-            routes.topic(topic, consumer, initial_offset="earliest")
+        for topic, config in ((REPORTS_TOPIC, REPORTS_CONFIG), (ERRORS_TOPIC, ERRORS_CONFIG)):
+            routes.topic(topic, consumer, initial_offset="earliest", config=config)
+        self.app.declare_topic(COMMANDS_TOPIC, config=COMMANDS_CONFIG)
 
     def start(self) -> None:
-        """Consume in background threads."""
+        """Create the three topics if missing (a dashboard may start first), then consume."""
+        from engine import admin
+
+        try:
+            for change in admin.create(self.app, timeout=10.0):
+                log.info("web: %s", change)
+        except AdminError as error:  # the processes' plugin creates them too
+            log.warning("web: could not create the dashboard's topics: %s", error)
         self.app.start()
 
     def stop(self) -> None:
