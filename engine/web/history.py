@@ -55,7 +55,10 @@ def polyline(points: list[tuple[float, float]], now: float, width: int = 600,
              height: int = 120) -> dict[str, Any]:
     """An SVG polyline of ``points`` over the last hour: its ``points`` text and its top value."""
     top = max((value for _, value in points), default=0.0) or 1.0
-    drawn = [f"{width * (1 - (now - at) / WINDOW):.1f},{height * (1 - value / top):.1f}"
+    pad = 4  # room for the end's mark inside the frame
+    drawn = [f"{(width - pad) * (1 - (now - at) / WINDOW):.1f},"
+             f"{pad + (height - 2 * pad) * (1 - value / top):.1f}"
              for at, value in points if now - at <= WINDOW]
+    end = drawn[-1].split(",") if drawn else None  # marked: one bucket alone draws no line
     return {"points": " ".join(drawn), "top": top, "width": width, "height": height,
-            "last": points[-1][1] if points else 0.0}
+            "last": points[-1][1] if points else 0.0, "end": end}

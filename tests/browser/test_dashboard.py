@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -45,6 +46,17 @@ class Rejects(Consumer):
         raise ValueError("payment refused")
 
 
+class Slow(Consumer):
+    """A long job: holds its batch until the test lets it go."""
+
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def consume(self, messages: Messages) -> None:
+        self.release.wait(DEADLINE)
+        for message in messages:
+            self.mark_as_consumed(message)
+
+
 class Served:
     """The worker app (plugin ``web``) and the dashboard, served by uvicorn on a free port."""
 
@@ -54,11 +66,14 @@ class Served:
         run = uuid.uuid4().hex[:6]
         self.topic, self.client_id = f"web-orders-{run}", f"web-worker-{run}"
         self.payments, self.dead = f"web-payments-{run}", f"web-payments-dlq-{run}"
-        create_topics(bootstrap, {self.topic: 2, self.payments: 1, self.dead: 1})
+        self.reports = f"web-reports-{run}"
+        create_topics(bootstrap, {self.topic: 2, self.payments: 1, self.dead: 1,
+                                  self.reports: 1})
         self.worker = make_app(bootstrap, self.client_id, pause_timeout=0.1)
         self.worker.topic(self.topic, Orders)
         self.worker.topic(self.payments, Rejects,
                           dead_letter_queue=DeadLetterQueue(self.dead, max_retries=0))
+        self.worker.topic(self.reports, Slow, long_running_job=True)
         self.plugin = WebPlugin(interval=0.5)
         self.worker.use(self.plugin)
         self.port = free_port()
@@ -78,6 +93,7 @@ class Served:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        Slow.release.set()
         self.server.should_exit = True
         self._thread.join(DEADLINE)
         self.worker.stop()
@@ -86,6 +102,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(bootstrap: str) -> Iterator[Served]:
     Orders.failed, Rejects.seen = set(), []
+    Slow.release.clear()
     served = Served(bootstrap)
     served.start()
     try:
@@ -119,6 +136,9 @@ def test_the_overview_shows_the_process_and_its_counts_live(
     expect(row.locator("td").nth(7)).to_have_text("25", timeout=WAIT_MS)
     # and the last hour's throughput is drawn
     expect(page.locator("#chart-throughput polyline")).not_to_have_attribute("points", "")
+    shot = os.environ.get("ENGINE_WEB_SCREENSHOT")  # for the docs: a picture of this page
+    if shot:
+        page.screenshot(path=shot, full_page=True)
     cells = row.locator("td")
     assert cells.nth(0).inner_text() == served.plugin.process_id.split(":")[0]  # the host
     assert cells.nth(1).inner_text() == served.plugin.process_id.split(":")[1]  # the pid
@@ -161,6 +181,19 @@ def test_an_error_shows_with_its_traceback_and_its_payload_as_text(
     expect(error).to_contain_text("consumer.consume.error")
     assert error.locator("img, script").count() == 0  # shown as text, never as markup
     assert page.evaluate("window.owned") is None
+
+
+def test_a_long_job_shows_while_it_runs(bootstrap: str, served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    produce(bootstrap, served.reports, [b"monthly"])
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    job = page.locator("tbody tr", has_text=served.reports)
+    expect(job).to_contain_text("consume", timeout=WAIT_MS)
+    assert served.plugin.process_id.split(":")[1] in job.inner_text()  # its pid
+    Slow.release.set()
+    expect(job).to_have_count(0, timeout=WAIT_MS)  # gone, live, once it ended
 
 
 def test_the_topics_explorer_shows_watermarks_and_messages_as_text(

@@ -350,8 +350,10 @@ def test_the_overview_draws_the_last_hour(client: Client) -> None:
     body = client.get("/").text
     for name in ("throughput", "lag", "errors"):
         assert f'<figure id="chart-{name}">' in body
-    # one report at 1000 s: its bucket starts at 990 s, 10 s before the right edge, at the top
-    assert '<polyline points="598.3,0.0" class="line">' in body
+    # one report at 1000 s: its bucket starts at 990 s, 10 s before the right edge (596 px
+    # wide inside a 4 px margin), at the top (4 px down)
+    assert '<polyline points="594.3,4.0" class="line">' in body
+    assert '<circle cx="594.3" cy="4.0" r="3" class="end">' in body
 
 
 def test_a_paused_partition_says_why_and_until_when() -> None:
