@@ -29,8 +29,9 @@ SCHEMA_VERSION = 1
 """The version of the records' layout; a reader refuses any other."""
 
 REPORTS_CONFIG: Mapping[str, Any] = {"partitions": 1, "cleanup.policy": "delete",
-                                     "retention.ms": 6 * 3600 * 1000}
-"""How ``engine_reports`` is declared: a few hours of reports are enough to rebuild state."""
+                                     "retention.ms": 3600 * 1000}
+"""How ``engine_reports`` is declared: the last hour rebuilds a dashboard (its charts too),
+and is all a dashboard reads at its start."""
 
 ERRORS_CONFIG: Mapping[str, Any] = {"partitions": 1, "cleanup.policy": "delete",
                                     "retention.ms": 7 * 24 * 3600 * 1000}

@@ -63,12 +63,16 @@ class State:
     # -- views ---------------------------------------------------------------------------------
 
     def reports(self) -> list[dict[str, Any]]:
-        """The last report of each process still remembered, by host and pid."""
+        """The last report of each process still remembered, by host and pid.
+
+        A process forgotten (silent for ``forget_after`` seconds) is dropped here for good.
+        """
         now = self._clock()
         with self._lock:
-            reports = list(self._processes.values())
-        kept = [report for report in reports
-                if now - float(report["process"].get("reported_at", 0)) <= self._forget_after]
+            for process, report in list(self._processes.items()):
+                if now - float(report["process"].get("reported_at") or 0) > self._forget_after:
+                    del self._processes[process]
+            kept = list(self._processes.values())
         return sorted(kept, key=lambda r: (str(r["process"].get("host")),
                                            int(r["process"].get("pid") or 0)))
 
