@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -68,68 +69,78 @@ def explorer_of(app: App, browser: Browser, *, browse_messages: bool = True,
 
 def explore_routes(explorer: Explorer, pages: Pages, guard: Guard) -> list[BaseRoute]:
     """The explorer's pages and its one command (re-send a dead letter)."""
-    import anyio.to_thread
+    sections = ExplorerPages(explorer, pages, guard)
+    return [
+        Route("/topics", sections.topics), Route("/topics/{name}", sections.topic),
+        Route("/dead-letters", sections.dead_letters),
+        Route("/dead-letters/{name}/{partition:int}/{offset:int}/resend", sections.resend,
+              methods=["POST"]),
+        Route("/routes", sections.routes),
+    ]
 
-    browser = explorer.browser
 
-    async def topics(request: Request) -> Response:
-        found = await anyio.to_thread.run_sync(browser.topics)
-        return pages.render(request, "topics", "Topics", topics=found)
+class ExplorerPages:
+    """The endpoints of the explorer's sections; blocking reads go to worker threads."""
 
-    async def topic(request: Request) -> Response:
+    def __init__(self, explorer: Explorer, pages: Pages, guard: Guard) -> None:
+        self._explorer = explorer
+        self._browser = explorer.browser
+        self._pages = pages
+        self._guard = guard
+
+    async def topics(self, request: Request) -> Response:
+        """Every topic of the cluster."""
+        found = await to_thread.run_sync(self._browser.topics)
+        return self._pages.render(request, "topics", "Topics", topics=found)
+
+    async def topic(self, request: Request) -> Response:
+        """One topic: its partitions and watermarks, and messages where the query says."""
         name = request.path_params["name"]
-        partitions = await anyio.to_thread.run_sync(browser.partitions, name)
+        partitions = await to_thread.run_sync(self._browser.partitions, name)
         chosen, offset, at, problem = _position(request, partitions)
         messages: list[dict[str, Any]] = []
-        if explorer.browse_messages and chosen is not None and problem is None:
-            messages = await anyio.to_thread.run_sync(browser.messages, name, chosen, offset,
-                                                      at)
-        return pages.render(request, "topic", f"Topic {name}", topic=name,
-                            partitions=partitions, messages=messages, chosen=chosen,
-                            problem=problem, browse=explorer.browse_messages)
+        if self._explorer.browse_messages and chosen is not None and problem is None:
+            messages = await to_thread.run_sync(self._browser.messages, name, chosen, offset,
+                                                at)
+        return self._pages.render(request, "topic", f"Topic {name}", topic=name,
+                                  partitions=partitions, messages=messages, chosen=chosen,
+                                  problem=problem, browse=self._explorer.browse_messages)
 
-    async def dead_letters(request: Request) -> Response:
-        shown = []
-        for name in explorer.dead_letter_topics:
-            partitions = await anyio.to_thread.run_sync(browser.partitions, name)
-            messages: list[dict[str, Any]] = []
-            if explorer.browse_messages:
-                for row in partitions:
-                    messages += await anyio.to_thread.run_sync(browser.messages, name,
-                                                               row["partition"])
-            shown.append({"topic": name, "partitions": partitions, "messages": [
-                {**message, "source": {key[len("source_"):]: value
-                                       for key, value in message["headers"]
-                                       if key.startswith("source_")}}
-                for message in messages]})
-        return pages.render(request, "dead_letters", "Dead letters", dead_letters=shown,
-                            browse=explorer.browse_messages,
-                            resend=explorer.resend is not None)
+    async def dead_letters(self, request: Request) -> Response:
+        """Each dead-letter topic of the app: partitions and latest messages with sources."""
+        shown = [await self._dead_letters_of(name)
+                 for name in self._explorer.dead_letter_topics]
+        return self._pages.render(request, "dead_letters", "Dead letters", dead_letters=shown,
+                                  browse=self._explorer.browse_messages,
+                                  resend=self._explorer.resend is not None)
 
-    async def resend(request: Request) -> Response:
-        refusal = await guard.refusal(request)
-        if refusal is not None or explorer.resend is None:
+    async def _dead_letters_of(self, name: str) -> dict[str, Any]:
+        partitions = await to_thread.run_sync(self._browser.partitions, name)
+        messages: list[dict[str, Any]] = []
+        if self._explorer.browse_messages:
+            for row in partitions:
+                messages += await to_thread.run_sync(self._browser.messages, name,
+                                                     row["partition"])
+        return {"topic": name, "partitions": partitions, "messages": messages}
+
+    async def resend(self, request: Request) -> Response:
+        """POST: send one dead letter back to its source topic (the token needed)."""
+        refusal = await self._guard.refusal(request)
+        resend = self._explorer.resend
+        if refusal is not None or resend is None:
             return refusal or PlainTextResponse("read only", status_code=403)
         name = request.path_params["name"]
-        if name not in explorer.dead_letter_topics:
+        if name not in self._explorer.dead_letter_topics:
             return PlainTextResponse(f"{name!r} is no dead-letter topic of this app",
                                      status_code=404)
-        said = await anyio.to_thread.run_sync(explorer.resend, name,
-                                              request.path_params["partition"],
-                                              request.path_params["offset"])
+        said = await to_thread.run_sync(resend, name, request.path_params["partition"],
+                                        request.path_params["offset"])
         return PlainTextResponse(said, status_code=202)
 
-    async def routes(request: Request) -> Response:
-        return pages.render(request, "routes", "Routes", routes=explorer.routes,
-                            declared=explorer.declared)
-
-    return [
-        Route("/topics", topics), Route("/topics/{name}", topic),
-        Route("/dead-letters", dead_letters),
-        Route("/dead-letters/{name}/{partition:int}/{offset:int}/resend", resend,
-              methods=["POST"]),
-        Route("/routes", routes),
-    ]
+    async def routes(self, request: Request) -> Response:
+        """The app's routes and declared topics."""
+        return self._pages.render(request, "routes", "Routes", routes=self._explorer.routes,
+                                  declared=self._explorer.declared)
 
 
 def _position(request: Request, partitions: list[dict[str, Any]]
