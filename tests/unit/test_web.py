@@ -205,7 +205,8 @@ def test_every_section_is_linked_from_the_root_by_its_name(client: Client) -> No
 
 def test_engine_web_binds_this_machine_only_by_default() -> None:
     args = parser().parse_args(["web", "shop:app"])
-    assert (args.host, args.port, args.token) == ("127.0.0.1", 9396, None)
+    assert (args.host, args.port, args.token, args.browse) == ("127.0.0.1", 9396, None, True)
+    assert parser().parse_args(["web", "shop:app", "--no-browse"]).browse is False
 
 
 class Sent(list[tuple[str, str]]):
