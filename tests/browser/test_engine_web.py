@@ -1,7 +1,9 @@
-"""``engine web TARGET``: the command serves the dashboard on 127.0.0.1, read only by default."""
+"""``engine web`` serves the dashboard (127.0.0.1, read only by default); ``engine server``
+with the plugin obeys a stop command."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -47,3 +49,54 @@ def test_engine_web_serves_the_pages_read_only_without_a_token(bootstrap: str,
         _, errors = server.communicate(timeout=60)
     assert server.returncode == 0, errors
     assert f"dashboard on http://127.0.0.1:{port}/ (read only)" in errors
+
+
+def test_engine_server_stops_gracefully_on_a_stop_command(bootstrap: str, tmp_path: Path) -> None:
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+    from confluent_kafka import Consumer as KafkaConsumer
+
+    from engine.broker import create_topics
+    from engine.web.codec import COMMANDS_TOPIC, REPORTS_TOPIC, decode, encode
+    from tests.integration.conftest import produce
+
+    run = free_port()  # a number no other test uses for its names
+    topic, group = f"web-served-{run}", f"web-server-{run}"
+    create_topics(bootstrap, {topic: 1})
+    target = tmp_path / "shop.py"
+    kafka = {"bootstrap.servers": bootstrap, **FAST_GROUP}
+    target.write_text(
+        "from engine import App, Consumer\n"
+        "class Takes(Consumer):\n"
+        "    def consume(self, messages):\n"
+        "        for message in messages:\n"
+        "            self.mark_as_consumed(message)\n"
+        f"app = App(kafka={kafka!r}, client_id={group!r})\n"
+        f"app.topic({topic!r}, Takes)\n")
+    server = subprocess.Popen([sys.executable, "-m", "engine", "server", str(target),
+                               "--plugin", "web"], stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "ENGINE_WEB_INTERVAL": "0.5"})
+    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                            "enable.auto.commit": False})
+    found: list[str] = []
+
+    def running_process() -> bool:
+        for message in reader.consume(100, 0.2):
+            record = decode(message.value()) if message.error() is None else {}
+            process = record.get("process", {})
+            if process.get("client_id") == group and process.get("state") == "running":
+                found.append(process["id"])
+        return bool(found)
+
+    try:
+        reader.assign([TopicPartition(REPORTS_TOPIC, 0, OFFSET_BEGINNING)])
+        wait_until(running_process, message="the server's report")
+        produce(bootstrap, COMMANDS_TOPIC, [(found[0].encode(), encode(
+            "command", {"action": "stop", "process": found[0]}))])
+        code = server.wait(90)
+    finally:
+        reader.close()
+        if server.poll() is None:
+            server.kill()
+        errors = server.communicate(timeout=30)[1]
+    assert code == 0, errors
+    assert "the dashboard asked this process to stop" in errors
