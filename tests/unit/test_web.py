@@ -367,3 +367,18 @@ def test_a_paused_partition_says_why_and_until_when() -> None:
     state.apply(report("p1", 1000.0, partitions=[row]))
     body = Client(dashboard(state)).get("/groups").text
     assert "<td>yes (retry, attempt 2) until 1970-01-01 00:16:41 UTC</td>" in body
+
+
+def test_every_template_and_static_file_ships_in_the_package() -> None:
+    import configparser
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    setup = configparser.ConfigParser()
+    setup.read(root / "setup.cfg")
+    patterns = [p.strip() for p in setup["options.package_data"]["engine.web"].split(",")]
+    folder = root / "engine" / "web"
+    shipped = {path for pattern in patterns for path in folder.glob(pattern)}
+    needed = {path for sub in ("templates", "static") for path in (folder / sub).rglob("*")
+              if path.is_file()}
+    assert needed and needed <= shipped, sorted(str(p) for p in needed - shipped)
