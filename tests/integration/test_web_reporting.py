@@ -35,6 +35,9 @@ class Records:
     def __init__(self, bootstrap: str, topic: str, process: Callable[[], str | None]) -> None:
         self._consumer = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                                         "enable.auto.commit": False})
+        # the plugin creates its topics as it starts: read once the topic is there
+        wait_until(lambda: topic in self._consumer.list_topics(timeout=10).topics,
+                   message=f"{topic} to exist")
         self._consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         self._process = process
         self.found: list[dict[str, Any]] = []
