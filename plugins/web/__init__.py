@@ -23,6 +23,7 @@ from engine.web.codec import (
 )
 
 from .commands import Commands
+from .process_info import process_id
 from .reporter import Reporter, Settings
 from .tracker import Tracker
 
@@ -82,12 +83,13 @@ class WebPlugin(Configurable):
 
     def start(self, app: App) -> None:
         """The app (or a swarm node) starts: report from now on, on the plugin's thread."""
-        if self._reporter is None:
-            self._reporter = Reporter(app, self.tracker, self._settings)
-            self._reporter.start()
-            if self._commands:
-                Commands(app, self._reporter.process_id,
-                         lambda: str(self.tracker.app_state)).start()
+        if self._reporter is not None:
+            return
+        process = process_id()
+        commands = Commands(app, process, lambda: str(self.tracker.app_state))
+        self._reporter = Reporter(app, self.tracker, self._settings, process,
+                                  then=commands.start if self._commands else None)
+        self._reporter.start()
 
     @property
     def process_id(self) -> str | None:

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from engine.routing.selection import Selection
 from engine.web.codec import COMMANDS_TOPIC, ERRORS_TOPIC, HEADERS, REPORTS_TOPIC, encode
 
 from . import report
-from .process_info import CpuMeter, process_id, snapshot, versions
+from .process_info import CpuMeter, snapshot, versions
 from .tracker import Tracker
 
 if TYPE_CHECKING:
@@ -42,17 +43,21 @@ class Settings:
 class Reporter:
     """Wakes every ``interval`` seconds or when woken, then sends what is new.
 
+    ``then`` runs on the reporter's thread once the topics were created (or tried).
+
     Sends through the app's own producer (asynchronously); once the app stopped and closed it,
     the thread ends.
     """
 
-    def __init__(self, app: App, tracker: Tracker, settings: Settings) -> None:
+    def __init__(self, app: App, tracker: Tracker, settings: Settings, process: str,
+                 then: Callable[[], None] | None = None) -> None:
+        self._then = then
         self._app = app
         self._tracker = tracker
         self._settings = settings
         self._woken = threading.Event()
         self._cpu = CpuMeter()
-        self.process_id = process_id()
+        self.process_id = process
         self._process = {"id": self.process_id, "host": socket.gethostname(),
                          "pid": os.getpid(), "started_at": time.time(),
                          "client_id": app.settings.client_id, "versions": versions(),
@@ -69,6 +74,8 @@ class Reporter:
     def _run(self) -> None:
         if self._settings.create_topics:
             self._create_topics()
+        if self._then is not None:  # what needs the topics (the commands' reader) starts now
+            self._then()
         while True:
             try:
                 self._send_errors()

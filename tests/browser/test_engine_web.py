@@ -88,6 +88,8 @@ def test_engine_server_stops_gracefully_on_a_stop_command(bootstrap: str, tmp_pa
         return bool(found)
 
     try:
+        wait_until(lambda: REPORTS_TOPIC in reader.list_topics(timeout=10).topics,
+                   message=f"{REPORTS_TOPIC} to exist")  # the plugin creates it as it starts
         reader.assign([TopicPartition(REPORTS_TOPIC, 0, OFFSET_BEGINNING)])
         wait_until(running_process, message="the server's report")
         produce(bootstrap, COMMANDS_TOPIC, [(found[0].encode(), encode(
