@@ -72,6 +72,12 @@ def size(value: Any) -> str:
     return "" if not isinstance(value, (int, float)) else f"{value / 2**20:.1f} MiB"
 
 
+SLOW_REFRESH = 10.0
+"""Seconds between two refreshes of a page that reads from the brokers (the explorer's)."""
+
+ERRORS_SHOWN = 50
+"""Errors on the Errors page, the newest (each may carry a long traceback)."""
+
 Send = Callable[[str, str], None]
 """Sends one command: (process id, action)."""
 
@@ -84,10 +90,17 @@ class Pages:
         self._templates = templates()
         self._common = {"refresh": refresh, "commands": commands, "sections": sections}
 
-    def render(self, request: Request, part: str, title: str, **data: Any) -> Response:
-        """The page of ``part`` (template ``parts/<part>.html``) with ``data``."""
+    def render(self, request: Request, part: str, title: str, *, slow: bool = False,
+               **data: Any) -> Response:
+        """The page of ``part`` (template ``parts/<part>.html``) with ``data``.
+
+        A ``slow`` page (one that asks the brokers) refreshes at most every ``SLOW_REFRESH``
+        seconds.
+        """
         context = {**self._common, "part": part, "title": title, "path": request.url.path,
                    **data}
+        if slow:
+            context["refresh"] = max(float(context["refresh"]), SLOW_REFRESH)
         name = f"parts/{part}.html" if request.headers.get("x-live") else "page.html"
         return self._templates.TemplateResponse(request, name, context)
 
@@ -118,7 +131,7 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
                                  lambda: {"processes": state.processes()})),
         Route("/groups", page("groups", "Consumer groups", lambda: {"groups": state.groups()})),
         Route("/jobs", page("jobs", "Jobs", lambda: {"jobs": state.jobs()})),
-        Route("/errors", page("errors", "Errors", lambda: {"errors": state.errors()})),
+        Route("/errors", page("errors", "Errors", lambda: errors(state))),
         Route("/processes/{process_id}/{action}", command_endpoint(state, token, send),
               methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -126,6 +139,12 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
     if explorer is not None:
         routes[-1:-1] = explore_routes(explorer, pages, Guard(token))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def errors(state: State) -> dict[str, Any]:
+    """The newest ``ERRORS_SHOWN`` errors, and how many more the dashboard keeps."""
+    kept = state.errors()
+    return {"errors": kept[:ERRORS_SHOWN], "older": max(0, len(kept) - ERRORS_SHOWN)}
 
 
 class Guard:

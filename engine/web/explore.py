@@ -91,7 +91,7 @@ class ExplorerPages:
     async def topics(self, request: Request) -> Response:
         """Every topic of the cluster."""
         found = await to_thread.run_sync(self._browser.topics)
-        return self._pages.render(request, "topics", "Topics", topics=found)
+        return self._pages.render(request, "topics", "Topics", slow=True, topics=found)
 
     async def topic(self, request: Request) -> Response:
         """One topic: its partitions and watermarks, and messages where the query says."""
@@ -102,7 +102,7 @@ class ExplorerPages:
         if self._explorer.browse_messages and chosen is not None and problem is None:
             messages = await to_thread.run_sync(self._browser.messages, name, chosen, offset,
                                                 at)
-        return self._pages.render(request, "topic", f"Topic {name}", topic=name,
+        return self._pages.render(request, "topic", f"Topic {name}", slow=True, topic=name,
                                   partitions=partitions, messages=messages, chosen=chosen,
                                   problem=problem, browse=self._explorer.browse_messages)
 
@@ -110,7 +110,8 @@ class ExplorerPages:
         """Each dead-letter topic of the app: partitions and latest messages with sources."""
         shown = [await self._dead_letters_of(name)
                  for name in self._explorer.dead_letter_topics]
-        return self._pages.render(request, "dead_letters", "Dead letters", dead_letters=shown,
+        return self._pages.render(request, "dead_letters", "Dead letters", slow=True,
+                                  dead_letters=shown,
                                   browse=self._explorer.browse_messages,
                                   resend=self._explorer.resend is not None)
 

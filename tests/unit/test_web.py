@@ -382,3 +382,21 @@ def test_every_template_and_static_file_ships_in_the_package() -> None:
     needed = {path for sub in ("templates", "static") for path in (folder / sub).rglob("*")
               if path.is_file()}
     assert needed and needed <= shipped, sorted(str(p) for p in needed - shipped)
+
+
+def test_the_errors_page_shows_the_newest_fifty() -> None:
+    from engine.web.dashboard import dashboard
+
+    state = State(clock=lambda: 1000.0)
+    for number in range(60):
+        state.apply({"schema": 1, "kind": "error", "type": "t", "error_class": "E",
+                     "message": f"error {number}.", "traceback": "", "host": "h", "pid": 1})
+    body = Client(dashboard(state)).get("/errors").text
+    assert "error 59." in body and "error 10." in body and "error 9." not in body
+    assert "10 older errors are kept but not shown." in body
+
+
+def test_pages_that_ask_the_brokers_refresh_slowly() -> None:
+    client, _ = explored(browse=True)
+    assert 'data-refresh="10.0"' in client.get("/topics").text
+    assert 'data-refresh="2.0"' in client.get("/").text
