@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import AdminError, NotRunningError, RoutingError
 from engine.lifecycle import AppState
+from engine.node_ports import node_index
 from engine.routing.selection import Selection
 from engine.web.codec import COMMANDS_TOPIC, ERRORS_TOPIC, HEADERS, REPORTS_TOPIC, encode
 
@@ -61,7 +62,7 @@ class Reporter:
         self._process = {"id": self.process_id, "host": socket.gethostname(),
                          "pid": os.getpid(), "started_at": time.time(),
                          "client_id": app.settings.client_id, "versions": versions(),
-                         "interval": settings.interval}
+                         "interval": settings.interval, "node": node_index()}
 
     def start(self) -> None:
         """Start the thread ``engine.web.reporter``."""

@@ -133,7 +133,7 @@ def test_the_overview_shows_the_process_and_its_counts_live(
     expect(row).to_contain_text("running", timeout=WAIT_MS)
     produce(bootstrap, served.topic, [(str(i).encode(), b"ok") for i in range(25)])
     # the page is not reloaded: the live update brings the new count
-    expect(row.locator("td").nth(7)).to_have_text("25", timeout=WAIT_MS)
+    expect(row.locator("td").nth(8)).to_have_text("25", timeout=WAIT_MS)
     # and the last hour's throughput is drawn
     expect(page.locator("#chart-throughput polyline")).not_to_have_attribute("points", "")
     shot = os.environ.get("ENGINE_WEB_SCREENSHOT")  # for the docs: a picture of this page

@@ -31,6 +31,7 @@ def test_each_swarm_node_reports_with_its_own_pid(bootstrap: str, tmp_path: Path
         reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                                 "enable.auto.commit": False})
         running: dict[int, dict[str, int]] = {}  # pid -> the last counters of a running node
+        nodes: set[int] = set()
 
         def both_nodes_counted(total: int) -> bool:
             for message in reader.consume(100, 0.2):
@@ -38,6 +39,7 @@ def test_each_swarm_node_reports_with_its_own_pid(bootstrap: str, tmp_path: Path
                 process = record.get("process", {})
                 if process.get("client_id") == group and process.get("state") == "running":
                     running[process["pid"]] = record["counters"]
+                    nodes.add(process["node"])
             return (len(running) == 2
                     # a rebalance may deliver a message twice, never less than once
                     and sum(counters["messages"] for counters in running.values()) >= total)
@@ -55,3 +57,4 @@ def test_each_swarm_node_reports_with_its_own_pid(bootstrap: str, tmp_path: Path
             swarm.send_signal(signal.SIGTERM)
             code = swarm.wait(90)
     assert code == 0, (tmp_path / "swarm.log").read_text()[-3000:]
+    assert nodes == {0, 1}  # each says which node it is
