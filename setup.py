@@ -7,6 +7,7 @@ top-level ``plugins`` package would collide with any other distribution that shi
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["engine", "engine.*"]), "engine_plugins"],
+    packages=[*find_packages(include=["engine", "engine.*"]), "engine_plugins",
+              "engine_plugins.web"],
     package_dir={"engine_plugins": "plugins"},
 )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from engine.broker import BrokerError, BrokerMissingError, BrokerUnreachableError
 from engine.cli import info
@@ -12,6 +14,9 @@ from engine.cli.arguments import Parser, at_least, port, seconds, topic_spec
 from engine.cli.target import TargetError, UserCodeError, load_app
 from engine.errors import AdminError, ConfigError, PluginError, RoutingError
 from engine.routing.selection import Selection
+
+if TYPE_CHECKING:
+    from engine.app import App
 
 EXIT_OK, EXIT_START_ERROR = 0, 1
 ACTIONS = ("plan", "create", "repartition", "align", "migrate", "delete", "lag")
@@ -56,6 +61,16 @@ def parser() -> argparse.ArgumentParser:
     topics.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS",
                         help="how long each admin request may take (default 30)")
     _filters(topics)
+    web = commands.add_parser("web", help="serve the dashboard of the processes that report"
+                              " (plugin web) on the app's cluster")
+    web.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
+    web.add_argument("--port", type=port, default=9396, help="TCP port (default 9396)")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="address to bind (default 127.0.0.1: this machine only)")
+    web.add_argument("--token", default=os.environ.get("ENGINE_WEB_TOKEN"),
+                     help="the token commands need (default: ENGINE_WEB_TOKEN; none: read only)")
+    web.add_argument("--no-browse", dest="browse", action="store_false",
+                     help="never show messages (dead letters, topics explorer)")
     show = commands.add_parser("info", help="routes, subscription groups, settings, lifecycle")
     show.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")
     _filters(show)
@@ -115,7 +130,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from engine.cli.demo import run_demo
 
         return run_demo(args.messages, args.partitions, args.concurrency)
-    app = load_app(args.target)
+    return _run_on(load_app(args.target), args)
+
+
+def _run_on(app: App, args: argparse.Namespace) -> int:
+    """The commands that work on the app named by TARGET."""
     if args.command == "info":
         sys.stdout.write(info.render(app, selection(args)) + "\n")
         return EXIT_OK
@@ -123,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from engine.cli.topics import run_topics
 
         return run_topics(app, args.action, selection(args), args.yes, args.timeout)
+    if args.command == "web":
+        from engine.cli.web import run_web
+
+        return run_web(app, args.host, args.port, args.token, args.browse)
     if args.command == "swarm":
         from engine.cli.server import swarm
 

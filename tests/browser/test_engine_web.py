@@ -1,0 +1,104 @@
+"""``engine web`` serves the dashboard (127.0.0.1, read only by default); ``engine server``
+with the plugin obeys a stop command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from engine.broker import free_port
+from tests.integration.conftest import FAST_GROUP, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def fetch(url: str, method: str = "GET") -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError as error:  # not listening yet
+        return 0, str(error)
+
+
+def test_engine_web_serves_the_pages_read_only_without_a_token(bootstrap: str,
+                                                               tmp_path: Path) -> None:
+    target = tmp_path / "shop.py"
+    kafka = {"bootstrap.servers": bootstrap, **FAST_GROUP}
+    target.write_text(f"from engine import App\napp = App(kafka={kafka!r}, client_id='shop')\n")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "engine", "web", str(target),
+                               "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: fetch(url + "/")[0] == 200, message="the dashboard to answer")
+        body = fetch(url + "/")[1]
+        assert "<h1>Overview</h1>" in body
+        assert fetch(url + "/processes/any/stop", "POST")[0] == 403  # no --token: read only
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, errors
+    assert f"dashboard on http://127.0.0.1:{port}/ (read only)" in errors
+
+
+def test_engine_server_stops_gracefully_on_a_stop_command(bootstrap: str, tmp_path: Path) -> None:
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+    from confluent_kafka import Consumer as KafkaConsumer
+
+    from engine.broker import create_topics
+    from engine.web.codec import COMMANDS_TOPIC, REPORTS_TOPIC, decode, encode
+    from tests.integration.conftest import produce
+
+    run = free_port()  # a number no other test uses for its names
+    topic, group = f"web-served-{run}", f"web-server-{run}"
+    create_topics(bootstrap, {topic: 1})
+    target = tmp_path / "shop.py"
+    kafka = {"bootstrap.servers": bootstrap, **FAST_GROUP}
+    target.write_text(
+        "from engine import App, Consumer\n"
+        "class Takes(Consumer):\n"
+        "    def consume(self, messages):\n"
+        "        for message in messages:\n"
+        "            self.mark_as_consumed(message)\n"
+        f"app = App(kafka={kafka!r}, client_id={group!r})\n"
+        f"app.topic({topic!r}, Takes)\n")
+    server = subprocess.Popen([sys.executable, "-m", "engine", "server", str(target),
+                               "--plugin", "web"], stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "ENGINE_WEB_INTERVAL": "0.5"})
+    reader = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                            "enable.auto.commit": False})
+    found: list[str] = []
+
+    def running_process() -> bool:
+        for message in reader.consume(100, 0.2):
+            record = decode(message.value()) if message.error() is None else {}
+            process = record.get("process", {})
+            if process.get("client_id") == group and process.get("state") == "running":
+                found.append(process["id"])
+        return bool(found)
+
+    try:
+        wait_until(lambda: REPORTS_TOPIC in reader.list_topics(timeout=10).topics,
+                   message=f"{REPORTS_TOPIC} to exist")  # the plugin creates it as it starts
+        reader.assign([TopicPartition(REPORTS_TOPIC, 0, OFFSET_BEGINNING)])
+        wait_until(running_process, message="the server's report")
+        produce(bootstrap, COMMANDS_TOPIC, [(found[0].encode(), encode(
+            "command", {"action": "stop", "process": found[0]}))])
+        code = server.wait(90)
+    finally:
+        reader.close()
+        if server.poll() is None:
+            server.kill()
+        errors = server.communicate(timeout=30)[1]
+    assert code == 0, errors
+    assert "the dashboard asked this process to stop" in errors
