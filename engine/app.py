@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from engine import plugin as plugin_loading
 from engine.app_producer import AppProducer
 from engine.config.settings import Settings
-from engine.errors import EngineError, PluginError, SwarmError
+from engine.errors import ConfigError, EngineError, PluginError, RoutingError, SwarmError
 from engine.instrumentation.monitor import Monitor
 from engine.lifecycle.app_state import AppState
 from engine.lifecycle.lifecycle import Lifecycle
@@ -137,6 +137,22 @@ class App(TopicDeclarations):
         server.quiet()
         return server.wait_for(AppState.QUIET, timeout or self.settings.shutdown_timeout)
 
+    def pause(self, topic: str, partition: int, timeout: float | None = None) -> None:
+        """Pause one partition from outside its jobs (an operator's pause; the dashboard's).
+
+        Nothing more of it is fetched for ``timeout`` seconds (None: until ``resume``); a
+        batch already running finishes, and fetching goes on where it stood, so nothing is
+        skipped or read twice. The process that owns the partition pauses it; elsewhere it
+        is a no-op. Raises ``RoutingError`` for a topic this app does not consume.
+        """
+        checked = _partition_request(self, topic, partition, timeout)
+        self._running_server().pause_partition(topic, partition, checked)
+
+    def resume(self, topic: str, partition: int) -> None:
+        """End a partition's pause now: an operator's, the consumer's or a retry's back-off."""
+        _partition_request(self, topic, partition, None)
+        self._running_server().resume_partition(topic, partition)
+
     def stop(self) -> None:
         """Stop gracefully; raises ``StopTimeout`` past ``shutdown_timeout`` (never exits)."""
         server = self._running_server()
@@ -213,3 +229,25 @@ class App(TopicDeclarations):
     def __repr__(self) -> str:
         """The client id and state."""
         return f"<App {self.settings.client_id!r} {self.state.value}>"
+
+
+UNTIL_RESUMED = 10 * 365 * 24 * 3600.0
+"""The seconds of a pause without a timeout: ten years, a number every report can carry."""
+
+
+def _partition_request(app: App, topic: str, partition: int, timeout: float | None) -> float:
+    """The pause's seconds; ``RoutingError`` or ``ConfigError`` naming what is wrong."""
+    routed = sorted({route.name for group in app.subscription_groups()
+                     for route in group.topics})
+    if topic not in routed:
+        raise RoutingError(f"topic {topic!r} is not consumed by this app (routed topics:"
+                           f" {', '.join(routed) or 'none'})")
+    problems = []
+    if not isinstance(partition, int) or isinstance(partition, bool) or partition < 0:
+        problems.append(f"partition must be an integer >= 0 (got {partition!r})")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < float("inf")):
+        problems.append(f"timeout must be None or a number of seconds > 0 (got {timeout!r})")
+    if problems:
+        raise ConfigError(problems)
+    return UNTIL_RESUMED if timeout is None else float(timeout)

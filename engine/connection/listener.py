@@ -17,6 +17,7 @@ from engine.connection.fetch_iteration import FetchIteration
 from engine.connection.group_jobs import GroupJobs
 from engine.connection.listener_client import ListenerClient
 from engine.connection.long_jobs import LongJobs
+from engine.connection.partition_effects import apply_effects
 from engine.connection.revocations import Revocations
 from engine.lifecycle.listener_state import ListenerState
 from engine.lifecycle.listener_status import ListenerStatus
@@ -154,6 +155,29 @@ class Listener:
         if serve_quiet:
             self.serve_while_quiet()
         self.shut_down()
+
+    # -- an operator's requests, from any thread -----------------------------------------------
+
+    def pause_partition(self, topic: str, partition: int, timeout: float) -> None:
+        """Pause fetching a partition this listener serves, for ``timeout`` seconds.
+
+        Made on the listener's thread between two poll slices (after a batch that runs);
+        a partition it does not own is left alone.
+        """
+        self._long.calls.submit(self._pause_partition, (topic, partition), timeout)
+
+    def resume_partition(self, topic: str, partition: int) -> None:
+        """End the pause of a partition this listener serves (a retry's back-off too)."""
+        self._long.calls.submit(self._resume_partition, (topic, partition))
+
+    def _pause_partition(self, key: PartitionKey, timeout: float) -> None:
+        if key in self.partitions or key in self.client.rebalance.assignment:
+            state = self.partitions.get(key).state
+            apply_effects(self.client, state, state.pause_by_operator(timeout))
+
+    def _resume_partition(self, key: PartitionKey) -> None:
+        if key in self.partitions:
+            self.partitions.get(key).state.resume()  # ended before the next poll
 
     # -- the steps of the phases -----------------------------------------------------------------
 

@@ -143,6 +143,8 @@ class PartitionState:
             return False  # its release seeks to after the held batch
         if self._paused_until is not None:
             self._seek_due = True
+            if self._pause_offset is None:  # an operator's pause: restart at what it refuses
+                self._pause_offset = first_offset
             return False
         end = self._delivered_end
         if self._first_unmarked is None or end is None or self._first_unmarked >= end:
@@ -193,10 +195,14 @@ class PartitionState:
         partition paused until it is due; a partition no longer ours is left alone.
         """
         self._held = False
-        if self._revoked or self._refused or self._paused_until is not None:
-            return NO_EFFECTS
         position = self._delivered_end if self._delivered_end is not None else (
             self._first_unmarked)
+        if self._paused_until is not None and self._pause_offset is None:
+            # an operator paused it meanwhile: the pause's end fetches from after the batch
+            self._pause_offset = position
+            self._seek_due = position is not None and not self._positioned
+        if self._revoked or self._refused or self._paused_until is not None:
+            return NO_EFFECTS
         self._seek_due = False
         if position is None or self._positioned:
             return (Resume(),)
@@ -284,6 +290,24 @@ class PartitionState:
         self._delivered_end = None
         if restart_at is not None:
             self._first_unmarked = restart_at
+
+    def pause_by_operator(self, timeout: float) -> tuple[Effect, ...]:
+        """An operator pauses the partition from outside its jobs (``App.pause``).
+
+        Nothing is fetched for ``timeout`` seconds; then fetching goes on where it stood, so
+        nothing is skipped or read twice: after the last batch delivered, or from the first
+        batch the pause refused. A pause already on (a retry's back-off, the consumer's own)
+        keeps its restart offset and lasts at least as long.
+        """
+        until = self._clock() + timeout
+        if self._paused_until is not None:
+            self._paused_until = max(self._paused_until, until)
+            self._pause_manual = True
+            return NO_EFFECTS
+        self._paused_until, self._pause_manual = until, True
+        self._pause_offset = None  # set by the first batch refused, if any (``start``)
+        self._seek_due = False
+        return (Pause(None, timeout),)
 
     def resume(self) -> None:
         """End the pause now (the listener resumes the partition before its next poll)."""

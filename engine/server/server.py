@@ -124,6 +124,20 @@ class Server:
         """Stop taking new work but keep the partitions."""
         self._move(AppState.QUIETING)
 
+    def pause_partition(self, topic: str, partition: int, timeout: float) -> None:
+        """Ask the listeners of ``topic`` to pause the partition (its owner does)."""
+        for listener in self._listeners_of(topic):
+            listener.pause_partition(topic, partition, timeout)
+
+    def resume_partition(self, topic: str, partition: int) -> None:
+        """Ask the listeners of ``topic`` to end the partition's pause (its owner does)."""
+        for listener in self._listeners_of(topic):
+            listener.resume_partition(topic, partition)
+
+    def _listeners_of(self, topic: str) -> list[Listener]:
+        return [listener for listener in self.runner.listeners or ()
+                if topic in listener.subscription_group.topic_names]
+
     def wait_for(self, state: AppState, timeout: float) -> bool:
         """Wait until the app reaches ``state`` (or the runner ends); False on timeout."""
         reached = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import typing
 from typing import Any
 
@@ -175,5 +176,56 @@ def test_the_pause_of_a_partition_a_long_job_holds_ends_after_the_job_not_during
     assert client.positions[KEY] == 13 and KEY in client.paused  # released, still paused
     listener.iterate()
     assert client.positions[KEY] == 13 and KEY not in client.paused
+    workers._queue.close()
+    assert workers.join(5)
+
+
+def test_an_operators_pause_goes_on_where_it_stood_skipping_and_rereading_nothing() -> None:
+    now = [0.0]
+    state = state_at(now)
+    assert state.start(0, 4)
+    state.succeed(4)
+    assert state.pause_by_operator(60.0) == (Pause(None, 60.0),)
+    assert state.paused_until == 60.0 and state.pause_is_manual
+    assert state.end_pause() == (Resume(),)  # nothing refused: the client's position holds
+    state.pause_by_operator(60.0)
+    assert not state.start(5, 9)  # fetched before the pause: refused ...
+    assert not state.start(10, 12)
+    assert state.end_pause() == (Seek(5), Resume())  # ... and fetched again from its first
+
+
+def test_an_operators_pause_over_a_retry_keeps_the_retrys_offset_and_lasts_longer() -> None:
+    now = [0.0]
+    state = state_at(now)
+    assert state.start(0, 4)
+    retry = state.fail(range(5))
+    assert retry is not None and state.paused_until == 1.0
+    assert state.pause_by_operator(30.0) == ()  # paused already
+    assert state.paused_until == 30.0 and state.resume_offset == 0
+    state.resume()  # the operator's resume ends the back-off too
+    assert state.paused_until == 0.0
+
+
+def test_an_operators_pause_during_a_long_job_fetches_after_its_batch_once_over() -> None:
+    state = state_at([0.0])
+    assert state.start(0, 1)
+    state.hold()
+    state.pause_by_operator(30.0)
+    assert state.release() == ()  # still paused: the operator's pause outlasts the job
+    assert state.end_pause() == (Seek(2), Resume())
+
+
+def test_a_listener_pauses_and_resumes_a_partition_it_serves_for_an_operator() -> None:
+    listener, client, workers = fake_listener(Consumer)
+    client.rebalance.assigned([KEY])
+    listener.after_rebalance([])
+    listener.pause_partition("t", 0, 30.0)  # from the owner (not yet bound): made at once
+    assert KEY in client.paused
+    state = listener.partitions.get(KEY).state
+    assert state.paused_until is not None and state.pause_is_manual
+    listener.pause_partition("t", 7, 30.0)  # not its partition: left alone
+    assert ("t", 7) not in listener.partitions
+    listener.resume_partition("t", 0)
+    assert state.paused_until is not None and state.paused_until <= time.monotonic()
     workers._queue.close()
     assert workers.join(5)
