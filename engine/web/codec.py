@@ -22,8 +22,14 @@ ERRORS_TOPIC = "engine_errors"
 COMMANDS_TOPIC = "engine_commands"
 """Where the dashboard sends commands (key: the process id they are for)."""
 
-COMMANDS = ("quiet", "stop")
-"""What a command may ask a process to do."""
+PROCESS_COMMANDS = ("quiet", "stop")
+"""What a command may ask of a whole process."""
+
+PARTITION_COMMANDS = ("pause", "resume")
+"""What a command may ask of one partition (the record names ``topic`` and ``partition``)."""
+
+COMMANDS = PROCESS_COMMANDS + PARTITION_COMMANDS
+"""Every command a process obeys."""
 
 SCHEMA_VERSION = 1
 """The version of the records' layout; a reader refuses any other."""

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from engine.web.codec import COMMANDS
+from engine.web.codec import PARTITION_COMMANDS, PROCESS_COMMANDS
 from engine.web.explore import EXPLORER_SECTIONS, Explorer, explore_routes
 from engine.web.state import State
 
@@ -78,8 +78,9 @@ SLOW_REFRESH = 10.0
 ERRORS_SHOWN = 50
 """Errors on the Errors page, the newest (each may carry a long traceback)."""
 
-Send = Callable[[str, str], None]
-"""Sends one command: (process id, action)."""
+Send = Callable[..., None]
+"""Sends one command: ``(process id, action)``, and a partition command's ``target``
+(``{"topic": ..., "partition": ...}``)."""
 
 
 class Pages:
@@ -110,7 +111,8 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
               explorer: Explorer | None = None) -> Starlette:
     """The ASGI app over ``state`` (the feed that fills it is the caller's).
 
-    With a ``token`` and a ``send``, processes get Quiet and Stop buttons; a command is a POST
+    With a ``token`` and a ``send``, processes get Quiet and Stop buttons and partitions
+    Pause and Resume ones; a command is a POST
     that carries the token (header ``X-Engine-Token``, ``Authorization: Bearer``, or a form
     field ``token``). Without a token the dashboard is read only. An ``explorer`` adds the
     Dead letters, Topics and Routes sections.
@@ -134,6 +136,8 @@ def dashboard(state: State, *, lifespan: Callable[[Starlette], Any] | None = Non
         Route("/errors", page("errors", "Errors", lambda: errors(state))),
         Route("/processes/{process_id}/{action}", command_endpoint(state, token, send),
               methods=["POST"]),
+        Route("/processes/{process_id}/partitions/{topic}/{partition:int}/{action}",
+              command_endpoint(state, token, send, partition=True), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     if explorer is not None:
@@ -167,27 +171,36 @@ class Guard:
         return None
 
 
-def command_endpoint(state: State, token: str | None, send: Send | None
-                     ) -> Callable[[Request], Any]:
-    """POST ``/processes/{id}/{action}``: 403 read only, 401 no token, 403 a wrong one, 202."""
+def command_endpoint(state: State, token: str | None, send: Send | None, *,
+                     partition: bool = False) -> Callable[[Request], Any]:
+    """POST a command: 403 read only, 401 no token, 403 a wrong one, 202 sent.
+
+    ``/processes/{id}/{action}`` (quiet, stop), or with ``partition``
+    ``/processes/{id}/partitions/{topic}/{partition}/{action}`` (pause, resume).
+    """
     import anyio.to_thread
 
     guard = Guard(token if send is not None else None)
+    actions = PARTITION_COMMANDS if partition else PROCESS_COMMANDS
 
     async def command(request: Request) -> Response:
         refusal = await guard.refusal(request)
         if refusal is not None or send is None:
             return refusal or PlainTextResponse("read only", status_code=403)
-        process, action = request.path_params["process_id"], request.path_params["action"]
-        if action not in COMMANDS:
-            return PlainTextResponse(f"no command {action!r} (commands: {', '.join(COMMANDS)})",
+        params = request.path_params
+        process, action = params["process_id"], params["action"]
+        if action not in actions:
+            return PlainTextResponse(f"no command {action!r} (commands: {', '.join(actions)})",
                                      status_code=404)
         known = {str(row.get("id")): row for row in state.processes()}
         if process not in known:
             return PlainTextResponse(f"no process {process!r} reports", status_code=404)
-        await anyio.to_thread.run_sync(send, process, action)
+        target = {"topic": params["topic"], "partition": params["partition"]} if partition \
+            else None
+        await anyio.to_thread.run_sync(send, process, action, target)
         row = known[process]
-        return PlainTextResponse(f"{action} sent to {row.get('host')} pid {row.get('pid')}",
+        what = f"{action} of {target['topic']}/{target['partition']}" if target else action
+        return PlainTextResponse(f"{what} sent to {row.get('host')} pid {row.get('pid')}",
                                  status_code=202)
 
     return command

@@ -32,6 +32,8 @@ from engine.web.codec import (
 from engine.web.state import State
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from engine.app import App
 
 log = logging.getLogger("engine.web")
@@ -111,7 +113,11 @@ class Feed:
         self.app.produce_sync(target, message.value(), key=message.key(), headers=kept)
         return f"{topic}/{partition}@{offset} re-sent to {target}"
 
-    def send(self, process: str, action: str) -> None:
-        """Send a command to one process (``engine_commands``, keyed by its id); wait for it."""
-        record = encode("command", {"action": action, "process": process, "at": time.time()})
+    def send(self, process: str, action: str, target: Mapping[str, Any] | None = None) -> None:
+        """Send a command to one process (``engine_commands``, keyed by its id); wait for it.
+
+        ``target`` names the partition of a partition command (``topic``, ``partition``).
+        """
+        record = encode("command", {"action": action, "process": process, "at": time.time(),
+                                    **(target or {})})
         self.app.produce_sync(COMMANDS_TOPIC, record, key=process, headers=list(HEADERS))

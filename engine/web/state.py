@@ -123,7 +123,8 @@ class State:
             process = report["process"]
             for row in report.get("partitions", []):
                 found.setdefault(str(row.get("consumer_group")), []).append(
-                    {**row, "host": process.get("host"), "pid": process.get("pid")})
+                    {**row, "host": process.get("host"), "pid": process.get("pid"),
+                     "process": process.get("id")})
             hidden = report.get("partitions_hidden") or {}
             if hidden.get("count"):
                 found.setdefault("(more partitions, summarised)", []).append(

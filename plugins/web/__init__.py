@@ -45,7 +45,8 @@ class WebPlugin(Configurable):
     oldest first), ``error_backlog`` (100 errors waiting to be sent; older ones are dropped and
     counted), ``traceback_limit`` (16000 characters of each traceback, its end kept),
     ``create_topics`` (true: create the three topics at the first start when missing) and
-    ``commands`` (true: quiet or stop when the dashboard sends ``engine_commands`` a command
+    ``commands`` (true: quiet, stop, or pause or resume a partition, when the dashboard sends
+    ``engine_commands`` a command
     for this process; the dashboard needs its token to send one).
     The hot path pays a few dict stores per batch and per poll; the reports are built and sent
     on the plugin's own thread (``engine.web.reporter``), which also reads ``app.statistics()``.
@@ -59,7 +60,8 @@ class WebPlugin(Configurable):
         Option("error_backlog", int, 100, _at_least_one, "errors waiting to be sent"),
         Option("traceback_limit", int, 16000, _at_least_one, "characters of a traceback"),
         Option("create_topics", bool, True, help="create the report topics at the first start"),
-        Option("commands", bool, True, help="obey the dashboard's commands (quiet, stop)"),
+        Option("commands", bool, True,
+               help="obey the dashboard's commands (quiet, stop, pause, resume)"),
     )
 
     def __init__(self, **options: Any) -> None:

@@ -1,9 +1,12 @@
-"""The dashboard's commands to this process (``engine_commands``): quiet or stop.
+"""The dashboard's commands to this process (``engine_commands``).
+
+Quiet or stop the process, pause or resume one of its partitions.
 
 Every process reads the topic from its end when it starts (a command sent before is not for
 this run) with a client of its own and no consumer group, so every process sees every command
-and takes those keyed with its id. The command runs on a thread of its own: ``app.quiet()``
-or ``app.stop()``, as a program embedding the app would call them.
+and takes those keyed with its id. The command runs on a thread of its own: ``app.quiet()``,
+``app.stop()``, ``app.pause(topic, partition)`` (until resumed) or ``app.resume(...)``, as a
+program embedding the app would call them.
 """
 
 from __future__ import annotations
@@ -63,10 +66,27 @@ class Commands:
         if record.get("kind") != "command" or action not in COMMANDS:
             log.warning("web: unknown command %r ignored", action)
             return
+        act = self._action(action, record)
+        if act is None:
+            log.warning("web: %s without a topic and partition ignored", action)
+            return
         log.info("web: the dashboard asked this process to %s", action)
-        act: Callable[[], Any] = self._app.quiet if action == "quiet" else self._app.stop
         threading.Thread(target=_logged(act, action), name=f"engine.web.{action}",
                          daemon=True).start()
+
+    def _action(self, action: str, record: dict[str, Any]) -> Callable[[], Any] | None:
+        """What ``action`` calls on the app; None for a partition command naming none."""
+        app = self._app
+        if action == "quiet":
+            return app.quiet
+        if action == "stop":
+            return app.stop
+        topic, partition = record.get("topic"), record.get("partition")
+        if not isinstance(topic, str) or not isinstance(partition, int):
+            return None
+        if action == "pause":
+            return lambda: app.pause(topic, partition)
+        return lambda: app.resume(topic, partition)
 
 
 def _logged(act: Callable[[], Any], action: str) -> Callable[[], None]:

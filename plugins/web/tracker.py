@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.app import UNTIL_RESUMED
 from engine.lifecycle import AppState, ListenerState
 
 if TYPE_CHECKING:
@@ -139,6 +140,9 @@ class Tracker:
         row = self._partition(group, event["topic"], event["partition"])
         timeout = event.get("timeout")
         row["paused"] = True
+        if timeout is not None and float(timeout) >= UNTIL_RESUMED:  # an operator's, no end
+            row["paused_until"], row["pause_reason"] = None, "until resumed"
+            return
         row["paused_until"] = None if timeout is None else self._clock() + float(timeout)
 
     def _on_resume(self, sender: Any, **event: Any) -> None:

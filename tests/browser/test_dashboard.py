@@ -242,6 +242,32 @@ def test_routes_and_declared_topics_are_listed(served: Served, page: Any) -> Non
     assert page.locator("td", has_text="engine_reports").count() == 1  # declared by the plugin
 
 
+def test_a_partition_is_paused_and_resumed_from_its_row_with_the_token(
+        bootstrap: str, served: Served, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    produce(bootstrap, served.topic, [b"ok"], partition=1)
+    page.goto(served.url + "/groups")
+    rows = page.locator("section.group tbody tr", has_text=served.topic)
+    expect(rows).to_have_count(2, timeout=WAIT_MS)
+    row = rows.nth(1)  # partition 1 (rows sorted by topic, then partition)
+    expect(row.locator("td").nth(1)).to_have_text("1")
+    status = page.locator("#command-status")
+    row.get_by_role("button", name="Pause").click()
+    expect(status).to_contain_text("401", timeout=WAIT_MS)  # no token typed yet
+    page.locator("#token").fill(TOKEN)
+    row.get_by_role("button", name="Pause").click()
+    expect(status).to_contain_text(f"202: pause of {served.topic}/1 sent to", timeout=WAIT_MS)
+    expect(row.locator("td").nth(5)).to_have_text("yes (until resumed)", timeout=WAIT_MS)
+    messages = row.locator("td").nth(7)
+    before = messages.inner_text()
+    row.get_by_role("button", name="Resume").click()
+    expect(status).to_contain_text(f"202: resume of {served.topic}/1 sent to", timeout=WAIT_MS)
+    expect(row.locator("td").nth(5)).to_have_text("no", timeout=WAIT_MS)
+    produce(bootstrap, served.topic, [b"ok"], partition=1)
+    expect(messages).not_to_have_text(before, timeout=WAIT_MS)  # it flows again
+
+
 def test_a_command_is_refused_without_the_token_and_obeyed_with_it(
         served: Served, page: Any) -> None:
     from playwright.sync_api import expect

@@ -209,11 +209,11 @@ def test_engine_web_binds_this_machine_only_by_default() -> None:
     assert parser().parse_args(["web", "shop:app", "--no-browse"]).browse is False
 
 
-class Sent(list[tuple[str, str]]):
-    """The commands a dashboard sent."""
+class Sent(list[tuple[Any, ...]]):
+    """The commands a dashboard sent: (process, action), and a partition command's target."""
 
-    def __call__(self, process: str, action: str) -> None:
-        self.append((process, action))
+    def __call__(self, process: str, action: str, target: Any = None) -> None:
+        self.append((process, action) if target is None else (process, action, target))
 
 
 def test_a_read_only_dashboard_refuses_commands_and_shows_no_buttons(client: Client) -> None:
@@ -284,6 +284,58 @@ def test_a_process_obeys_a_command_for_it() -> None:
     commands.obey(encode("command", {"action": "quiet", "process": "p7"}))
     assert done.wait(30)
     assert calls == ["quiet"]
+
+
+def test_a_partition_command_with_the_token_is_sent_with_its_partition() -> None:
+    from engine.web.dashboard import dashboard
+
+    state = State(clock=lambda: 1000.0)
+    row = {"consumer_group": "g", "topic": "orders", "partition": 3, "lag": 0, "paused": False,
+           "attempt": 0, "messages": 1}
+    state.apply(report("p7", 1000.0, partitions=[row]))
+    sent = Sent()
+    client = Client(dashboard(state, token="s3cret", send=sent))
+    page = client.get("/groups").text
+    assert ('<form class="command" method="post" action="/processes/p7/partitions/orders/3/'
+            'pause"><button type="submit">Pause</button></form>') in page
+    path = "/processes/p7/partitions/orders/3/pause"
+    assert client.request("POST", path).status_code == 401 and sent == []
+    answer = client.request("POST", path, headers={"X-Engine-Token": "s3cret"})
+    assert (answer.status_code, answer.text) == (202, "pause of orders/3 sent to h pid 7")
+    assert sent == [("p7", "pause", {"topic": "orders", "partition": 3})]
+    for wrong in ("/processes/p7/partitions/orders/3/stop", "/processes/p7/quiet/x"):
+        assert client.request("POST", wrong, headers={"X-Engine-Token": "s3cret"}
+                              ).status_code == 404
+    state.apply(report("p7", 1000.0, partitions=[{**row, "paused": True}]))
+    assert "/partitions/orders/3/resume\"><button type=\"submit\">Resume</button>" in \
+        client.get("/groups").text
+
+
+def test_a_process_obeys_a_partition_command_and_ignores_one_naming_no_partition() -> None:
+    import threading
+
+    from engine.web.codec import encode
+    from engine_plugins.web.commands import Commands
+
+    made = threading.Semaphore(0)  # one release per call made (each on a thread of its own)
+    calls: list[tuple[str, str, int]] = []
+
+    class Target:
+        def pause(self, topic: str, partition: int) -> None:
+            calls.append(("pause", topic, partition))
+            made.release()
+
+        def resume(self, topic: str, partition: int) -> None:
+            calls.append(("resume", topic, partition))
+            made.release()
+
+    commands = Commands(Target(), "p7", lambda: "running")  # type: ignore[arg-type]
+    commands.obey(encode("command", {"action": "pause", "process": "p7"}))  # which partition?
+    commands.obey(encode("command", {"action": "pause", "topic": "orders", "partition": 3}))
+    commands.obey(encode("command", {"action": "resume", "topic": "orders", "partition": 3}))
+    assert made.acquire(timeout=30) and made.acquire(timeout=30)
+    assert not made.acquire(timeout=0)
+    assert sorted(calls) == [("pause", "orders", 3), ("resume", "orders", 3)]
 
 
 class FakeBrowser:
