@@ -46,8 +46,7 @@ class WebPlugin(Configurable):
     counted), ``traceback_limit`` (16000 characters of each traceback, its end kept),
     ``create_topics`` (true: create the three topics at the first start when missing) and
     ``commands`` (true: quiet, stop, or pause or resume a partition, when the dashboard sends
-    ``engine_commands`` a command
-    for this process; the dashboard needs its token to send one).
+    ``engine_commands`` a command for this process; the dashboard needs its token to send one).
     The hot path pays a few dict stores per batch and per poll; the reports are built and sent
     on the plugin's own thread (``engine.web.reporter``), which also reads ``app.statistics()``.
     """
