@@ -95,6 +95,9 @@ class EmbeddedBroker:
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
             preexec_fn=arm,  # noqa: PLW1509 - two system calls, see death_signal
+            # a terminal's Ctrl-C reaches its whole process group: the broker must outlive
+            # it until the code that owns it (the demo, its dashboard) is done with it
+            start_new_session=True,
         )
         try:
             if arm is None:

@@ -41,25 +41,30 @@ class DemoOrders(Consumer):
             self.processed[0] += len(messages)
 
 
-def run_demo(messages: int, partitions: int, concurrency: int) -> int:
+def run_demo(messages: int, partitions: int, concurrency: int, web_port: int | None = None
+             ) -> int:
     """Broker, app, its declared topic, workload, graceful stop, timeline, summary.
 
     0 if all were processed. SIGINT, SIGTERM or SIGHUP outside the app's run stops the broker
-    and ends the demo with 1 (while the app runs, its own handlers stop it gracefully).
+    and ends the demo with 1 (while the app runs, its own handlers stop it gracefully). With
+    ``web_port`` the dashboard serves the run there and stays up after it until such a
+    signal, which then ends the demo as the run did.
     """
     try:
         with StopSignals() as signals:
-            return _run(messages, partitions, concurrency, signals)
+            return _run(messages, partitions, concurrency, signals, web_port)
     except Stopped as stop:
         sys.stderr.write(f"engine: demo {stop}, broker stopped\n")
         return 1
 
 
-def _run(messages: int, partitions: int, concurrency: int, signals: StopSignals) -> int:
+def _run(messages: int, partitions: int, concurrency: int, signals: StopSignals,
+         web_port: int | None) -> int:
     with EmbeddedBroker() as broker:
         sys.stdout.write(f"embedded broker on {broker.bootstrap}\n")
         app, consumer, timeline = _sample_app(broker.bootstrap, concurrency, partitions)
-        for change in admin.migrate(app):  # the topic as the app declares it
+        dashboard = None if web_port is None else _dashboard(app, web_port)
+        for change in admin.migrate(app):  # the topics as the app declares them
             sys.stdout.write(f"topics: {change}\n")
         _produce(broker.bootstrap, messages)
         sys.stdout.write(f"produced {messages} orders to {TOPIC} ({partitions} partitions)\n")
@@ -70,6 +75,38 @@ def _run(messages: int, partitions: int, concurrency: int, signals: StopSignals)
         with signals.released():
             app.run()
         elapsed = time.monotonic() - started
+        code = _summary(consumer, messages, timeline, started, elapsed)
+        if dashboard is not None:
+            _serve_until_stopped(dashboard)
+    return code
+
+
+def _dashboard(app: App, port: int) -> Any:
+    """The dashboard of the run, listening (``engine.cli.demo_web``)."""
+    from engine.cli.demo_web import DemoDashboard
+
+    dashboard = DemoDashboard(app, port)
+    dashboard.start()
+    sys.stdout.write(f"dashboard on {dashboard.url}\n")
+    return dashboard
+
+
+def _serve_until_stopped(dashboard: Any) -> None:
+    """Keep the dashboard (and the broker under it) up until a stop signal."""
+    sys.stdout.write(f"the dashboard stays up on {dashboard.url}: Ctrl-C ends the demo\n")
+    sys.stdout.flush()
+    try:
+        while True:
+            signal.pause()  # the handler raises Stopped
+    except Stopped:
+        pass
+    finally:
+        dashboard.stop()
+
+
+def _summary(consumer: type[DemoOrders], messages: int, timeline: list[Any], started: float,
+             elapsed: float) -> int:
+    """Print the timeline and the figures; 0 when every message was processed."""
     done = consumer.processed[0]
     _print_timeline(timeline, started)
     if consumer.first_at:

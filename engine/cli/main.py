@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
                       help="partitions of the demo topic (default 6)")
     demo.add_argument("--concurrency", type=at_least(1), default=2,
                       help="worker threads (default 2)")
+    demo.add_argument("--web", dest="web_port", type=port, nargs="?", const=9396, default=None,
+                      metavar="PORT", help="serve the dashboard of the run on 127.0.0.1:PORT"
+                      " (default 9396), up until Ctrl-C after the run (needs engine[web])")
     return root
 
 
@@ -129,7 +132,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from engine.cli.demo import run_demo
 
-        return run_demo(args.messages, args.partitions, args.concurrency)
+        return run_demo(args.messages, args.partitions, args.concurrency, args.web_port)
     return _run_on(load_app(args.target), args)
 
 

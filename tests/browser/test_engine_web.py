@@ -7,14 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.broker import free_port
-from tests.integration.conftest import FAST_GROUP, wait_until
+from tests.integration.conftest import DEADLINE, FAST_GROUP, wait_until
+
+WAIT_MS = DEADLINE * 1000
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +106,38 @@ def test_engine_server_stops_gracefully_on_a_stop_command(bootstrap: str, tmp_pa
         errors = server.communicate(timeout=30)[1]
     assert code == 0, errors
     assert "the dashboard asked this process to stop" in errors
+
+
+def test_the_overview_after_the_demo_shows_its_process_throughput_and_lag(browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    port = free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "engine", "demo", "--messages", "3000",
+                             "--partitions", "2", "--web", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reading = threading.Thread(target=lambda: lines.extend(demo.stdout or ()), daemon=True)
+    reading.start()
+    try:
+        wait_until(lambda: any("the dashboard stays up" in line for line in lines) or
+                   demo.poll() is not None, message="the demo's run to end")
+        assert any("processed 3000/3000" in line for line in lines), "".join(lines)
+        page = browser.new_page()
+        try:
+            page.goto(f"http://127.0.0.1:{port}/")
+            expect(page.locator("#total-messages")).to_contain_text("3000", timeout=WAIT_MS)
+            expect(page.locator("tr.process", has_text="engine-demo")).to_have_count(1)
+            expect(page.locator("#chart-throughput figcaption")).to_contain_text("msg/s")
+            expect(page.locator("#chart-lag figcaption")).to_contain_text("Lag")
+            expect(page.locator("#total-lag")).to_have_text("0")  # all of it consumed
+        finally:
+            page.close()
+        demo.send_signal(signal.SIGINT)  # the demo's end, as Ctrl-C ends it
+        assert demo.wait(60) == 0, "".join(lines)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(30)
+        reading.join(30)
+        if demo.stdout is not None:
+            demo.stdout.close()
