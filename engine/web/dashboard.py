@@ -64,7 +64,10 @@ def clock(value: Any) -> str:
     """Seconds since the epoch as a UTC date and time; empty for unknown."""
     if not isinstance(value, (int, float)):
         return ""
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds (NaN, 1e300)
+        return ""
 
 
 def size(value: Any) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.web.history import History, polyline
+from engine.web.shapes import readable
 
 SILENT_AFTER = 3
 """Reports missed (``interval`` each) before a process shows as silent."""
@@ -42,17 +43,20 @@ class State:
         self.unreadable = 0
 
     def apply(self, record: dict[str, Any]) -> None:
-        """Take in one decoded record (a report or an error); others are counted as unreadable."""
-        kind = record.get("kind")
+        """Take in one decoded record (a report or an error); others are counted as unreadable.
+
+        So is a report or error whose fields the pages cannot read (``engine.web.shapes``).
+        """
+        kind = record.get("kind") if readable(record) else None
         with self._lock:
-            if kind == "report" and isinstance(record.get("process"), dict):
+            if kind == "report":
                 process = str(record["process"].get("id"))
                 self._processes[process] = record
-                self._history.add(process, float(record["process"].get("reported_at") or 0),
+                self._history.add(process, float(record["process"]["reported_at"]),
                                   record.get("counters") or {}, _lag(record))
             elif kind == "error":
                 self._errors.appendleft({**record, "number": next(self._numbers)})
-            else:
+            else:  # of another kind, or a shape the pages could not show
                 self.unreadable += 1
 
     def count_unreadable(self) -> None:

@@ -400,3 +400,33 @@ def test_pages_that_ask_the_brokers_refresh_slowly() -> None:
     client, _ = explored(browse=True)
     assert 'data-refresh="10.0"' in client.get("/topics").text
     assert 'data-refresh="2.0"' in client.get("/").text
+
+
+@pytest.mark.parametrize("record", [
+    report("p1", 1000.0, counters={"messages": "many"}),
+    report("p1", 1000.0, partitions=[1]),
+    report("p1", 1000.0, listeners=[{"assigned": 5}]),
+    report("p1", 1000.0, jobs=[{"started_at": "dawn"}]),
+    {"schema": 1, "kind": "report", "process": {"id": "p1", "pid": "one", "reported_at": 1.0}},
+    {"schema": 1, "kind": "report", "process": {"id": "p1", "pid": 1, "reported_at": None}},
+    {"schema": 1, "kind": "report", "process": {"id": "p1", "reported_at": float("inf")}},
+    {"schema": 1, "kind": "error", "message": "m", "context": [1, 2]},
+])
+def test_a_record_the_pages_cannot_read_is_counted_and_breaks_no_page(
+        record: dict[str, Any]) -> None:
+    from engine.web.dashboard import dashboard
+
+    state = filled()
+    state.apply(record)  # anyone who can write to the topics can send this
+    client = Client(dashboard(state))
+    for path in ("/", "/processes", "/groups", "/jobs", "/errors"):
+        assert client.get(path).status_code == 200, path
+    assert state.overview()["unreadable"] == 1 and len(state.errors()) == 1
+    assert [row["id"] for row in state.processes()] == ["p7"]
+
+
+def test_a_time_no_calendar_holds_shows_empty() -> None:
+    from engine.web.dashboard import clock
+
+    assert clock(1e300) == "" and clock(float("nan")) == ""
+    assert clock(0) == "1970-01-01 00:00:00 UTC"
