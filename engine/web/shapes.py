@@ -61,5 +61,6 @@ def readable(record: dict[str, Any]) -> bool:
     kind = record.get("kind")
     if kind == "report":
         process = record.get("process")
-        return _PROCESS(process) and number(process.get("reported_at")) and _REPORT(record)
+        return (isinstance(process, dict) and _PROCESS(process)
+                and number(process.get("reported_at")) and _REPORT(record))
     return kind == "error" and _ERROR(record)
