@@ -42,7 +42,16 @@ def templates() -> Jinja2Templates:
     environment.filters["short"] = short
     environment.filters["size"] = size
     environment.filters["clock"] = clock
+    environment.filters["segment"] = segment
     return Jinja2Templates(env=environment)
+
+
+def segment(value: Any) -> str:
+    """``value`` quoted as one URL path segment, its ``/`` too.
+
+    Jinja's ``urlencode`` leaves ``/``: an id with ``/..`` in it would reach another path.
+    """
+    return urllib.parse.quote(str(value), safe="")
 
 
 def number(value: Any) -> str:

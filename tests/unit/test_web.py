@@ -430,3 +430,15 @@ def test_a_time_no_calendar_holds_shows_empty() -> None:
 
     assert clock(1e300) == "" and clock(float("nan")) == ""
     assert clock(0) == "1970-01-01 00:00:00 UTC"
+
+
+def test_a_command_button_names_its_own_process_whatever_its_id() -> None:
+    from engine.web.dashboard import dashboard
+
+    state = filled()
+    state.apply(report("p8", 1000.0))
+    state.apply({**report("p9", 1000.0), "process": {
+        "id": "p9/../p8", "host": "h", "pid": 9, "reported_at": 1000.0, "interval": 1.0}})
+    body = Client(dashboard(state, token="s3cret", send=Sent())).get("/processes").text
+    assert 'action="/processes/p9%2F..%2Fp8/quiet"' in body  # not /processes/p8 once resolved
+    assert "p9/../p8/quiet" not in body
