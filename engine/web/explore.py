@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
@@ -152,9 +152,19 @@ def _position(request: Request, partitions: list[dict[str, Any]]
     try:
         chosen = int(query.get("partition", numbers[0] if numbers else -1))
         offset = int(query["offset"]) if query.get("offset") else None
-        at = datetime.fromisoformat(query["time"]) if query.get("time") else None
+        at = _utc(query["time"]) if query.get("time") else None
     except ValueError as error:
         return None, None, None, f"cannot read the query: {error}"
     if chosen not in numbers:
         return None, None, None, None if not numbers else f"no partition {chosen}"
     return chosen, offset, at, None
+
+
+def _utc(text: str) -> datetime:
+    """An ISO time from the query; without an offset it is UTC, as every time the pages show.
+
+    A trailing ``Z`` is read as ``+00:00`` (Python 3.10's ``fromisoformat`` refuses it).
+    """
+    text = text.strip()
+    at = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)

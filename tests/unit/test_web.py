@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -442,3 +443,28 @@ def test_a_command_button_names_its_own_process_whatever_its_id() -> None:
     body = Client(dashboard(state, token="s3cret", send=Sent())).get("/processes").text
     assert 'action="/processes/p9%2F..%2Fp8/quiet"' in body  # not /processes/p8 once resolved
     assert "p9/../p8/quiet" not in body
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time 5 hours behind UTC, for the test only."""
+    import time
+
+    monkeypatch.setenv("TZ", "EST+05")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("time", ["2026-01-31T12:00:00", "2026-01-31T12:00:00Z",
+                                  "2026-01-31T13:00:00+01:00"])
+@pytest.mark.usefixtures("away_from_utc")
+def test_a_time_asked_without_an_offset_is_utc_as_the_pages_show(time: str) -> None:
+    from datetime import datetime, timezone
+
+    client, browser = explored(browse=True)
+    assert client.get(f"/topics/orders?partition=0&time={time.replace('+', '%2B')}"
+                      ).status_code == 200
+    (_, _, _, at), = browser.read
+    assert at.timestamp() == datetime(2026, 1, 31, 12, tzinfo=timezone.utc).timestamp()
