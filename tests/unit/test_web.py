@@ -468,3 +468,16 @@ def test_a_time_asked_without_an_offset_is_utc_as_the_pages_show(time: str) -> N
                       ).status_code == 200
     (_, _, _, at), = browser.read
     assert at.timestamp() == datetime(2026, 1, 31, 12, tzinfo=timezone.utc).timestamp()
+
+
+def test_the_state_stays_bounded_when_no_page_is_asked_for() -> None:
+    now = [0.0]
+    state = State(clock=lambda: now[0], forget_after=600)
+    for minute in range(600):  # ten hours of processes that each report once, then restart
+        now[0] = minute * 60.0
+        state.apply(report(f"p{minute}", now[0], counters={"messages": 1}))
+    from engine.web.history import BUCKET, WINDOW
+
+    # the last forget_after's processes, and the buckets of the last hour
+    assert len(state._processes) <= 11 and len(state._history._last) <= 11
+    assert len(state._history._buckets) <= WINDOW / BUCKET + 1
