@@ -481,3 +481,24 @@ def test_the_state_stays_bounded_when_no_page_is_asked_for() -> None:
     # the last forget_after's processes, and the buckets of the last hour
     assert len(state._processes) <= 11 and len(state._history._last) <= 11
     assert len(state._history._buckets) <= WINDOW / BUCKET + 1
+
+
+def test_no_commands_reader_starts_for_an_app_that_stopped_meanwhile() -> None:
+    from types import SimpleNamespace
+
+    from engine.errors import NotRunningError
+    from engine_plugins.web.reporter import Reporter, Settings
+
+    def closed(*_: Any, **__: Any) -> None:
+        raise NotRunningError("the producer is closed")
+
+    app = SimpleNamespace(settings=SimpleNamespace(client_id="shop"), produce=closed,
+                          statistics=lambda: {})
+    plugin = WebPlugin()
+    plugin.tracker.app_state = "stopped"  # while the topics' creation waited for a broker
+    started: list[str] = []
+    reporter = Reporter(app, plugin.tracker,  # type: ignore[arg-type]
+                        Settings(1.0, 10, 10, create_topics=False), "p",
+                        then=lambda: started.append("commands"))
+    reporter._run()  # on this thread: it ends once the producer says the app stopped
+    assert started == []
