@@ -502,3 +502,16 @@ def test_no_commands_reader_starts_for_an_app_that_stopped_meanwhile() -> None:
                         then=lambda: started.append("commands"))
     reporter._run()  # on this thread: it ends once the producer says the app stopped
     assert started == []
+
+
+def test_engine_web_on_this_machine_answers_only_requests_naming_it() -> None:
+    from engine.cli.web import only_local
+    from engine.web.dashboard import dashboard
+
+    local = Client(only_local(dashboard(filled()), "127.0.0.1"))
+    for host in ("127.0.0.1:9396", "localhost:9396"):
+        assert local.get("/", headers={"Host": host}).status_code == 200
+    # a site that re-pointed its name at 127.0.0.1 (DNS rebinding) cannot read the pages
+    assert local.get("/errors", headers={"Host": "evil.example:9396"}).status_code == 400
+    anywhere = Client(only_local(dashboard(filled()), "0.0.0.0"))
+    assert anywhere.get("/", headers={"Host": "dashboard.example"}).status_code == 200
