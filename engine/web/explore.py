@@ -7,7 +7,7 @@ Re-sending a dead letter to its source topic is a command: it needs the dashboar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -28,8 +28,9 @@ EXPLORER_SECTIONS = (("/dead-letters", "Dead letters"), ("/topics", "Topics"),
                      ("/routes", "Routes"))
 """The explorer's sections: path and the visible text of its link."""
 
-Resend = Callable[[str, int, int], str]
-"""Sends the dead letter at (topic, partition, offset) back to its source; says where."""
+Resend = Callable[[str, int, int, Collection[str]], str]
+"""Sends the dead letter at (topic, partition, offset) back to its source, one of the topics
+given; says where, or raises ``LookupError`` saying why not."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,13 @@ class ExplorerPages:
         if name not in self._explorer.dead_letter_topics:
             return PlainTextResponse(f"{name!r} is no dead-letter topic of this app",
                                      status_code=404)
-        said = await to_thread.run_sync(resend, name, request.path_params["partition"],
-                                        request.path_params["offset"])
+        sources = {str(row["topic"]) for row in self._explorer.routes
+                   if row["dead_letter_queue"] == name}
+        try:
+            said = await to_thread.run_sync(resend, name, request.path_params["partition"],
+                                            request.path_params["offset"], sources)
+        except LookupError as refused:
+            return PlainTextResponse(str(refused), status_code=409)
         return PlainTextResponse(said, status_code=202)
 
     async def routes(self, request: Request) -> Response:

@@ -515,3 +515,47 @@ def test_engine_web_on_this_machine_answers_only_requests_naming_it() -> None:
     assert local.get("/errors", headers={"Host": "evil.example:9396"}).status_code == 400
     anywhere = Client(only_local(dashboard(filled()), "0.0.0.0"))
     assert anywhere.get("/", headers={"Host": "dashboard.example"}).status_code == 200
+
+
+class DeadLetter:
+    """A message of a dead-letter topic, as the client returns it."""
+
+    def __init__(self, source: bytes) -> None:
+        self._headers = [("source_topic", source), ("trace", b"t1")]
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return self._headers
+
+    def value(self) -> bytes:
+        return b"v"
+
+    def key(self) -> bytes:
+        return b"process-1"
+
+
+@pytest.mark.parametrize(("source", "status", "sent"), [
+    (b"payments", 202, [("payments", [("trace", b"t1")])]),
+    (b"engine_commands", 409, []),  # a header may name any topic: only a route's goes
+])
+def test_a_dead_letter_goes_back_only_to_a_topic_that_dead_letters_there(
+        source: bytes, status: int, sent: list[Any]) -> None:
+    from functools import partial
+
+    from engine import DeadLetterQueue
+    from engine.web.dashboard import dashboard
+    from engine.web.explore import explorer_of
+    from engine.web.feed import Feed
+
+    app = App(kafka={"bootstrap.servers": "127.0.0.1:9"}, client_id="shop")
+    app.topic("payments", Orders, dead_letter_queue=DeadLetterQueue("payments.dlq"))
+    feed, produced = Feed(app, State()), list[Any]()
+    feed.app.produce_sync = lambda topic, value, **options: produced.append(  # type: ignore
+        (topic, options["headers"]))
+    browser = FakeBrowser()
+    browser.message = lambda *where: DeadLetter(source)  # type: ignore[attr-defined]
+    explorer = explorer_of(app, browser, resend=partial(feed.resend, browser))  # type: ignore
+    client = Client(dashboard(State(), token="s3cret", send=Sent(), explorer=explorer))
+    answer = client.request("POST", "/dead-letters/payments.dlq/0/4/resend",
+                            headers={"X-Engine-Token": "s3cret"})
+    assert answer.status_code == status, answer.text
+    assert produced == sent
