@@ -52,6 +52,14 @@ def test_a_record_of_another_schema_or_shape_is_refused(data: bytes, reason: str
         decode(data)
 
 
+def test_a_record_that_inflates_beyond_the_limit_is_refused() -> None:
+    padding = b"x" * 2**25  # 32 MiB of JSON in a record of about 32 KiB
+    bomb = zlib.compress(b'{"schema": 1, "kind": "report", "pad": "' + padding + b'"}', 9)
+    assert len(bomb) < 2**16  # what a topic carries easily
+    with pytest.raises(RecordError, match="bytes once decompressed"):
+        decode(bomb)
+
+
 def test_the_plugin_declares_its_topics_for_engine_topics() -> None:
     app = App(kafka={"bootstrap.servers": "127.0.0.1:9"}, client_id="shop")
     app.declare_topic(REPORTS_TOPIC, config={"partitions": 3})  # the app's own wins
