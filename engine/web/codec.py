@@ -47,6 +47,9 @@ COMMANDS_CONFIG: Mapping[str, Any] = {"partitions": 1, "cleanup.policy": "delete
                                       "retention.ms": 3600 * 1000}
 """How ``engine_commands`` is declared: a command is read when sent or never."""
 
+MAX_RECORD = 16 * 2**20
+"""Bytes a record may take once decompressed; a reader refuses a bigger one."""
+
 HEADERS = [("schema", str(SCHEMA_VERSION).encode()), ("content-encoding", b"zlib")]
 """Headers on every record, so a person reading the topic knows what it holds."""
 
@@ -66,8 +69,14 @@ def decode(data: bytes | None) -> dict[str, Any]:
     if not data:
         raise RecordError("an empty record")
     try:
-        record = json.loads(zlib.decompress(data))
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(data, MAX_RECORD)
+        if inflater.unconsumed_tail:  # a few kilobytes can inflate to gigabytes
+            raise RecordError(f"a record above {MAX_RECORD} bytes once decompressed")
+        record = json.loads(text)
     except (zlib.error, ValueError) as error:
+        if isinstance(error, RecordError):
+            raise
         raise RecordError(f"not a zlib-compressed JSON record: {error}") from error
     if not isinstance(record, dict):
         raise RecordError(f"a record is a JSON object, not {type(record).__name__}")

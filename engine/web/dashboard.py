@@ -42,7 +42,16 @@ def templates() -> Jinja2Templates:
     environment.filters["short"] = short
     environment.filters["size"] = size
     environment.filters["clock"] = clock
+    environment.filters["segment"] = segment
     return Jinja2Templates(env=environment)
+
+
+def segment(value: Any) -> str:
+    """``value`` quoted as one URL path segment, its ``/`` too.
+
+    Jinja's ``urlencode`` leaves ``/``: an id with ``/..`` in it would reach another path.
+    """
+    return urllib.parse.quote(str(value), safe="")
 
 
 def number(value: Any) -> str:
@@ -64,7 +73,10 @@ def clock(value: Any) -> str:
     """Seconds since the epoch as a UTC date and time; empty for unknown."""
     if not isinstance(value, (int, float)):
         return ""
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds (NaN, 1e300)
+        return ""
 
 
 def size(value: Any) -> str:

@@ -7,9 +7,9 @@ Re-sending a dead letter to its source topic is a command: it needs the dashboar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
@@ -28,8 +28,9 @@ EXPLORER_SECTIONS = (("/dead-letters", "Dead letters"), ("/topics", "Topics"),
                      ("/routes", "Routes"))
 """The explorer's sections: path and the visible text of its link."""
 
-Resend = Callable[[str, int, int], str]
-"""Sends the dead letter at (topic, partition, offset) back to its source; says where."""
+Resend = Callable[[str, int, int, Collection[str]], str]
+"""Sends the dead letter at (topic, partition, offset) back to its source, one of the topics
+given; says where, or raises ``LookupError`` saying why not."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,13 @@ class ExplorerPages:
         if name not in self._explorer.dead_letter_topics:
             return PlainTextResponse(f"{name!r} is no dead-letter topic of this app",
                                      status_code=404)
-        said = await to_thread.run_sync(resend, name, request.path_params["partition"],
-                                        request.path_params["offset"])
+        sources = {str(row["topic"]) for row in self._explorer.routes
+                   if row["dead_letter_queue"] == name}
+        try:
+            said = await to_thread.run_sync(resend, name, request.path_params["partition"],
+                                            request.path_params["offset"], sources)
+        except LookupError as refused:
+            return PlainTextResponse(str(refused), status_code=409)
         return PlainTextResponse(said, status_code=202)
 
     async def routes(self, request: Request) -> Response:
@@ -152,9 +158,19 @@ def _position(request: Request, partitions: list[dict[str, Any]]
     try:
         chosen = int(query.get("partition", numbers[0] if numbers else -1))
         offset = int(query["offset"]) if query.get("offset") else None
-        at = datetime.fromisoformat(query["time"]) if query.get("time") else None
+        at = _utc(query["time"]) if query.get("time") else None
     except ValueError as error:
         return None, None, None, f"cannot read the query: {error}"
     if chosen not in numbers:
         return None, None, None, None if not numbers else f"no partition {chosen}"
     return chosen, offset, at, None
+
+
+def _utc(text: str) -> datetime:
+    """An ISO time from the query; without an offset it is UTC, as every time the pages show.
+
+    A trailing ``Z`` is read as ``+00:00`` (Python 3.10's ``fromisoformat`` refuses it).
+    """
+    text = text.strip()
+    at = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)

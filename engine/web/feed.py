@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from engine.consumer import Consumer
@@ -95,21 +96,27 @@ class Feed:
         """Stop consuming."""
         self.app.stop()
 
-    def resend(self, browser: Browser, topic: str, partition: int, offset: int) -> str:
+    def resend(self, browser: Browser, topic: str, partition: int, offset: int,
+               sources: Collection[str]) -> str:
         """Send the dead letter at ``topic/partition@offset`` back to its ``source_topic``.
 
         Its key, value and own headers go; the headers the dead-letter dispatch added
-        (``source_*``, ``error_*``) stay behind. Says where it went.
+        (``source_*``, ``error_*``) stay behind. Says where it went. ``LookupError`` says why
+        not: nothing there, no ``source_topic``, or one that is not in ``sources`` (the
+        topics whose routes dead-letter to ``topic``: a header could name any topic).
         """
         message = browser.message(topic, partition, offset)
         if message is None:
-            return f"nothing at {topic}/{partition}@{offset}"
+            raise LookupError(f"nothing at {topic}/{partition}@{offset}")
         headers = list(message.headers() or [])
         source = dict(headers).get("source_topic")
         if not source:
-            return f"{topic}/{partition}@{offset} has no source_topic header"
+            raise LookupError(f"{topic}/{partition}@{offset} has no source_topic header")
+        target = source.decode("utf-8", "replace") if isinstance(source, bytes) else str(source)
+        if target not in sources:
+            raise LookupError(f"{topic}/{partition}@{offset} names {target!r}, no route of"
+                              f" which dead-letters to {topic}")
         kept = [(name, value) for name, value in headers if not name.startswith(DLQ_HEADERS)]
-        target = source.decode() if isinstance(source, bytes) else str(source)
         self.app.produce_sync(target, message.value(), key=message.key(), headers=kept)
         return f"{topic}/{partition}@{offset} re-sent to {target}"
 

@@ -35,11 +35,19 @@ class History:
         self._last[process] = {name: int(counters.get(name, 0)) for name in ("messages",
                                                                              "errors")}
 
-    def series(self, now: float) -> dict[str, list[tuple[float, float]]]:
-        """Per bucket of the last hour (oldest first): msg/s, errors/min and the summed lag."""
+    def prune(self, now: float) -> None:
+        """Drop the buckets older than the window."""
         first = int((now - WINDOW) // BUCKET)
         for old in [index for index in self._buckets if index < first]:
             del self._buckets[old]
+
+    def forget(self, process: str) -> None:
+        """Drop what is kept of ``process`` (forgotten: its next report counts afresh)."""
+        self._last.pop(process, None)
+
+    def series(self, now: float) -> dict[str, list[tuple[float, float]]]:
+        """Per bucket of the last hour (oldest first): msg/s, errors/min and the summed lag."""
+        self.prune(now)
         rows = sorted(self._buckets.items())
         return {
             "throughput": [(index * BUCKET, bucket["messages"] / BUCKET)

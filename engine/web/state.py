@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from engine.web.history import History, polyline
+from engine.web.history import BUCKET, History, polyline
+from engine.web.shapes import readable
 
 SILENT_AFTER = 3
 """Reports missed (``interval`` each) before a process shows as silent."""
@@ -39,21 +40,40 @@ class State:
         self._errors: deque[dict[str, Any]] = deque(maxlen=max_errors)
         self._numbers = itertools.count(1)
         self._history = History()
+        self._forgotten_at = float("-inf")
         self.unreadable = 0
 
     def apply(self, record: dict[str, Any]) -> None:
-        """Take in one decoded record (a report or an error); others are counted as unreadable."""
-        kind = record.get("kind")
+        """Take in one decoded record (a report or an error); others are counted as unreadable.
+
+        So is a report or error whose fields the pages cannot read (``engine.web.shapes``).
+        """
+        kind = record.get("kind") if readable(record) else None
         with self._lock:
-            if kind == "report" and isinstance(record.get("process"), dict):
+            if kind == "report":
                 process = str(record["process"].get("id"))
                 self._processes[process] = record
-                self._history.add(process, float(record["process"].get("reported_at") or 0),
+                self._history.add(process, float(record["process"]["reported_at"]),
                                   record.get("counters") or {}, _lag(record))
+                self._forget(self._clock(), every=BUCKET)  # bounded with no page asked
             elif kind == "error":
                 self._errors.appendleft({**record, "number": next(self._numbers)})
-            else:
+            else:  # of another kind, or a shape the pages could not show
                 self.unreadable += 1
+
+    def _forget(self, now: float, every: float = 0.0) -> None:
+        """Drop the processes silent for ``forget_after`` and the history past its window.
+
+        At most once per ``every`` seconds; the caller holds the lock.
+        """
+        if now - self._forgotten_at < every:
+            return
+        self._forgotten_at = now
+        for process, report in list(self._processes.items()):
+            if now - float(report["process"].get("reported_at") or 0) > self._forget_after:
+                del self._processes[process]
+                self._history.forget(process)
+        self._history.prune(now)
 
     def count_unreadable(self) -> None:
         """A record that could not be decoded."""
@@ -69,9 +89,7 @@ class State:
         """
         now = self._clock()
         with self._lock:
-            for process, report in list(self._processes.items()):
-                if now - float(report["process"].get("reported_at") or 0) > self._forget_after:
-                    del self._processes[process]
+            self._forget(now)
             kept = list(self._processes.values())
         return sorted(kept, key=lambda r: (str(r["process"].get("host")),
                                            int(r["process"].get("pid") or 0)))

@@ -29,6 +29,7 @@ MIN_GAP = 0.2
 """Seconds at least between two reports, however many changes wake the reporter."""
 TOPICS = (REPORTS_TOPIC, ERRORS_TOPIC, COMMANDS_TOPIC)
 _FINAL = (AppState.STOPPED.value, AppState.TERMINATED.value)
+_ENDING = (AppState.STOPPING.value, *_FINAL)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ class Reporter:
     def _run(self) -> None:
         if self._settings.create_topics:
             self._create_topics()
-        if self._then is not None:  # what needs the topics (the commands' reader) starts now
+        # what needs the topics (the commands' reader) starts now, unless the app stops: the
+        # topics' creation may have waited out a broker that did not answer meanwhile
+        if self._then is not None and self._tracker.app_state not in _ENDING:
             self._then()
         while True:
             try:

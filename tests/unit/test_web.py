@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -49,6 +50,14 @@ def test_a_record_round_trips_compressed_with_its_schema() -> None:
 def test_a_record_of_another_schema_or_shape_is_refused(data: bytes, reason: str) -> None:
     with pytest.raises(RecordError, match=reason):
         decode(data)
+
+
+def test_a_record_that_inflates_beyond_the_limit_is_refused() -> None:
+    padding = b"x" * 2**25  # 32 MiB of JSON in a record of about 32 KiB
+    bomb = zlib.compress(b'{"schema": 1, "kind": "report", "pad": "' + padding + b'"}', 9)
+    assert len(bomb) < 2**16  # what a topic carries easily
+    with pytest.raises(RecordError, match="bytes once decompressed"):
+        decode(bomb)
 
 
 def test_the_plugin_declares_its_topics_for_engine_topics() -> None:
@@ -452,3 +461,161 @@ def test_pages_that_ask_the_brokers_refresh_slowly() -> None:
     client, _ = explored(browse=True)
     assert 'data-refresh="10.0"' in client.get("/topics").text
     assert 'data-refresh="2.0"' in client.get("/").text
+
+
+@pytest.mark.parametrize("record", [
+    report("p1", 1000.0, counters={"messages": "many"}),
+    report("p1", 1000.0, partitions=[1]),
+    report("p1", 1000.0, listeners=[{"assigned": 5}]),
+    report("p1", 1000.0, jobs=[{"started_at": "dawn"}]),
+    {"schema": 1, "kind": "report", "process": {"id": "p1", "pid": "one", "reported_at": 1.0}},
+    {"schema": 1, "kind": "report", "process": {"id": "p1", "pid": 1, "reported_at": None}},
+    {"schema": 1, "kind": "report", "process": {"id": "p1", "reported_at": float("inf")}},
+    {"schema": 1, "kind": "error", "message": "m", "context": [1, 2]},
+])
+def test_a_record_the_pages_cannot_read_is_counted_and_breaks_no_page(
+        record: dict[str, Any]) -> None:
+    from engine.web.dashboard import dashboard
+
+    state = filled()
+    state.apply(record)  # anyone who can write to the topics can send this
+    client = Client(dashboard(state))
+    for path in ("/", "/processes", "/groups", "/jobs", "/errors"):
+        assert client.get(path).status_code == 200, path
+    assert state.overview()["unreadable"] == 1 and len(state.errors()) == 1
+    assert [row["id"] for row in state.processes()] == ["p7"]
+
+
+def test_a_time_no_calendar_holds_shows_empty() -> None:
+    from engine.web.dashboard import clock
+
+    assert clock(1e300) == "" and clock(float("nan")) == ""
+    assert clock(0) == "1970-01-01 00:00:00 UTC"
+
+
+def test_a_command_button_names_its_own_process_whatever_its_id() -> None:
+    from engine.web.dashboard import dashboard
+
+    state = filled()
+    state.apply(report("p8", 1000.0))
+    state.apply({**report("p9", 1000.0), "process": {
+        "id": "p9/../p8", "host": "h", "pid": 9, "reported_at": 1000.0, "interval": 1.0}})
+    body = Client(dashboard(state, token="s3cret", send=Sent())).get("/processes").text
+    assert 'action="/processes/p9%2F..%2Fp8/quiet"' in body  # not /processes/p8 once resolved
+    assert "p9/../p8/quiet" not in body
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time 5 hours behind UTC, for the test only."""
+    import time
+
+    monkeypatch.setenv("TZ", "EST+05")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("time", ["2026-01-31T12:00:00", "2026-01-31T12:00:00Z",
+                                  "2026-01-31T13:00:00+01:00"])
+@pytest.mark.usefixtures("away_from_utc")
+def test_a_time_asked_without_an_offset_is_utc_as_the_pages_show(time: str) -> None:
+    from datetime import datetime, timezone
+
+    client, browser = explored(browse=True)
+    assert client.get(f"/topics/orders?partition=0&time={time.replace('+', '%2B')}"
+                      ).status_code == 200
+    (_, _, _, at), = browser.read
+    assert at.timestamp() == datetime(2026, 1, 31, 12, tzinfo=timezone.utc).timestamp()
+
+
+def test_the_state_stays_bounded_when_no_page_is_asked_for() -> None:
+    now = [0.0]
+    state = State(clock=lambda: now[0], forget_after=600)
+    for minute in range(600):  # ten hours of processes that each report once, then restart
+        now[0] = minute * 60.0
+        state.apply(report(f"p{minute}", now[0], counters={"messages": 1}))
+    from engine.web.history import BUCKET, WINDOW
+
+    # the last forget_after's processes, and the buckets of the last hour
+    assert len(state._processes) <= 11 and len(state._history._last) <= 11
+    assert len(state._history._buckets) <= WINDOW / BUCKET + 1
+
+
+def test_no_commands_reader_starts_for_an_app_that_stopped_meanwhile() -> None:
+    from types import SimpleNamespace
+
+    from engine.errors import NotRunningError
+    from engine_plugins.web.reporter import Reporter, Settings
+
+    def closed(*_: Any, **__: Any) -> None:
+        raise NotRunningError("the producer is closed")
+
+    app = SimpleNamespace(settings=SimpleNamespace(client_id="shop"), produce=closed,
+                          statistics=lambda: {})
+    plugin = WebPlugin()
+    plugin.tracker.app_state = "stopped"  # while the topics' creation waited for a broker
+    started: list[str] = []
+    reporter = Reporter(app, plugin.tracker,  # type: ignore[arg-type]
+                        Settings(1.0, 10, 10, create_topics=False), "p",
+                        then=lambda: started.append("commands"))
+    reporter._run()  # on this thread: it ends once the producer says the app stopped
+    assert started == []
+
+
+def test_engine_web_on_this_machine_answers_only_requests_naming_it() -> None:
+    from engine.cli.web import only_local
+    from engine.web.dashboard import dashboard
+
+    local = Client(only_local(dashboard(filled()), "127.0.0.1"))
+    for host in ("127.0.0.1:9396", "localhost:9396"):
+        assert local.get("/", headers={"Host": host}).status_code == 200
+    # a site that re-pointed its name at 127.0.0.1 (DNS rebinding) cannot read the pages
+    assert local.get("/errors", headers={"Host": "evil.example:9396"}).status_code == 400
+    anywhere = Client(only_local(dashboard(filled()), "0.0.0.0"))
+    assert anywhere.get("/", headers={"Host": "dashboard.example"}).status_code == 200
+
+
+class DeadLetter:
+    """A message of a dead-letter topic, as the client returns it."""
+
+    def __init__(self, source: bytes) -> None:
+        self._headers = [("source_topic", source), ("trace", b"t1")]
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return self._headers
+
+    def value(self) -> bytes:
+        return b"v"
+
+    def key(self) -> bytes:
+        return b"process-1"
+
+
+@pytest.mark.parametrize(("source", "status", "sent"), [
+    (b"payments", 202, [("payments", [("trace", b"t1")])]),
+    (b"engine_commands", 409, []),  # a header may name any topic: only a route's goes
+])
+def test_a_dead_letter_goes_back_only_to_a_topic_that_dead_letters_there(
+        source: bytes, status: int, sent: list[Any]) -> None:
+    from functools import partial
+
+    from engine import DeadLetterQueue
+    from engine.web.dashboard import dashboard
+    from engine.web.explore import explorer_of
+    from engine.web.feed import Feed
+
+    app = App(kafka={"bootstrap.servers": "127.0.0.1:9"}, client_id="shop")
+    app.topic("payments", Orders, dead_letter_queue=DeadLetterQueue("payments.dlq"))
+    feed, produced = Feed(app, State()), list[Any]()
+    feed.app.produce_sync = lambda topic, value, **options: produced.append(  # type: ignore
+        (topic, options["headers"]))
+    browser = FakeBrowser()
+    browser.message = lambda *where: DeadLetter(source)  # type: ignore[attr-defined]
+    explorer = explorer_of(app, browser, resend=partial(feed.resend, browser))  # type: ignore
+    client = Client(dashboard(State(), token="s3cret", send=Sent(), explorer=explorer))
+    answer = client.request("POST", "/dead-letters/payments.dlq/0/4/resend",
+                            headers={"X-Engine-Token": "s3cret"})
+    assert answer.status_code == status, answer.text
+    assert produced == sent
