@@ -34,7 +34,10 @@ class DemoDashboard:
 
         app.use(_web_plugin()(interval=REPORT_INTERVAL))
         self.url = f"http://127.0.0.1:{port}/"
-        config = uvicorn.Config(asgi_app(app), host="127.0.0.1", port=port, log_level="warning")
+        from engine.cli.web import only_local
+
+        config = uvicorn.Config(only_local(asgi_app(app), "127.0.0.1"), host="127.0.0.1",
+                                port=port, log_level="warning")
         self._server: Any = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="engine.demo.web",
                                         daemon=True)
