@@ -9,9 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from engine.errors import AdminError, NotRunningError, RoutingError
+from engine.config.kafka import common_config, logged
+from engine.errors import AdminError, RoutingError
 from engine.lifecycle import AppState
 from engine.node_ports import node_index
 from engine.routing.selection import Selection
@@ -42,13 +43,22 @@ class Settings:
     create_topics: bool
 
 
+MESSAGE_TIMEOUT_MS = 10_000
+"""How long a report may wait for the brokers before it is dropped (a newer one follows)."""
+
+FLUSH_TIMEOUT = 2.0
+"""Seconds the reporter waits, once the app stopped, for its last reports to leave."""
+
+
 class Reporter:
     """Wakes every ``interval`` seconds or when woken, then sends what is new.
 
     ``then`` runs on the reporter's thread once the topics were created (or tried).
 
-    Sends through the app's own producer (asynchronously); once the app stopped and closed it,
-    the thread ends.
+    Sends through a producer of its own, never the app's: with the brokers unreachable, the
+    app's stop would wait for undelivered reports (up to ``shutdown_timeout``) and report each
+    as the app's delivery error. Once the app stopped, it sends its last report (the app
+    stopped), waits ``FLUSH_TIMEOUT`` at most for it to leave, and ends.
     """
 
     def __init__(self, app: App, tracker: Tracker, settings: Settings, process: str,
@@ -58,6 +68,7 @@ class Reporter:
         self._tracker = tracker
         self._settings = settings
         self._woken = threading.Event()
+        self._producer: Any = None  # the reporter's own (``start``)
         self._cpu = CpuMeter()
         self.process_id = process
         self._process = {"id": self.process_id, "host": socket.gethostname(),
@@ -67,6 +78,12 @@ class Reporter:
 
     def start(self) -> None:
         """Start the thread ``engine.web.reporter``."""
+        from confluent_kafka import Producer as KafkaProducer
+
+        config = {**common_config(self._app.settings.kafka),
+                  "client.id": f"{self._app.settings.client_id}-web",
+                  "message.timeout.ms": MESSAGE_TIMEOUT_MS, "linger.ms": 50}
+        self._producer = KafkaProducer(logged(config))
         threading.Thread(target=self._run, name="engine.web.reporter", daemon=True).start()
 
     def wake(self) -> None:
@@ -84,11 +101,10 @@ class Reporter:
             try:
                 self._send_errors()
                 self._send_report()
-            except NotRunningError:  # the app stopped and closed its producer
-                return
             except Exception:  # a report must never take the process down
                 log.exception("web: a report could not be sent")
             if self._tracker.app_state in _FINAL:
+                self._producer.flush(FLUSH_TIMEOUT)  # what is still queued then is dropped
                 return
             sent = time.monotonic()
             self._woken.wait(self._settings.interval)
@@ -122,4 +138,12 @@ class Reporter:
                                                       "pid": self._process["pid"], **record}))
 
     def _send(self, topic: str, value: bytes) -> None:
-        self._app.produce(topic, value, key=self.process_id, headers=list(HEADERS))
+        self._producer.produce(topic, value, key=self.process_id, headers=list(HEADERS),
+                               on_delivery=_delivered)
+        self._producer.poll(0)
+
+
+def _delivered(error: Any, message: Any) -> None:
+    """A report that did not reach the brokers: logged (a newer one follows), never the app's."""
+    if error is not None:
+        log.debug("web: a report was not delivered: %s", error)

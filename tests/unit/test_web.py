@@ -543,25 +543,58 @@ def test_the_state_stays_bounded_when_no_page_is_asked_for() -> None:
     assert len(state._history._buckets) <= WINDOW / BUCKET + 1
 
 
-def test_no_commands_reader_starts_for_an_app_that_stopped_meanwhile() -> None:
+class ReportsProducer:
+    """The reporter's own producer, recording what it was given."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.flushed: list[float] = []
+
+    def produce(self, topic: str, value: bytes, **_: Any) -> None:
+        from engine.web.codec import decode
+
+        self.sent.append((topic, decode(value)))
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        self.flushed.append(timeout)
+        return 0
+
+
+def stopped_reporter(then: Any = None) -> tuple[Any, ReportsProducer]:
     from types import SimpleNamespace
 
-    from engine.errors import NotRunningError
     from engine_plugins.web.reporter import Reporter, Settings
 
-    def closed(*_: Any, **__: Any) -> None:
-        raise NotRunningError("the producer is closed")
+    def never(*_: Any, **__: Any) -> None:
+        raise AssertionError("a report went through the app's producer")
 
-    app = SimpleNamespace(settings=SimpleNamespace(client_id="shop"), produce=closed,
+    app = SimpleNamespace(settings=SimpleNamespace(client_id="shop"), produce=never,
                           statistics=lambda: {})
     plugin = WebPlugin()
-    plugin.tracker.app_state = "stopped"  # while the topics' creation waited for a broker
-    started: list[str] = []
+    plugin.tracker.app_state = "stopped"
     reporter = Reporter(app, plugin.tracker,  # type: ignore[arg-type]
-                        Settings(1.0, 10, 10, create_topics=False), "p",
-                        then=lambda: started.append("commands"))
-    reporter._run()  # on this thread: it ends once the producer says the app stopped
+                        Settings(1.0, 10, 10, create_topics=False), "p", then=then)
+    reporter._producer = producer = ReportsProducer()
+    return reporter, producer
+
+
+def test_no_commands_reader_starts_for_an_app_that_stopped_meanwhile() -> None:
+    started: list[str] = []
+    reporter, _ = stopped_reporter(then=lambda: started.append("commands"))
+    reporter._run()  # on this thread: it ends once the app stopped
     assert started == []
+
+
+def test_reports_go_through_a_producer_of_their_own_and_the_last_says_stopped() -> None:
+    # the app's producer would hold a stop up to shutdown_timeout with the brokers away
+    reporter, producer = stopped_reporter()
+    reporter._run()
+    assert [topic for topic, _ in producer.sent] == ["engine_reports"]
+    assert producer.sent[0][1]["process"]["state"] == "stopped"
+    assert producer.flushed == [2.0]  # bounded: the process ends soon after the app
 
 
 def test_engine_web_on_this_machine_answers_only_requests_naming_it() -> None:
