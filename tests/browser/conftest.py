@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import bootstrap  # noqa: F401 (the fixture, shared)
+from tests.integration.conftest import (
+    DEADLINE,
+    bootstrap,  # noqa: F401 (the fixture, shared)
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # the machine's network is closed: nothing may reach out (updates, sync, QUIC probes)
@@ -32,6 +35,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
             headless=True, args=CHROMIUM_ARGS)
+        # a loaded 2-core machine: every wait and check gets the suites' generous deadline
+        context.set_default_timeout(DEADLINE * 1000)
+        playwright_api.expect.set_options(timeout=DEADLINE * 1000)
         try:
             yield context
         finally:
