@@ -137,7 +137,9 @@ class Tracker:
 
     def _on_pause(self, sender: Any, **event: Any) -> None:
         group = self.groups.get(event["subscription_group"], event["subscription_group"])
-        row = self._partition(group, event["topic"], event["partition"])
+        row = self.partitions.get((group, event["topic"], event["partition"]))
+        if row is None:  # not (or no longer) assigned: no row to bring back
+            return
         timeout = event.get("timeout")
         row["paused"] = True
         if timeout is not None and float(timeout) >= UNTIL_RESUMED:  # an operator's, no end
@@ -147,8 +149,9 @@ class Tracker:
 
     def _on_resume(self, sender: Any, **event: Any) -> None:
         group = self.groups.get(event["subscription_group"], event["subscription_group"])
-        row = self._partition(group, event["topic"], event["partition"])
-        row["paused"], row["paused_until"], row["pause_reason"] = False, None, None
+        row = self.partitions.get((group, event["topic"], event["partition"]))
+        if row is not None:  # a revoked partition's late resume brings no row back
+            row["paused"], row["paused_until"], row["pause_reason"] = False, None, None
 
     def _on_consumed(self, sender: Any, **event: Any) -> None:
         # per batch: a few stores; the lag is the consumer's own figure, no broker call
@@ -175,11 +178,12 @@ class Tracker:
         self.counters["batches"] += 1
 
     def _on_retry(self, sender: Any, **event: Any) -> None:
-        row = self._partition(getattr(sender, "consumer_group", ""), event["topic"],
-                              event["partition"])
-        row["attempt"] = event["attempt"]
-        row["pause_reason"] = f"retry, attempt {event['attempt']}"
         self.counters["retries"] += 1
+        row = self.partitions.get((getattr(sender, "consumer_group", ""), event["topic"],
+                                   event["partition"]))
+        if row is not None:  # a revoked partition's retry brings no row back
+            row["attempt"] = event["attempt"]
+            row["pause_reason"] = f"retry, attempt {event['attempt']}"
 
     def _on_consumer_pause(self, sender: Any, **event: Any) -> None:
         row = self._partition(getattr(sender, "consumer_group", ""), event["topic"],
