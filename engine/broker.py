@@ -44,7 +44,8 @@ def binary() -> str:
         raise BrokerMissingError(f"the embedded broker binary cannot be found: {error}") from error
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now (a server may take it)."""
     with socket.socket() as probe:
         try:
             probe.bind((host, port))
@@ -81,7 +82,7 @@ class EmbeddedBroker:
         The broker never outlives this process, however it ends (``engine.child_guard``).
         A failed or interrupted start stops it (and keeps its log).
         """
-        if not _port_free(self.host, self.port):
+        if not port_free(self.host, self.port):
             raise BrokerError(f"port {self.port} on {self.host} is already in use; pick another"
                               " with --port (or stop what listens there)")
         url = f"tcp://{self.host}:{self.port}"

@@ -11,7 +11,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import EngineError, PluginError
+from engine.broker import port_free
+from engine.errors import PluginError
 from engine.plugin import installed
 from engine.plugin_options import needs
 
@@ -24,12 +25,17 @@ REPORT_INTERVAL = 1.0
 START_TIMEOUT = 30.0
 """Seconds the dashboard may take to listen."""
 
+PORT_HINT = "hint: choose another port: engine demo --web PORT"
+
 
 class DemoDashboard:
     """The demo app's plugin ``web`` and ``engine.web.asgi_app`` served on 127.0.0.1:``port``."""
 
     def __init__(self, app: App, port: int) -> None:
         uvicorn = needs("web", "uvicorn", "web")
+        if not port_free("127.0.0.1", port):  # before its feed joins a group for nothing
+            raise PluginError(f"plugin 'web': port {port} on 127.0.0.1 is already in use",
+                              PORT_HINT)
         from engine.web import asgi_app
 
         app.use(_web_plugin()(interval=REPORT_INTERVAL))
@@ -43,13 +49,13 @@ class DemoDashboard:
                                         daemon=True)
 
     def start(self) -> None:
-        """Serve, and return once it listens (``EngineError`` if it cannot)."""
+        """Serve, and return once it listens (``PluginError`` with a hint if it cannot)."""
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not self._server.started:  # uvicorn's own flag, set once it listens
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise EngineError(f"the dashboard could not listen on {self.url} (is the port"
-                                  " in use? choose another with --port)")
+                raise PluginError(f"plugin 'web': the dashboard could not listen on {self.url}",
+                                  PORT_HINT)
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -193,8 +193,7 @@ class TransactionalProducers:
             self._closed.update(keys)
             for key in keys:
                 self._closings[key] = self._closings.get(key, 0) + 1
-            for key in keys:  # a preparation under way closes what it builds itself
-                self._building.pop(key, None)
+                self._building.pop(key, None)  # a preparation under way closes its own
         for producer in gone:
             _close(producer)
 

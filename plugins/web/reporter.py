@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.config.kafka import common_config, logged
+from engine.config.kafka import common_config
 from engine.errors import AdminError, RoutingError
 from engine.lifecycle import AppState
 from engine.node_ports import node_index
+from engine.producer import kafka_producer
 from engine.routing.selection import Selection
 from engine.web.codec import COMMANDS_TOPIC, ERRORS_TOPIC, HEADERS, REPORTS_TOPIC, encode
 
@@ -78,12 +79,10 @@ class Reporter:
 
     def start(self) -> None:
         """Start the thread ``engine.web.reporter``."""
-        from confluent_kafka import Producer as KafkaProducer
-
         config = {**common_config(self._app.settings.kafka),
                   "client.id": f"{self._app.settings.client_id}-web",
                   "message.timeout.ms": MESSAGE_TIMEOUT_MS, "linger.ms": 50}
-        self._producer = KafkaProducer(logged(config))
+        self._producer = kafka_producer(config)
         threading.Thread(target=self._run, name="engine.web.reporter", daemon=True).start()
 
     def wake(self) -> None:

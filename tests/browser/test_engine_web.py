@@ -141,3 +141,19 @@ def test_the_overview_after_the_demo_shows_its_process_throughput_and_lag(browse
         reading.join(30)
         if demo.stdout is not None:
             demo.stdout.close()
+
+
+def test_engine_demo_web_on_a_port_in_use_says_so_with_a_hint() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "engine", "demo", "--messages", "10",
+                               "--web", str(port)], capture_output=True, text=True,
+                              timeout=DEADLINE)
+    assert done.returncode == 1, done.stderr
+    assert f"engine: plugin 'web': port {port} on 127.0.0.1 is already in use\n" \
+           "hint: choose another port: engine demo --web PORT" in done.stderr
+    assert "Traceback" not in done.stderr
