@@ -12,7 +12,11 @@ topic, with the engine's default concurrency and batch sizes:
 
 - ``at-least-once``: ``self.produce`` per input, the batch marked automatically;
 - ``transactional``: the same inside ``with self.transaction():`` per batch, the batch's
-  last message marked inside (``App(transactional_id=...)``).
+  last message marked inside (``App(transactional_id=...)``), with the default connections
+  per subscription group (``concurrency`` on a transactional app);
+- ``transactional-1``: the same on one connection (``connections=1``), as every app ran
+  before connections: a listener's polls mostly bring one partition, so its transactions
+  run one after another.
 
 Each run is a fresh process and consumer group, timed from the first message consumed to the
 moment every output is acknowledged (at-least-once: the producer flushed after the last
@@ -37,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.throughput import FAST_GROUP, PARTITIONS, SIZE, TOPIC, produce
 from engine.broker import create_topics
 
-VARIANTS = ("at-least-once", "transactional")
+VARIANTS = ("at-least-once", "transactional", "transactional-1")
 
 
 def run_pipeline(variant: str, bootstrap: str, count: int, group: str, target: str) -> float:
@@ -74,9 +78,10 @@ def run_pipeline(variant: str, bootstrap: str, count: int, group: str, target: s
                 self.mark_as_consumed(messages.last())  # type: ignore[arg-type]
             count_batch(messages)  # after the commit: its outputs are acknowledged
 
-    transactional = variant == "transactional"
+    transactional = variant.startswith("transactional")
     app = App(kafka={"bootstrap.servers": bootstrap, **FAST_GROUP}, client_id=group,
-              transactional_id=group if transactional else None)
+              transactional_id=group if transactional else None,
+              connections=1 if variant == "transactional-1" else None)
     app.topic(TOPIC, Transactional if transactional else AtLeastOnce)
     app.start()
     try:
@@ -135,12 +140,13 @@ def measure(bootstrap: str, count: int, runs: int) -> None:
     for run in range(runs):
         for variant in VARIANTS:
             rates[variant].append(count / one_run(bootstrap, count, variant, str(run)))
-            print(f"  run {run + 1} {variant:14s} {rates[variant][-1]:10,.0f} msg/s", flush=True)
+            print(f"  run {run + 1} {variant:15s} {rates[variant][-1]:10,.0f} msg/s", flush=True)
     median = {variant: statistics.median(found) for variant, found in rates.items()}
     for variant in VARIANTS:
-        print(f"{variant:14s}: {median[variant]:10,.0f} msg/s")
-    print(f"ratio transactional / at-least-once: "
-          f"{median['transactional'] / median['at-least-once']:.2f} (target >= 0.5)")
+        print(f"{variant:15s}: {median[variant]:10,.0f} msg/s")
+    for variant in VARIANTS[1:]:
+        print(f"ratio {variant} / at-least-once: "
+              f"{median[variant] / median['at-least-once']:.2f} (target >= 0.5)")
 
 
 if __name__ == "__main__":

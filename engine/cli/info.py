@@ -24,6 +24,7 @@ def render(app: App, selection: Selection | None = None) -> str:
             f"    max_messages={subscription_group.max_messages}"
             f" max_wait_time={subscription_group.max_wait_time}"
             f" initial_offset={subscription_group.initial_offset}"
+            f" connections={app.settings.connections_per_group}"
         )
         lines += [_route(topic) for topic in subscription_group.topics]
         lines.append("    librdkafka:")

@@ -22,6 +22,13 @@ class Settings:
     """Non-empty; librdkafka's ``client.id`` and the default consumer group's name."""
     concurrency: int = 5
     """Integer >= 1: worker threads shared by all listeners."""
+    connections: int | None = None
+    """None or an integer >= 1: Kafka connections per subscription group, each a
+    member of the consumer group with its own listener thread, so batches of partitions held
+    by different connections run at the same time. None: 1, or ``concurrency`` on an app with
+    ``transactional_id`` (a partition's transactions run one after another and one poll mostly
+    brings one partition, so transactions of different partitions overlap only across
+    connections)."""
     max_messages: int = 500
     """Integer >= 1: most messages in one polled batch."""
     max_wait_time: float = 1.0
@@ -54,6 +61,13 @@ class Settings:
     transactional_id: str | None = None
     """None or a non-empty string: turns on transactions; the app's consumers then
     read ``isolation.level=read_committed`` (another value is refused)."""
+
+    @property
+    def connections_per_group(self) -> int:
+        """How many connections each subscription group runs (``connections`` resolved)."""
+        if self.connections is not None:
+            return self.connections
+        return self.concurrency if self.transactional_id is not None else 1
 
     @classmethod
     def build(cls, **options: Any) -> Settings:
@@ -91,6 +105,8 @@ def _problems(s: Mapping[str, Any]) -> list[str]:
     problems += _whole("concurrency", s["concurrency"], 1)
     problems += _whole("max_messages", s["max_messages"], 1)
     problems += _whole("max_async_jobs", s["max_async_jobs"], 1)
+    if s["connections"] is not None:
+        problems += _whole("connections", s["connections"], 1)
     for name in ("max_wait_time", "shutdown_timeout", "pause_timeout", "pause_max_timeout",
                  "node_report_timeout", "assignment_timeout", "loop_stall_threshold"):
         problems += _positive(name, s[name])

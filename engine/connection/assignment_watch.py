@@ -13,6 +13,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine.listener")
 
 
+class GroupHolding:
+    """Which connections of one subscription group hold partitions.
+
+    Each connection's listener writes its own slot after its polls, so a connection left
+    without partitions is not reported while another of its group holds some.
+    """
+
+    __slots__ = ("_holding",)
+
+    def __init__(self, connections: int) -> None:
+        self._holding = [False] * connections
+
+    def told(self, index: int, assigned: bool) -> bool:
+        """Record connection ``index``'s state; whether any connection holds partitions."""
+        self._holding[index] = assigned
+        return assigned or any(self._holding)
+
+
 class AssignmentWatch:
     """Told after every poll whether its group holds partitions; speaks up when it long has not.
 
@@ -21,14 +39,22 @@ class AssignmentWatch:
     a partition: one warning in the log, and ``connection.listener.unassigned`` then and
     every ``timeout`` after, until partitions arrive (an info line says after how long).
     Times come from the listener's clock; a poll with partitions costs one comparison.
+
+    A group of several connections (``holding``: theirs, and this one's index in it) is
+    reported by its first connection only, and only while none of them holds a partition.
     """
 
     __slots__ = (
-        "_due", "_monitor", "_sender", "_since", "_subscription_group", "_timeout", "_warned",
+        "_due", "_holding", "_index", "_monitor", "_sender", "_since", "_subscription_group",
+        "_timeout", "_warned",
     )
 
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, sender: object,
-                 timeout: float) -> None:
+                 timeout: float, holding: tuple[GroupHolding, int] | None = None) -> None:
+        self._holding: GroupHolding | None = None
+        self._index = 0
+        if holding is not None:
+            self._holding, self._index = holding
         self._subscription_group = subscription_group
         self._monitor = monitor
         self._sender = sender
@@ -38,7 +64,11 @@ class AssignmentWatch:
         self._warned = False
 
     def polled(self, assigned: bool, now: float) -> None:
-        """After a poll at ``now``: ``assigned`` when the group holds any partition."""
+        """After a poll at ``now``: ``assigned`` when this connection holds any partition."""
+        if self._holding is not None:
+            assigned = self._holding.told(self._index, assigned)
+            if self._index:
+                return  # the group's first connection speaks for all of them
         if assigned:
             if self._since is not None:
                 self._arrived(now)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaException
 
-from engine.connection.assignment_watch import AssignmentWatch
+from engine.connection.assignment_watch import AssignmentWatch, GroupHolding
 from engine.connection.partition_effects import apply_effects
 from engine.connection.poll_split import PollSplitter
 from engine.processing.jobs import Consume, Eofed, Job, Revoked
@@ -33,7 +33,8 @@ class FetchIteration:
     def __init__(self, subscription_group: SubscriptionGroup, monitor: Monitor, sender: object,
                  *, partitions: Partitions, long_jobs: LongJobs, jobs: GroupJobs,
                  revocations: Revocations, client: Callable[[], ListenerClient],
-                 assignment_timeout: float, clock: Callable[[], float]) -> None:
+                 assignment_timeout: float, clock: Callable[[], float],
+                 holding: tuple[GroupHolding, int] | None = None) -> None:
         self._group = subscription_group
         self._id = subscription_group.id
         self._monitor = monitor
@@ -46,7 +47,7 @@ class FetchIteration:
         self._clock = clock
         self._splitter = PollSplitter(subscription_group, monitor, sender)
         self._assignment = AssignmentWatch(subscription_group, monitor, sender,
-                                           assignment_timeout)
+                                           assignment_timeout, holding)
         self._received = monitor.signal("connection.listener.fetch_loop.received")
 
     def run(self, stopping: Callable[[], bool]) -> None:

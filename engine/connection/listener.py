@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.connection.assignment_watch import GroupHolding
 from engine.connection.client import Client
 from engine.connection.fetch_iteration import FetchIteration
 from engine.connection.group_jobs import GroupJobs
@@ -50,11 +51,13 @@ class Listener:
                  executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  transactional_factory: ProducerClientFactory = kafka_producer,
-                 transactional_warm_up: WarmUp = in_background) -> None:
+                 transactional_warm_up: WarmUp = in_background,
+                 holding: tuple[GroupHolding, int] | None = None) -> None:
         """Build the listener (its thread starts with ``start``).
 
         ``transactional_factory`` builds the partitions' transactional producer clients;
-        ``transactional_warm_up`` runs the builds of partitions just assigned.
+        ``transactional_warm_up`` runs the builds of partitions just assigned; ``holding``
+        is, for one of several connections of a subscription group, theirs and its index.
         """
         self.subscription_group = subscription_group
         self.id = subscription_group.id
@@ -79,7 +82,7 @@ class Listener:
             subscription_group, monitor, self, partitions=self.partitions,
             long_jobs=self._long, jobs=self._jobs, revocations=self._revocations,
             client=self._current_client, assignment_timeout=settings.assignment_timeout,
-            clock=clock,
+            clock=clock, holding=holding,
         )
         self._thread: threading.Thread | None = None
         self._changed = threading.Event()

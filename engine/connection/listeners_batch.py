@@ -1,10 +1,11 @@
-"""All listeners of one run: one per active subscription group."""
+"""All listeners of one run: ``connections`` per active subscription group."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from engine.connection.assignment_watch import GroupHolding
 from engine.connection.listener import Listener
 
 if TYPE_CHECKING:
@@ -16,14 +17,22 @@ if TYPE_CHECKING:
 
 
 class ListenersBatch(list[Listener]):
-    """Builds the listeners; each one's state changes call ``on_change`` (the server's wake-ups)."""
+    """Builds the listeners; each one's state changes call ``on_change`` (the server's wake-ups).
+
+    A subscription group runs ``settings.connections_per_group`` listeners, each with its own
+    connection: members of the consumer group that share its partitions.
+    """
 
     def __init__(self, groups: Sequence[SubscriptionGroup], jobs_queue: JobsQueue,
                  monitor: Monitor, settings: Settings, producer: Producer,
                  on_change: Callable[[], None]) -> None:
+        count = settings.connections_per_group
         super().__init__(
-            Listener(subscription_group, jobs_queue, monitor, settings, producer)
+            Listener(subscription_group.connection(index + 1, count), jobs_queue, monitor,
+                     settings, producer, holding=(holding, index) if count > 1 else None)
             for subscription_group in groups
+            for holding in (GroupHolding(count),)
+            for index in range(count)
         )
         for listener in self:
             listener.status.watch(on_change)

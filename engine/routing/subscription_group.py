@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -38,6 +39,20 @@ class SubscriptionGroup:
             if topic.name == name:
                 return topic
         raise KeyError(f"topic {name!r} is not in subscription group {self.id!r}")
+
+    def connection(self, index: int, count: int) -> SubscriptionGroup:
+        """The group as its ``index``-th (from 1) of ``count`` connections; itself when alone.
+
+        Each connection is a member of the consumer group of its own, so its id says which
+        one (``#index``), and so does a static membership's ``group.instance.id`` (two members
+        with one instance id would fence each other).
+        """
+        if count == 1:
+            return self
+        kafka = dict(self.kafka)
+        if "group.instance.id" in kafka:
+            kafka["group.instance.id"] = f"{kafka['group.instance.id']}#{index}"
+        return dataclasses.replace(self, id=f"{self.id}#{index}", kafka=kafka)
 
 
 def group_topics(

@@ -41,8 +41,10 @@ def test_info_shows_routes_masked_settings_and_the_lifecycle(
     assert "  running --> stopping: stop\n" in out
     assert "declared topics (engine topics):\n  none" in out
     for setting in ("max_async_jobs = 1000", "loop_stall_threshold = 0.5",
-                    "assignment_timeout = 60.0", "node_report_timeout = 60.0"):
+                    "assignment_timeout = 60.0", "node_report_timeout = 60.0",
+                    "connections = None"):
         assert f"  {setting}\n" in out  # every setting, not a chosen few
+    assert " initial_offset=earliest connections=1\n" in out  # the count each group runs
 
 
 def test_info_says_how_each_route_runs(tmp_path: Path,
