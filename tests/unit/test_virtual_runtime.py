@@ -439,6 +439,42 @@ def test_a_seek_in_a_virtual_partition_moves_the_partition_and_restarts_the_wate
         running.close()
 
 
+def test_the_hooks_pause_and_seek_events_of_an_instance_name_its_virtual_partition() -> None:
+    class PausingAndSeeking(Recording):
+        def consume(self, messages: Messages) -> None:
+            super().consume(messages)
+            if self.virtual_partition == 0:
+                self.pause(timeout=30.0)
+            else:
+                self.seek(100)
+
+    running = Running(PausingAndSeeking, concurrency=2)
+    named: dict[str, list[object]] = {}
+    names = ("consumer.initialized", "consumer.consuming.pause", "consumer.consuming.seek",
+             "consumer.revoke", "consumer.revoked")
+
+    def receiver(name: str) -> Any:
+        def receive(sender: Any, **event: Any) -> None:
+            named.setdefault(name, []).append(event.get("virtual_partition"))
+        return receive
+
+    receivers = [receiver(name) for name in names]  # kept: the monitor holds them weakly
+    for name, receive in zip(names, receivers, strict=True):
+        running.app.monitor.subscribe(name, receive)
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(10), keys=10))
+        running.client.rebalance.revoked([("t", 0)], lost=False)
+        running.listener.after_rebalance([])
+    finally:
+        running.close()
+    assert {name: sorted(map(str, found)) for name, found in named.items()} == {
+        "consumer.initialized": ["0", "1"], "consumer.consuming.pause": ["0"],
+        "consumer.consuming.seek": ["1"], "consumer.revoke": ["0", "1"],
+        "consumer.revoked": ["0", "1"]}
+
+
 def run_in_harness(consumer: type[Consumer], **route: Any) -> int | None:
     """Twenty messages of five keys through the testing kit's harness, on topic "t" with
     virtual partitions and ``route``'s options; its history checked, the offset committed."""
