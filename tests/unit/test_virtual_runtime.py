@@ -498,6 +498,29 @@ def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() ->
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Recording.seen)
 
 
+def test_prometheus_labels_nothing_by_virtual_partition_and_counts_them_all() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from engine.testing import Harness
+    from engine_plugins.prometheus import PrometheusPlugin
+
+    registry = CollectorRegistry()
+    app = App(kafka=BOOTSTRAP, concurrency=4, client_id="shop")
+    app.use(PrometheusPlugin(registry=registry))
+    app.topic("t", Recording, virtual_partitions=VirtualPartitions())
+    with Harness(app, partitions={"t": 1}) as kafka:
+        for index in range(20):
+            kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
+        kafka.run()
+        kafka.stop()
+    assert len({vp for vp, _, _ in Recording.seen}) > 1  # split: events came from several
+    labels = {name for metric in registry.collect() for sample in metric.samples
+              for name in sample.labels}
+    assert "virtual_partition" not in labels
+    assert registry.get_sample_value("engine_messages_consumed_total",
+                                     {"consumer_group": "shop", "topic": "t"}) == 20
+
+
 def test_after_a_dead_letter_the_offsets_done_above_it_are_not_processed_again() -> None:
     # the DLQ resumes at poison + 1, below the watermark its mark moved past what the first
     # (split) attempt did: those offsets were once restarted, so processed twice
