@@ -76,7 +76,7 @@ class Consumer:
 
     @property
     def virtual_partition(self) -> int:
-        """This instance's virtual partition (API.md section 12); 0 on ordinary topics."""
+        """This instance's virtual partition (docs: Virtual partitions); 0 on ordinary topics."""
         index: int = getattr(self._runtime, "virtual_partition", 0)
         return index
 

@@ -79,11 +79,13 @@ class AsyncExecutor(Executor):
 
     async def _measured_async(self, consumer: Consumer, before: str, after: str,
                               hook: Callable[[], Any]) -> None:
-        self.monitor.instrument(before, consumer, topic=self.topic, partition=self.partition)
+        tags = self.context.event_tags
+        self.monitor.instrument(before, consumer, topic=self.topic, partition=self.partition,
+                                **tags)
         started = time.perf_counter()
         await self._awaited(consumer, hook.__name__, hook)
         self.monitor.instrument(after, consumer, topic=self.topic, partition=self.partition,
-                                time=time.perf_counter() - started)
+                                time=time.perf_counter() - started, **tags)
 
     async def _build_async(self) -> tuple[Consumer | None, BaseException | None]:
         started = time.perf_counter()

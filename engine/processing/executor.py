@@ -191,16 +191,19 @@ class Executor:
 
     def _built(self, consumer: Consumer, started: float) -> None:
         self.monitor.instrument("consumer.initialized", consumer, topic=self.topic,
-                                partition=self.partition, time=time.perf_counter() - started)
+                                partition=self.partition, time=time.perf_counter() - started,
+                                **self.context.event_tags)
 
     def _measured(
         self, consumer: Consumer, before: str, after: str, hook: Callable[[], None]
     ) -> None:
-        self.monitor.instrument(before, consumer, topic=self.topic, partition=self.partition)
+        tags = self.context.event_tags
+        self.monitor.instrument(before, consumer, topic=self.topic, partition=self.partition,
+                                **tags)
         started = time.perf_counter()
         hook()
         self.monitor.instrument(after, consumer, topic=self.topic, partition=self.partition,
-                                time=time.perf_counter() - started)
+                                time=time.perf_counter() - started, **tags)
 
     def _run(self, action: str, consumer: Consumer, call: Callable[..., None], *args: Any
              ) -> BaseException | None:

@@ -179,7 +179,7 @@ class PartitionContext:
         self._monitor.instrument(
             "consumer.consuming.pause", self.consumer, topic=self.topic,
             partition=self.partition, offset=offset, timeout=timeout,
-            attempt=state.attempt, manual=True,
+            attempt=state.attempt, manual=True, **self.event_tags,
         )
 
     def resume(self) -> None:
@@ -203,7 +203,7 @@ class PartitionContext:
             self._effects = [effect for effect in self._effects if not isinstance(effect, Seek)]
         self.state.sought(target if isinstance(target, int) else offset if offset >= 0 else None)
         self._monitor.instrument("consumer.consuming.seek", self.consumer, topic=self.topic,
-                                 partition=self.partition, offset=offset)
+                                 partition=self.partition, offset=offset, **self.event_tags)
 
     def produce(self, topic: str, value: Any, sync: bool, **options: Any) -> None:
         """Send through the app's shared producer."""

@@ -134,6 +134,47 @@ def test_the_commit_stays_below_a_blocked_virtual_partition(
     assert sorted(seen.offsets) == list(range(40))
 
 
+def test_a_stop_waits_for_a_running_virtual_partition_before_its_final_commit(
+    bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
+) -> None:
+    topic, group = make_topic(1), unique("g")
+    produce(bootstrap, topic, keyed(40, 40), partition=0)
+    seen, release = Seen(), threading.Event()
+    blocked: list[list[int]] = []
+
+    class Blocking(Consumer):
+        def consume(self, messages: Messages) -> None:
+            if any(message.key == "key-20" for message in messages):
+                blocked.append([message.offset for message in messages])
+                assert release.wait(DEADLINE)
+            seen.add(self, messages)
+
+    # no commit but the stop's own: what it commits tells whether it waited for the job
+    app = make_app(bootstrap, group, concurrency=4, max_messages=100,
+                   kafka={"auto.commit.interval.ms": 600000})
+    app.topic(topic, Blocking, virtual_partitions=VirtualPartitions(max_partitions=4))
+    recorder = Recorder(app)
+    app.start()
+    stopper = threading.Thread(target=app.stop)
+    try:
+        wait_until(lambda: bool(blocked), message="the blocked virtual partition")
+        wait_until(lambda: seen.count() == 40 - len(blocked[0]),
+                   message="the batch's other virtual partitions done")
+        stopper.start()
+        wait_until(lambda: "app.stopping" in recorder.names("app."), message="the stop begun")
+        assert stopper.is_alive()  # it cannot end while a virtual partition runs
+        assert committed(bootstrap, group, topic, 1) == {0: -1001}  # nothing committed yet
+        release.set()
+        stopper.join(DEADLINE)
+        assert not stopper.is_alive()
+    finally:
+        release.set()
+        if stopper.ident is None:  # failed before the stop began
+            app.stop()
+    assert sorted(seen.offsets) == list(range(40))
+    assert committed(bootstrap, group, topic, 1) == {0: 40}  # the blocked one's work included
+
+
 def test_a_failing_key_is_retried_collapsed_then_processed(
     bootstrap: str, make_topic: Callable[..., str], unique: Callable[[str], str],
 ) -> None:

@@ -150,14 +150,18 @@ def test_a_failure_is_retried_collapsed_as_a_long_job_too() -> None:
         running.close()
 
 
-def test_a_revocation_meanwhile_refuses_marks_and_reaches_every_instance_after_the_jobs() -> None:
+@pytest.mark.parametrize("lost", [False, True])
+def test_a_revocation_meanwhile_refuses_marks_and_reaches_every_instance_after_the_jobs(
+    lost: bool,
+) -> None:
+    # lost or not, the running virtual partitions' work is abandoned: nothing of it is stored
     running = long_running()
     try:
         running.client.rebalance.assigned([("t", 0)])
         running.client.rebalance.take()
         running.batch(keyed(range(40), keys=40))
         iterate_until(running, entered(COUNT), "every virtual partition running")
-        running.client.rebalance.revoked([("t", 0)], lost=False)
+        running.client.rebalance.revoked([("t", 0)], lost=lost)
         running.listener.iterate()  # the poll reports the revocation
         assert Gated.revoked_hooks == []  # the jobs still run
         for gate in Gated.gates.values():

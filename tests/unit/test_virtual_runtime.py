@@ -439,6 +439,42 @@ def test_a_seek_in_a_virtual_partition_moves_the_partition_and_restarts_the_wate
         running.close()
 
 
+def test_the_hooks_pause_and_seek_events_of_an_instance_name_its_virtual_partition() -> None:
+    class PausingAndSeeking(Recording):
+        def consume(self, messages: Messages) -> None:
+            super().consume(messages)
+            if self.virtual_partition == 0:
+                self.pause(timeout=30.0)
+            else:
+                self.seek(100)
+
+    running = Running(PausingAndSeeking, concurrency=2)
+    named: dict[str, list[object]] = {}
+    names = ("consumer.initialized", "consumer.consuming.pause", "consumer.consuming.seek",
+             "consumer.revoke", "consumer.revoked")
+
+    def receiver(name: str) -> Any:
+        def receive(sender: Any, **event: Any) -> None:
+            named.setdefault(name, []).append(event.get("virtual_partition"))
+        return receive
+
+    receivers = [receiver(name) for name in names]  # kept: the monitor holds them weakly
+    for name, receive in zip(names, receivers, strict=True):
+        running.app.monitor.subscribe(name, receive)
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(10), keys=10))
+        running.client.rebalance.revoked([("t", 0)], lost=False)
+        running.listener.after_rebalance([])
+    finally:
+        running.close()
+    assert {name: sorted(map(str, found)) for name, found in named.items()} == {
+        "consumer.initialized": ["0", "1"], "consumer.consuming.pause": ["0"],
+        "consumer.consuming.seek": ["1"], "consumer.revoke": ["0", "1"],
+        "consumer.revoked": ["0", "1"]}
+
+
 def run_in_harness(consumer: type[Consumer], **route: Any) -> int | None:
     """Twenty messages of five keys through the testing kit's harness, on topic "t" with
     virtual partitions and ``route``'s options; its history checked, the offset committed."""
@@ -460,6 +496,29 @@ def test_the_testing_kits_harness_runs_virtual_partitions_and_their_retries() ->
     assert run_in_harness(Recording) == 20
     assert {o for _, _, offsets in Recording.seen for o in offsets} == set(range(20))
     assert any(collapsed and 7 in offsets for _, collapsed, offsets in Recording.seen)
+
+
+def test_prometheus_labels_nothing_by_virtual_partition_and_counts_them_all() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from engine.testing import Harness
+    from engine_plugins.prometheus import PrometheusPlugin
+
+    registry = CollectorRegistry()
+    app = App(kafka=BOOTSTRAP, concurrency=4, client_id="shop")
+    app.use(PrometheusPlugin(registry=registry))
+    app.topic("t", Recording, virtual_partitions=VirtualPartitions())
+    with Harness(app, partitions={"t": 1}) as kafka:
+        for index in range(20):
+            kafka.produce("t", {"i": index}, key=f"k{index % 5}", partition=0)
+        kafka.run()
+        kafka.stop()
+    assert len({vp for vp, _, _ in Recording.seen}) > 1  # split: events came from several
+    labels = {name for metric in registry.collect() for sample in metric.samples
+              for name in sample.labels}
+    assert "virtual_partition" not in labels
+    assert registry.get_sample_value("engine_messages_consumed_total",
+                                     {"consumer_group": "shop", "topic": "t"}) == 20
 
 
 def test_after_a_dead_letter_the_offsets_done_above_it_are_not_processed_again() -> None:
