@@ -7,13 +7,17 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, DeadLetterQueue, Messages, ProduceError, VirtualPartitions
 from engine.errors import LoopBlockedError
-from engine.testing import Harness
+from engine.testing import ConsumerMachine, Harness, ScheduleError
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
 
@@ -355,3 +359,87 @@ def test_a_plain_hook_of_an_async_consumer_that_stalls_the_loop_is_reported() ->
         (event,) = [e.payload for e in kafka.events.named("error.occurred")]
         assert event["type"] == "consumer.loop.blocked" and event["action"] == "shutdown"
         assert event["stalled"] >= 0.05
+
+
+def test_the_runtime_methods_work_from_an_async_consume() -> None:
+    seen: list[int] = []
+    state = {"sought": False}
+
+    class Manual(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                await asyncio.sleep(0)
+                seen.append(message.offset)
+                self.produce("copies", message.payload)
+                self.mark_as_consumed(message)
+            self.commit_offsets()
+            if not state["sought"] and messages.last().offset >= 3:  # type: ignore[union-attr]
+                state["sought"] = True
+                self.seek(1)
+                self.pause(offset=1, timeout=3600.0)
+                self.resume()  # at once: the virtual clock never reaches the pause's end
+
+    app = async_app(Manual, manual_offset_management=True)
+    with Harness(app) as kafka:
+        kafka.create_topic("copies")
+        for number in range(4):
+            kafka.produce("orders", number)
+        kafka.run()
+        assert seen == [0, 1, 2, 3, 1, 2, 3]
+        assert kafka.clock.now() < 3600.0
+        assert [message.payload for message in kafka.topic("copies")] == [0, 1, 2, 3, 1, 2, 3]
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 4
+        kafka.history.check()
+
+
+def ledger_app(idempotent: bool) -> App:
+    """Orders booked by an async consumer; by message position when ``idempotent``."""
+    ledger: dict[Any, int] = {}
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                await asyncio.sleep(0)  # the booking's I/O
+                if idempotent:
+                    ledger[(message.partition, message.offset)] = message.payload
+                else:
+                    ledger["total"] = ledger.get("total", 0) + message.payload
+
+    app = async_app(Orders, app_options={"max_messages": 5})
+    app.ledger = ledger  # type: ignore[attr-defined]
+    return app
+
+
+class AsyncLedgerMachine(ConsumerMachine):
+    """``ConsumerMachine`` as it is, on an async consumer."""
+
+    app = partial(ledger_app, True)
+    topic = "orders"
+    partitions = 2
+    values = st.integers(1, 9)
+
+    def check_at_end(self, kafka: Harness) -> None:
+        ledger = kafka.app.ledger  # type: ignore[attr-defined]
+        total = ledger["total"] if "total" in ledger else sum(ledger.values())
+        produced = sum(message.payload for message in kafka.topic("orders"))
+        assert total == produced, f"ledger {total} != produced {produced}"
+
+
+class CarelessAsyncMachine(AsyncLedgerMachine):
+    app = partial(ledger_app, False)
+    shrink_budget = 20  # found is the point here, not the shortest schedule
+
+
+MACHINE_BUDGET = settings(max_examples=100, deadline=None, database=None, derandomize=True)
+
+
+def test_the_consumer_machine_passes_an_idempotent_async_consumer() -> None:
+    run_state_machine_as_test(AsyncLedgerMachine, settings=MACHINE_BUDGET)
+
+
+def test_the_consumer_machine_catches_a_non_idempotent_async_consumer_with_a_crash() -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(CarelessAsyncMachine, settings=MACHINE_BUDGET)
+    text = str(failure.value)
+    assert "!= produced" in text and "kafka.crash(" in text, text
