@@ -227,6 +227,33 @@ def test_the_opentelemetry_span_covers_the_awaited_work_of_an_async_consumer() -
     assert len(replies) == 2
 
 
+def test_the_opentelemetry_span_of_a_transactional_async_batch_ends_cleanly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from engine_plugins.opentelemetry import OpenTelemetryPlugin
+    from tests.unit.test_operations_plugins import tracing
+
+    class Copying(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            async with self.transaction():  # its batch is settled off the loop
+                for message in messages:
+                    await asyncio.sleep(0)
+                    self.produce("copies", message.payload)
+                self.mark_as_consumed(messages.last())  # type: ignore[arg-type]
+
+    provider, exporter = tracing()
+    app = async_app(Copying, app_options={"transactional_id": "shop"})
+    app.use(OpenTelemetryPlugin(tracer_provider=provider))
+    with Harness(app) as kafka:
+        kafka.create_topic("copies")
+        kafka.produce("orders", 1)
+        kafka.run()
+        assert len(kafka.topic("copies")) == 1
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "process orders"
+    # consumer.consumed came from the settling thread: the span's context stays the task's
+    assert not [record for record in caplog.records if record.name == "opentelemetry.context"]
+
+
 def test_routing_refuses_a_wrap_that_returns_no_context_manager_or_the_wrong_kind() -> None:
     from engine import RoutingError
 
