@@ -470,3 +470,26 @@ def test_the_consumer_machine_catches_a_non_idempotent_async_consumer_with_a_cra
         run_state_machine_as_test(CarelessAsyncMachine, settings=MACHINE_BUDGET)
     text = str(failure.value)
     assert "!= produced" in text and "kafka.crash(" in text, text
+
+
+def test_an_async_def_event_receiver_is_refused_naming_it_and_the_event() -> None:
+    app = async_app(type("Quiet", (Consumer,), {"consume": lambda self, messages: None}))
+
+    async def on_consumed(sender: Any, **event: Any) -> None:
+        pass  # would never run: blinker calls it and drops the coroutine
+
+    class Subscriber:
+        async def on_app_running(self, sender: Any, **event: Any) -> None:
+            pass
+
+    class Awaitable:
+        async def __call__(self, sender: Any, **event: Any) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"on_consumed' for 'consumer\.consumed' is async def"):
+        app.monitor.subscribe("consumer.consumed", on_consumed)
+    with pytest.raises(TypeError, match=r"on_app_running' for 'app\.running'"):
+        app.monitor.subscribe(Subscriber())
+    with pytest.raises(TypeError, match=r"'consumer\.consume'"):
+        app.monitor.subscribe("consumer.consume")(Awaitable())
+    assert not app.monitor.listening("consumer.consumed")
