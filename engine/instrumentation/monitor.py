@@ -176,7 +176,7 @@ class Monitor:
 
 def _is_async(receiver: Receiver) -> bool:
     """Whether calling ``receiver`` makes a coroutine or an async generator."""
-    call = receiver if inspect.isroutine(receiver) else getattr(receiver, "__call__", None)
+    call = receiver if inspect.isroutine(receiver) else type(receiver).__call__
     return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
 
 
