@@ -493,3 +493,19 @@ def test_an_async_def_event_receiver_is_refused_naming_it_and_the_event() -> Non
     with pytest.raises(TypeError, match=r"'consumer\.consume'"):
         app.monitor.subscribe("consumer.consume")(Awaitable())
     assert not app.monitor.listening("consumer.consumed")
+
+
+def test_commit_offsets_async_commits_what_was_marked_and_answers() -> None:
+    answers: list[bool] = []
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            self.mark_as_consumed(messages.first())  # type: ignore[arg-type]
+            answers.append(await self.commit_offsets_async())
+
+    with Harness(async_app(Orders, manual_offset_management=True)) as kafka:
+        for number in range(3):
+            kafka.produce("orders", number)
+        kafka.run()
+        assert answers == [True]
+        assert kafka.committed("orders", 0) == 1  # before any stop: the commit was made
