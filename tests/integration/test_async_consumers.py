@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     produce,
     wait_until,
 )
+from tests.integration.test_virtual_partitions import run_until
 
 
 class Seen:
@@ -220,11 +221,7 @@ def test_max_async_jobs_bounds_the_tasks_in_flight(
     app = make_app(bootstrap, group, max_async_jobs=bound)
     app.topic(topic, Awaiting, virtual_partitions=VirtualPartitions(max_partitions=8))
     produce(bootstrap, topic, [(f"k{number % 8}", b"x") for number in range(40)])
-    app.start()
-    try:
-        wait_until(lambda: committed(bootstrap, group, topic, 1) == {0: 40},
-                   message="everything committed")
-    finally:
-        app.stop()
+    run_until(app, (lambda: committed(bootstrap, group, topic, 1) == {0: 40},
+                    "everything committed"))
     assert seen.count() == 40
     assert 1 <= state["most"] <= bound  # (8 virtual partitions' tasks at once without it)
