@@ -6,6 +6,7 @@ Built on opentelemetry-api only: spans go to whatever tracer provider the applic
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,10 @@ class OpenTelemetryPlugin(Configurable):
                                              tracer_provider=tracer_provider)
         self._open: dict[int, tuple[Any, Any]] = {}  # consumer id -> (span, context token)
         self._lock = threading.Lock()
+        # the context tokens attached in the current context (a thread's, or an async job's
+        # task's): only there can one be detached
+        self._attached: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+            f"engine-opentelemetry-{id(self)}", default=frozenset())
 
     def install(self, app: App) -> None:
         """Open and close spans around consume calls; inject ``traceparent`` into sends."""
@@ -66,6 +71,7 @@ class OpenTelemetryPlugin(Configurable):
             for link in self._links(messages):
                 span.add_link(link.context)
         token = self._context.attach(self._trace.set_span_in_context(span))
+        self._attached.set(self._attached.get() | {id(token)})
         with self._lock:
             self._open[id(sender)] = (span, token)
 
@@ -86,7 +92,12 @@ class OpenTelemetryPlugin(Configurable):
             span.record_exception(error)
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, repr(error)))
         span.end()
-        self._context.detach(token)
+        attached = self._attached.get()
+        # an async consumer's batch may be settled off the loop (a transactional one, say):
+        # its ``consumer.consumed`` comes from another context, and the task's ends with it
+        if id(token) in attached:
+            self._attached.set(attached - {id(token)})
+            self._context.detach(token)
 
     def _links(self, messages: Any) -> list[Any]:
         """One link per distinct valid trace context in the batch's ``traceparent`` headers."""

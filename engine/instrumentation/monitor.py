@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import logging
 import re
 import threading
@@ -145,6 +146,12 @@ class Monitor:
     def _connect(self, signal: NamedSignal, receiver: R, sender: object = ANY) -> R:
         if not callable(receiver):
             raise TypeError(f"receiver for {signal.name!r} is not callable: {receiver!r}")
+        if _is_async(receiver):
+            # blinker would call it and drop the coroutine: the receiver would never run
+            raise TypeError(
+                f"receiver {getattr(receiver, '__qualname__', receiver)!r} for {signal.name!r}"
+                " is async def: events are synchronous blinker signals (an async consumer's"
+                " too, sent on the event loop's thread); use a plain def")
         signal.connect(receiver, sender=sender, weak=False)
         return receiver
 
@@ -165,6 +172,12 @@ class Monitor:
     def _unknown_method(self, method: str, by_method: dict[str, str]) -> UnknownEventError:
         close = difflib.get_close_matches(method, by_method, n=3)
         return UnknownEventError(method, close)
+
+
+def _is_async(receiver: Receiver) -> bool:
+    """Whether calling ``receiver`` makes a coroutine or an async generator."""
+    call = receiver if inspect.isroutine(receiver) else type(receiver).__call__
+    return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
 
 
 def _live(receivers: tuple[Any, ...]) -> Iterator[Receiver]:

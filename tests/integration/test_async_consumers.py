@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine import Consumer, DeadLetterQueue, Messages, StopTimeout
+from engine import Consumer, DeadLetterQueue, Messages, StopTimeout, VirtualPartitions
 from tests.integration.conftest import (
     DEADLINE,
     Recorder,
@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     produce,
     wait_until,
 )
+from tests.integration.test_virtual_partitions import run_until
 
 
 class Seen:
@@ -199,3 +200,28 @@ def test_a_blocking_call_inside_async_def_is_reported_as_a_blocked_loop(
         app.stop()
     (event,) = [e for e in recorder.of("error.occurred") if e["type"] == "consumer.loop.blocked"]
     assert event["stalled"] >= 0.2 and event["topic"] == topic
+
+
+def test_max_async_jobs_bounds_the_tasks_in_flight(
+        bootstrap: str, make_topic: Any, unique: Any) -> None:
+    topic = make_topic(partitions=1)
+    bound = 2
+    state = {"running": 0, "most": 0}
+
+    class Awaiting(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            state["running"] += 1  # tasks of one loop: no lock needed between awaits
+            state["most"] = max(state["most"], state["running"])
+            await asyncio.sleep(0.05)  # I/O: the batch's other tasks start meanwhile, if allowed
+            state["running"] -= 1
+            seen.add(messages)
+
+    seen = Seen()
+    group = unique("g")
+    app = make_app(bootstrap, group, max_async_jobs=bound)
+    app.topic(topic, Awaiting, virtual_partitions=VirtualPartitions(max_partitions=8))
+    produce(bootstrap, topic, [(f"k{number % 8}", b"x") for number in range(40)])
+    run_until(app, (lambda: committed(bootstrap, group, topic, 1) == {0: 40},
+                    "everything committed"))
+    assert seen.count() == 40
+    assert 1 <= state["most"] <= bound  # (8 virtual partitions' tasks at once without it)

@@ -7,13 +7,17 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from engine import App, Consumer, DeadLetterQueue, Messages, ProduceError, VirtualPartitions
 from engine.errors import LoopBlockedError
-from engine.testing import Harness
+from engine.testing import ConsumerMachine, Harness, ScheduleError
 
 KAFKA = {"bootstrap.servers": "127.0.0.1:1"}
 
@@ -223,6 +227,33 @@ def test_the_opentelemetry_span_covers_the_awaited_work_of_an_async_consumer() -
     assert len(replies) == 2
 
 
+def test_the_opentelemetry_span_of_a_transactional_async_batch_ends_cleanly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from engine_plugins.opentelemetry import OpenTelemetryPlugin
+    from tests.unit.test_operations_plugins import tracing
+
+    class Copying(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            async with self.transaction():  # its batch is settled off the loop
+                for message in messages:
+                    await asyncio.sleep(0)
+                    self.produce("copies", message.payload)
+                self.mark_as_consumed(messages.last())  # type: ignore[arg-type]
+
+    provider, exporter = tracing()
+    app = async_app(Copying, app_options={"transactional_id": "shop"})
+    app.use(OpenTelemetryPlugin(tracer_provider=provider))
+    with Harness(app) as kafka:
+        kafka.create_topic("copies")
+        kafka.produce("orders", 1)
+        kafka.run()
+        assert len(kafka.topic("copies")) == 1
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "process orders"
+    # consumer.consumed came from the settling thread: the span's context stays the task's
+    assert not [record for record in caplog.records if record.name == "opentelemetry.context"]
+
+
 def test_routing_refuses_a_wrap_that_returns_no_context_manager_or_the_wrong_kind() -> None:
     from engine import RoutingError
 
@@ -355,3 +386,126 @@ def test_a_plain_hook_of_an_async_consumer_that_stalls_the_loop_is_reported() ->
         (event,) = [e.payload for e in kafka.events.named("error.occurred")]
         assert event["type"] == "consumer.loop.blocked" and event["action"] == "shutdown"
         assert event["stalled"] >= 0.05
+
+
+def test_the_runtime_methods_work_from_an_async_consume() -> None:
+    seen: list[int] = []
+    state = {"sought": False}
+
+    class Manual(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                await asyncio.sleep(0)
+                seen.append(message.offset)
+                self.produce("copies", message.payload)
+                self.mark_as_consumed(message)
+            self.commit_offsets()
+            if not state["sought"] and messages.last().offset >= 3:  # type: ignore[union-attr]
+                state["sought"] = True
+                self.seek(1)
+                self.pause(offset=1, timeout=3600.0)
+                self.resume()  # at once: the virtual clock never reaches the pause's end
+
+    app = async_app(Manual, manual_offset_management=True)
+    with Harness(app) as kafka:
+        kafka.create_topic("copies")
+        for number in range(4):
+            kafka.produce("orders", number)
+        kafka.run()
+        assert seen == [0, 1, 2, 3, 1, 2, 3]
+        assert kafka.clock.now() < 3600.0
+        assert [message.payload for message in kafka.topic("copies")] == [0, 1, 2, 3, 1, 2, 3]
+        kafka.stop()
+        assert kafka.committed("orders", 0) == 4
+        kafka.history.check()
+
+
+def ledger_app(idempotent: bool) -> App:
+    """Orders booked by an async consumer; by message position when ``idempotent``."""
+    ledger: dict[Any, int] = {}
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            for message in messages:
+                await asyncio.sleep(0)  # the booking's I/O
+                if idempotent:
+                    ledger[(message.partition, message.offset)] = message.payload
+                else:
+                    ledger["total"] = ledger.get("total", 0) + message.payload
+
+    app = async_app(Orders, app_options={"max_messages": 5})
+    app.ledger = ledger  # type: ignore[attr-defined]
+    return app
+
+
+class AsyncLedgerMachine(ConsumerMachine):
+    """``ConsumerMachine`` as it is, on an async consumer."""
+
+    app = partial(ledger_app, True)
+    topic = "orders"
+    partitions = 2
+    values = st.integers(1, 9)
+
+    def check_at_end(self, kafka: Harness) -> None:
+        ledger = kafka.app.ledger  # type: ignore[attr-defined]
+        total = ledger["total"] if "total" in ledger else sum(ledger.values())
+        produced = sum(message.payload for message in kafka.topic("orders"))
+        assert total == produced, f"ledger {total} != produced {produced}"
+
+
+class CarelessAsyncMachine(AsyncLedgerMachine):
+    app = partial(ledger_app, False)
+    shrink_budget = 20  # found is the point here, not the shortest schedule
+
+
+MACHINE_BUDGET = settings(max_examples=100, deadline=None, database=None, derandomize=True)
+
+
+def test_the_consumer_machine_passes_an_idempotent_async_consumer() -> None:
+    run_state_machine_as_test(AsyncLedgerMachine, settings=MACHINE_BUDGET)
+
+
+def test_the_consumer_machine_catches_a_non_idempotent_async_consumer_with_a_crash() -> None:
+    with pytest.raises(ScheduleError) as failure:
+        run_state_machine_as_test(CarelessAsyncMachine, settings=MACHINE_BUDGET)
+    text = str(failure.value)
+    assert "!= produced" in text and "kafka.crash(" in text, text
+
+
+def test_an_async_def_event_receiver_is_refused_naming_it_and_the_event() -> None:
+    app = async_app(type("Quiet", (Consumer,), {"consume": lambda self, messages: None}))
+
+    async def on_consumed(sender: Any, **event: Any) -> None:
+        pass  # would never run: blinker calls it and drops the coroutine
+
+    class Subscriber:
+        async def on_app_running(self, sender: Any, **event: Any) -> None:
+            pass
+
+    class Awaitable:
+        async def __call__(self, sender: Any, **event: Any) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"on_consumed' for 'consumer\.consumed' is async def"):
+        app.monitor.subscribe("consumer.consumed", on_consumed)
+    with pytest.raises(TypeError, match=r"on_app_running' for 'app\.running'"):
+        app.monitor.subscribe(Subscriber())
+    with pytest.raises(TypeError, match=r"'consumer\.consume'"):
+        app.monitor.subscribe("consumer.consume")(Awaitable())
+    assert not app.monitor.listening("consumer.consumed")
+
+
+def test_commit_offsets_async_commits_what_was_marked_and_answers() -> None:
+    answers: list[bool] = []
+
+    class Orders(Consumer):
+        async def consume(self, messages: Messages) -> None:  # type: ignore[override]
+            self.mark_as_consumed(messages.first())  # type: ignore[arg-type]
+            answers.append(await self.commit_offsets_async())
+
+    with Harness(async_app(Orders, manual_offset_management=True)) as kafka:
+        for number in range(3):
+            kafka.produce("orders", number)
+        kafka.run()
+        assert answers == [True]
+        assert kafka.committed("orders", 0) == 1  # before any stop: the commit was made
