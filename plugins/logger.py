@@ -6,6 +6,7 @@ It also keeps an outage from flooding the log: librdkafka's own lines (logger
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import partial
 from typing import Any
@@ -77,6 +78,11 @@ class LoggerPlugin(Configurable):
             return
         context = {k: v for k, v in event.items() if k not in ("type", "error") and _short(v)}
         summary = f" {self._repeats.summary(held)}" if held else ""
+        if isinstance(error, asyncio.CancelledError):  # the engine's own cancel: no fault
+            self.log.warning("%s: cancelled (a stop past shutdown_timeout, or its partition"
+                             " taken away); nothing of the batch marked %s%s",
+                             event.get("type"), context, summary)
+            return
         self.log.error(
             "%s: %r %s%s", event.get("type"), error, context, summary,
             exc_info=(type(error), error, error.__traceback__)

@@ -57,6 +57,7 @@ class FetchIteration:
         poll ends early once ``stopping()`` says so.
         """
         self._long.calls.run_pending()
+        self._revocations.cancel_overdue()
         budget = self._resume_due(self._group.max_wait_time)
         raws = self.poll(self._group.max_messages, budget, stopping)
         polled_at = self._clock()

@@ -77,7 +77,8 @@ class Listener:
         self._jobs = GroupJobs(jobs_queue, self.id, self._current_client)
         self._revocations = Revocations(self.id, self.partitions, self._long, self._jobs,
                                         self._current_client, prepare=self._builder.prepare,
-                                        release=self._builder.release)
+                                        release=self._builder.release,
+                                        grace=settings.shutdown_timeout, clock=clock)
         self._iteration = FetchIteration(
             subscription_group, monitor, self, partitions=self.partitions,
             long_jobs=self._long, jobs=self._jobs, revocations=self._revocations,

@@ -19,13 +19,15 @@ class LongJobs:
     """Owns what long-running jobs need beside the listener's loop (one per listener).
 
     ``calls`` is the queue of handle calls the listener makes for them. A partition revoked
-    while its job runs waits here until the job ends: only then may its hook run.
+    while its job runs waits here until the job ends: only then may its hook run. Its async
+    job is given a deadline (``grant``), past which the listener cancels it (``overdue``).
     """
 
     def __init__(self, subscription_group: SubscriptionGroup) -> None:
         self.calls = HandleCalls()
         self._topics = {topic.name for topic in subscription_group.topics if topic.long_running_job}
         self._revoked: list[Served] = []
+        self._deadlines: list[tuple[Served, float]] = []  # revoked, still running, until when
 
     def owns(self, topic: str) -> bool:
         """Whether the topic's batches run as long jobs."""
@@ -51,8 +53,22 @@ class LongJobs:
         self._revoked += held
         return held
 
+    def grant(self, held: Iterable[Served], deadline: float) -> None:
+        """Let the jobs of revoked partitions ``held`` run until ``deadline`` (clock time)."""
+        self._deadlines += [(served, deadline) for served in held]
+
+    def overdue(self, now: float) -> list[Served]:
+        """The revoked partitions whose job still runs past its deadline (each told once)."""
+        if not self._deadlines:
+            return []
+        due = [served for served, deadline in self._deadlines if now >= deadline]
+        self._deadlines = [(served, deadline) for served, deadline in self._deadlines
+                           if now < deadline]
+        return due
+
     def ended(self, served: Served) -> bool:
         """A job ended (its partition released); True when its revoked hook is due now."""
+        self._deadlines = [pair for pair in self._deadlines if pair[0] is not served]
         if served in self._revoked:
             self._revoked.remove(served)
             return True

@@ -6,6 +6,7 @@ the first batch of a partition assigned needs is prepared.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +24,16 @@ class Revocations:
 
     ``prepare`` hears the partitions assigned (their transactional producers are built),
     ``release`` every partition taken away, served or not (their producers are closed).
+    A revoked partition's async long-running job may run ``grace`` seconds (the app's
+    ``shutdown_timeout``) of ``clock`` more, then is cancelled (``cancel_overdue``).
     """
 
     def __init__(self, group_id: str, partitions: Partitions, long_jobs: LongJobs,
                  jobs: GroupJobs, client: Callable[[], ListenerClient],
                  prepare: Callable[[set[PartitionKey]], None] = lambda keys: None,
-                 release: Callable[[set[PartitionKey]], None] = lambda keys: None) -> None:
+                 release: Callable[[set[PartitionKey]], None] = lambda keys: None,
+                 grace: float = float("inf"),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._group_id = group_id
         self._partitions = partitions
         self._long = long_jobs
@@ -36,6 +41,8 @@ class Revocations:
         self._client = client
         self._prepare = prepare
         self._release = release
+        self._grace = grace
+        self._clock = clock
 
     def after_rebalance(self, raws: list[Any]) -> list[Any]:
         """Drop what revoked partitions delivered; run their Revoked jobs; keep the rest.
@@ -79,11 +86,24 @@ class Revocations:
                 served.context.transactions.close()  # the next owner fences it anyway
         held = self._long.let_go(gone)
         if lost and held:
-            executors = {id(executor) for served in held for executor in served.executors()}
-            self._jobs.cancel(lambda job: id(job.executor) in executors)
+            self._cancel(held)
+        elif held:
+            self._long.grant(held, self._clock() + self._grace)
         self._jobs.run(Revoked(executor, self._group_id) for served in gone
                        if served not in held for executor in served.executors()
                        if executor.consumer)
+
+
+    def cancel_overdue(self) -> None:
+        """Cancel the async jobs of revoked partitions that ran out their grace."""
+        overdue = self._long.overdue(self._clock())
+        if overdue:
+            self._cancel(overdue)
+
+    def _cancel(self, held: list[Served]) -> None:
+        """Cancel the async jobs of ``held`` partitions (a sync job runs to its end)."""
+        executors = {id(executor) for served in held for executor in served.executors()}
+        self._jobs.cancel(lambda job: id(job.executor) in executors)
 
 
 def _without(raws: list[Any], gone: set[PartitionKey]

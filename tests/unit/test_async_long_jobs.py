@@ -1,4 +1,5 @@
-"""An async consumer's long-running job: a lost partition cancels it, then its hook runs."""
+"""An async consumer's long-running job taken away: cancelled (a lost partition at once, a
+revoked one past ``shutdown_timeout``), then its hook runs."""
 
 from __future__ import annotations
 
@@ -46,6 +47,34 @@ def test_a_lost_partitions_async_long_job_is_cancelled_then_hears_revoked() -> N
         iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
         running.client.rebalance.revoked([("t", 0)], lost=True)
         running.listener.iterate()  # the poll reports the loss: the task is cancelled
+        iterate_until(running, lambda: len(Waiting.story) == 2, "the cancel, then the hook")
+        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
+        assert ("t", 0) not in running.client.stored  # nothing of it marked
+    finally:
+        running.close()
+        assert loop.stop(DEADLINE)
+
+
+def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() -> None:
+    Waiting.story, Waiting.entered = [], threading.Event()
+    now = [0.0]
+    loop = EngineLoop(Monitor(), max_jobs=10)
+    loop.start()
+    running = Running(Waiting, concurrency=1, loop=loop, long_running_job=True,
+                      virtual_partitions=None, clock=lambda: now[0], shutdown_timeout=30.0)
+    running.listener.open()
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(5), keys=5))
+        iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
+        now[0] = 100.0
+        running.client.rebalance.revoked([("t", 0)], lost=False)
+        running.listener.iterate()  # revoked: the job may still finish, for 30 s
+        now[0] = 129.9
+        running.listener.iterate()
+        assert Waiting.story == []
+        now[0] = 130.0
         iterate_until(running, lambda: len(Waiting.story) == 2, "the cancel, then the hook")
         assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
         assert ("t", 0) not in running.client.stored  # nothing of it marked

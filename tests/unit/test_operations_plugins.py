@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -346,6 +347,23 @@ def test_the_logger_summarises_a_repeated_error(caplog: pytest.LogCaptureFixture
     # the summary shows the last repeat as it was, not its numbers masked
     assert lines[1] == ("librdkafka.error: RuntimeError('1/1 brokers are down for 4 s')"
                         " ... repeated 4 times in 10 s")
+
+
+def test_the_logger_says_a_cancelled_batch_in_one_line_without_a_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = App(kafka=KAFKA, client_id="shop")
+    app.use(LoggerPlugin(logging.getLogger("engine.test.cancelled")))
+    caplog.set_level(logging.WARNING, logger="engine.test.cancelled")
+    try:
+        raise asyncio.CancelledError
+    except asyncio.CancelledError as cancelled:
+        app.monitor.instrument("error.occurred", None, type="consumer.consume.error",
+                               error=cancelled, topic="orders", partition=3)
+    (record,) = [r for r in caplog.records if r.name == "engine.test.cancelled"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == (
+        "consumer.consume.error: cancelled (a stop past shutdown_timeout, or its partition"
+        " taken away); nothing of the batch marked {'topic': 'orders', 'partition': 3}")
 
 
 def test_the_logger_names_a_dead_lettered_message_and_the_error_that_sent_it(

@@ -72,16 +72,20 @@ class Running:
     """A listener of topic "t" with virtual partitions on a FakeClient, and its workers."""
 
     def __init__(self, consumer: type[Consumer], client_class: type[FakeClient] = FakeClient,
-                 concurrency: int = 4, loop: LoopSubmit | None = None, **route: Any) -> None:
-        self.app = App(kafka=BOOTSTRAP, concurrency=concurrency, pause_timeout=1.0)
+                 concurrency: int = 4, loop: LoopSubmit | None = None,
+                 clock: Any = None, shutdown_timeout: float = 60.0, **route: Any) -> None:
+        self.app = App(kafka=BOOTSTRAP, concurrency=concurrency, pause_timeout=1.0,
+                       shutdown_timeout=shutdown_timeout)
         route.setdefault("virtual_partitions", VirtualPartitions())
         self.app.topic("t", consumer, **route)
         (group,) = self.app.subscription_groups()
         self.queue = JobsQueue(loop)
         self.workers = WorkersPool(self.queue, self.app.monitor)
         self.workers.scale(concurrency)
+        timing = {} if clock is None else {"clock": clock}
         self.listener = Listener(group, self.queue, self.app.monitor, self.app.settings,
-                                 self.app.producer, client_factory=client_class)  # type: ignore[arg-type]
+                                 self.app.producer, client_factory=client_class,  # type: ignore[arg-type]
+                                 **timing)
         client = self.listener.client
         assert isinstance(client, FakeClient)
         self.client = client
