@@ -1,13 +1,15 @@
 """A transform pipeline at-least-once against the same pipeline in transactions, same run.
 
-    python bench/transactions.py [--messages 200000] [--runs 5] [--bootstrap HOST:PORT]
+    python bench/transactions.py [--messages 200000] [--runs 5] [--warm-ups 2]
+                                 [--bootstrap HOST:PORT] [--pin]
 
 Produces N messages of 100 bytes over 6 partitions once, as ``bench/throughput.py`` does, to
 Apache Kafka (a local single-node broker, its JVM tuned for throughput as production brokers
 run, not for a quick start as the test suite's is, unless ``--bootstrap`` names one: then a
-run reads the first N messages of topic ``bench``), runs each variant once unmeasured (the
-broker's JIT compiler warms up on the transactional requests too), then
-alternates runs of two pipelines that produce one output per input to a fresh 6-partition
+run reads the first N messages of topic ``bench``), runs each variant ``--warm-ups`` times
+unmeasured (the broker's JIT compiler warms up on the transactional requests too, as a
+production broker's long has: one warm-up left transactional runs still speeding up), then
+alternates runs of the pipelines that produce one output per input to a fresh 6-partition
 topic, with the engine's default concurrency and batch sizes:
 
 - ``at-least-once``: ``self.produce`` per input, the batch marked automatically;
@@ -17,6 +19,10 @@ topic, with the engine's default concurrency and batch sizes:
 - ``transactional-1``: the same on one connection (``connections=1``), as every app ran
   before connections: a listener's polls mostly bring one partition, so its transactions
   run one after another.
+
+``--pin`` gives the broker a CPU of its own (the machine's last; the runs get the others), as
+a broker on its own machine has: on a small machine the broker's work per transaction
+otherwise competes with the pipeline's for the same cores.
 
 Each run is a fresh process and consumer group, timed from the first message consumed to the
 moment every output is acknowledged (at-least-once: the producer flushed after the last
@@ -97,7 +103,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warm-ups", type=int, default=2)
     parser.add_argument("--bootstrap")
+    parser.add_argument("--pin", action="store_true",
+                        help="the broker on the last CPU, the runs on the others")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
@@ -108,12 +117,26 @@ def main() -> None:
         print(json.dumps({"seconds": seconds}))
         return
     if args.bootstrap:
-        measure(args.bootstrap, args.messages, args.runs)
+        measure(args.bootstrap, args.messages, args.runs, args.warm_ups)
         return
     from tests.brokers.kafka import KafkaBroker
 
     with KafkaBroker(quick_start=False) as kafka:
-        measure(kafka.bootstrap, args.messages, args.runs)
+        if args.pin:
+            assert kafka.process is not None
+            pin(kafka.process.pid)
+        measure(kafka.bootstrap, args.messages, args.runs, args.warm_ups)
+
+
+def pin(broker: int) -> None:
+    """Every thread of the ``broker`` process on the last CPU, this process on the others."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs 2 CPUs at least")
+    for thread in Path(f"/proc/{broker}/task").iterdir():
+        os.sched_setaffinity(int(thread.name), {cpus[-1]})
+    os.sched_setaffinity(0, set(cpus[:-1]))  # the runs' processes inherit it
+    print(f"broker on CPU {cpus[-1]}, the runs on {cpus[:-1]}", flush=True)
 
 
 def one_run(bootstrap: str, count: int, variant: str, run: str) -> float:
@@ -129,14 +152,16 @@ def one_run(bootstrap: str, count: int, variant: str, run: str) -> float:
     return float(json.loads(output.strip().splitlines()[-1])["seconds"])
 
 
-def measure(bootstrap: str, count: int, runs: int) -> None:
+def measure(bootstrap: str, count: int, runs: int, warm_ups: int) -> None:
     """Alternate the variants ``runs`` times, each in a fresh process; print the medians."""
     produce(bootstrap, count)
     print(f"{count} messages of {SIZE} bytes over {PARTITIONS} partitions, one output each;"
-          f" one warm-up run each, then {runs} runs each, alternating; median shown", flush=True)
+          f" {warm_ups} warm-up runs each, then {runs} runs each, alternating; median shown",
+          flush=True)
     rates: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    for variant in VARIANTS:
-        one_run(bootstrap, count, variant, "warm-up")
+    for warm_up in range(warm_ups):
+        for variant in VARIANTS:
+            one_run(bootstrap, count, variant, f"warm-up-{warm_up}")
     for run in range(runs):
         for variant in VARIANTS:
             rates[variant].append(count / one_run(bootstrap, count, variant, str(run)))
