@@ -45,13 +45,14 @@ class SubscriptionGroup:
 
         Each connection is a member of the consumer group of its own, so its id says which
         one (``#index``), and so does a static membership's ``group.instance.id`` (two members
-        with one instance id would fence each other).
+        with one instance id would fence each other), as ``-index``: the broker takes only
+        letters, digits, ``.``, ``_`` and ``-`` there.
         """
         if count == 1:
             return self
         kafka = dict(self.kafka)
         if "group.instance.id" in kafka:
-            kafka["group.instance.id"] = f"{kafka['group.instance.id']}#{index}"
+            kafka["group.instance.id"] = f"{kafka['group.instance.id']}-{index}"
         return dataclasses.replace(self, id=f"{self.id}#{index}", kafka=kafka)
 
 

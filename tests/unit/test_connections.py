@@ -49,7 +49,7 @@ def test_a_connection_is_the_group_with_its_own_id_and_static_member_id() -> Non
     second = alone.connection(2, 3)
     assert second.id == "shop/default#2"
     assert second.name == "default" and second.consumer_group == "shop"
-    assert second.kafka == {"group.id": "shop", "group.instance.id": "pod-1#2"}
+    assert second.kafka == {"group.id": "shop", "group.instance.id": "pod-1-2"}
     assert alone.kafka["group.instance.id"] == "pod-1"  # the group itself is unchanged
     assert "group.instance.id" not in _group().connection(3, 3).kafka
 
