@@ -1,7 +1,8 @@
 """An app for the subprocess tests; configured by environment variables.
 
 BOOTSTRAP, TOPIC, GROUP: where to consume; OUT: a file to append "partition offset pid" lines;
-HANG_AT: an offset at which consume blocks forever; DELAY: seconds to sleep per message.
+HANG_AT: an offset at which consume blocks forever; DELAY: seconds to sleep per message;
+SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS: the group settings (conftest.GROUP_ENV).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import time
 from engine import App, Consumer, Messages
 
 app = App(
-    kafka={"bootstrap.servers": os.environ["BOOTSTRAP"], "session.timeout.ms": 6000,
-           "heartbeat.interval.ms": 1000},
+    kafka={"bootstrap.servers": os.environ["BOOTSTRAP"],
+           "session.timeout.ms": int(os.environ.get("SESSION_TIMEOUT_MS", "6000")),
+           "heartbeat.interval.ms": int(os.environ.get("HEARTBEAT_INTERVAL_MS", "1000"))},
     client_id=os.environ["GROUP"],
     concurrency=2,
     max_messages=20,

@@ -30,8 +30,9 @@ class Recording(Consumer):
                  messages.metadata.partition)
 
 
-kafka = {"bootstrap.servers": os.environ["BOOTSTRAP"], "session.timeout.ms": 6000,
-         "heartbeat.interval.ms": 1000}
+kafka = {"bootstrap.servers": os.environ["BOOTSTRAP"],
+         "session.timeout.ms": int(os.environ.get("SESSION_TIMEOUT_MS", "6000")),
+         "heartbeat.interval.ms": int(os.environ.get("HEARTBEAT_INTERVAL_MS", "1000"))}
 if os.environ.get("BAD_KAFKA"):
     kafka["fetch.min.bytes"] = "many"
 app = App(kafka=kafka, client_id=os.environ["GROUP"],

@@ -20,7 +20,14 @@ from engine import App, Consumer, DeadLetterQueue, Messages
 from engine.broker import create_topics
 from engine.testing import Harness
 from engine.testing.partitioner import partition_for_key
-from tests.integration.conftest import Recorder, committed, make_app, produce, wait_until
+from tests.integration.conftest import (
+    FAST_GROUP,
+    Recorder,
+    committed,
+    make_app,
+    produce,
+    wait_until,
+)
 
 COUNT = 10
 
@@ -207,8 +214,7 @@ def test_a_revocation_agrees_with_a_real_group_rebalance(
     app = revocable_app(bootstrap, group, topic, real)
     app.start()
     joiner = KafkaConsumer({"bootstrap.servers": bootstrap, "group.id": group,
-                            "enable.auto.commit": False, "session.timeout.ms": 6000,
-                            "heartbeat.interval.ms": 1000})
+                            "enable.auto.commit": False, **FAST_GROUP})
     try:
         wait_until(real.done.is_set, message="every message processed")
         joiner.subscribe([topic])  # a second member: the group takes the partition away

@@ -89,7 +89,7 @@ def removed_member_commits(bootstrap: str, topic: str, group: str) -> list[Any]:
     refused: list[Any] = []
     settings = {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
                 "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
-                **FAST_GROUP, "max.poll.interval.ms": 7000}
+                **FAST_GROUP, "max.poll.interval.ms": FAST_GROUP["session.timeout.ms"] + 1000}
     first = KafkaConsumer({**settings, "on_commit": lambda error, _: refused.append(error)})
     second = KafkaConsumer(settings)
     try:

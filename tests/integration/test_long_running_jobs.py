@@ -10,10 +10,19 @@ from typing import Any
 from confluent_kafka import Consumer as KafkaConsumer
 
 from engine import Consumer, Messages
-from tests.integration.conftest import DEADLINE, Recorder, committed, make_app, produce, wait_until
+from tests.integration.conftest import (
+    DEADLINE,
+    FAST_GROUP,
+    Recorder,
+    committed,
+    make_app,
+    produce,
+    wait_until,
+)
 
-LONG_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
-              "max.poll.interval.ms": 7000}
+# a second above the session (librdkafka wants at least that), so a job outlasts it soon
+MAX_POLL_MS = FAST_GROUP["session.timeout.ms"] + 1000
+LONG_GROUP = {**FAST_GROUP, "max.poll.interval.ms": MAX_POLL_MS}
 
 
 class Gate:
@@ -52,8 +61,9 @@ def test_a_batch_longer_than_max_poll_interval_stays_in_the_group_and_others_flo
         wait_until(gate.entered.is_set, message="the long job started")
         produce(bootstrap, topic, [b"{}"] * 20, partition=1)
         wait_until(lambda: len(seen[1]) == 20, message="partition 1 flowing meanwhile")
-        wait_until(lambda: time.monotonic() - gate.started_at > 9.0,
-                   message="the job outlasting max.poll.interval.ms (7 s)")
+        outlasting = MAX_POLL_MS / 1000 + 2.0
+        wait_until(lambda: time.monotonic() - gate.started_at > outlasting,
+                   message=f"the job outlasting max.poll.interval.ms ({MAX_POLL_MS} ms)")
         assert seen[0] == []  # still inside the long job
         gate.opened.set()
         produce(bootstrap, topic, [b"{}"] * 5, partition=0)

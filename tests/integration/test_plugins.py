@@ -26,7 +26,7 @@ from engine.broker import create_topics, free_port
 from engine_plugins.health import HealthPlugin
 from engine_plugins.opentelemetry import OpenTelemetryPlugin
 from engine_plugins.prometheus import PrometheusPlugin
-from tests.integration.conftest import FAST_GROUP, make_app, produce, wait_until
+from tests.integration.conftest import FAST_GROUP, GROUP_ENV, make_app, produce, wait_until
 
 
 def get(url: str) -> tuple[int, str]:
@@ -247,7 +247,7 @@ def engine_swarm(tmp: Path, log: Any, bootstrap: str, topic: str, group: str, ba
     env = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": group,
            "OUT": str(tmp / "processed.txt"), "ENGINE_PROMETHEUS_PORT": str(base),
            "ENGINE_HEALTH_PORT": str(base + 1), "ENGINE_PROMETHEUS_ADDR": "127.0.0.1",
-           "ENGINE_HEALTH_ADDR": "127.0.0.1"}
+           "ENGINE_HEALTH_ADDR": "127.0.0.1", **GROUP_ENV}
     app = Path(__file__).with_name("swarm_app.py")
     return subprocess.Popen(
         [sys.executable, "-m", "engine", "swarm", str(app), "--nodes", "2", "--plugin",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import produce, wait_until
+from tests.integration.conftest import FAST_GROUP, GROUP_ENV, produce, wait_until
 
 APP = Path(__file__).with_name("server_app.py")
 
@@ -20,7 +20,7 @@ APP = Path(__file__).with_name("server_app.py")
 def start_server(bootstrap: str, topic: str, group: str, out: Path,
                  **env: str) -> subprocess.Popen[str]:
     environment = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": group,
-                   "OUT": str(out), **env}
+                   "OUT": str(out), **GROUP_ENV, **env}
     return subprocess.Popen(
         [sys.executable, "-m", "engine", "server", str(APP)], env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -107,8 +107,8 @@ def test_migrate_creates_the_declared_topics_before_the_app_runs(
     target.write_text(
         "from engine import App, Consumer\n"
         "class Idle(Consumer):\n    def consume(self, messages):\n        pass\n"
-        f"app = App(kafka={{'bootstrap.servers': {bootstrap!r}, 'session.timeout.ms': 6000,"
-        f" 'heartbeat.interval.ms': 1000}}, client_id={unique('g')!r})\n"
+        f"app = App(kafka={{'bootstrap.servers': {bootstrap!r}, **{FAST_GROUP!r}}},"
+        f" client_id={unique('g')!r})\n"
         f"app.topic({topic!r}, Idle, config={{'partitions': 2, 'retention.ms': 3600000}})\n")
     server = subprocess.Popen(
         [sys.executable, "-m", "engine", *command, "--migrate", str(target)], text=True,

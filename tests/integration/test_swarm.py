@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import committed, produce, wait_until
+from tests.integration.conftest import GROUP_ENV, committed, produce, wait_until
 
 APP = Path(__file__).with_name("swarm_app.py")
 
@@ -26,7 +26,7 @@ class Swarm:
         self.out.touch()
         self._log_file = self.log.open("w")
         environment = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": group,
-                       "OUT": str(self.out), **env}
+                       "OUT": str(self.out), **GROUP_ENV, **env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine", "swarm", str(APP), "--nodes", str(nodes)],
             env=environment, stderr=self._log_file, stdout=subprocess.DEVNULL)

@@ -13,7 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 
 from engine.web.codec import REPORTS_TOPIC, decode
-from tests.integration.conftest import produce, wait_until
+from tests.integration.conftest import GROUP_ENV, produce, wait_until
 
 APP = Path(__file__).with_name("swarm_app.py")
 
@@ -23,7 +23,8 @@ def test_each_swarm_node_reports_with_its_own_pid(bootstrap: str, tmp_path: Path
                                                   unique: Callable[[str], str]) -> None:
     topic, group = make_topic(2), unique("web-swarm")
     environment = {**os.environ, "BOOTSTRAP": bootstrap, "TOPIC": topic, "GROUP": group,
-                   "OUT": str(tmp_path / "processed.txt"), "ENGINE_WEB_INTERVAL": "0.5"}
+                   "OUT": str(tmp_path / "processed.txt"), "ENGINE_WEB_INTERVAL": "0.5",
+                   **GROUP_ENV}
     with (tmp_path / "swarm.log").open("w") as log:
         swarm = subprocess.Popen([sys.executable, "-m", "engine", "swarm", str(APP), "--nodes",
                                   "2", "--plugin", "web"], env=environment, stderr=log,
