@@ -4,7 +4,9 @@ revoked one past ``shutdown_timeout``), then its hook runs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import ClassVar
 
 from engine import Consumer, Messages
@@ -33,31 +35,10 @@ class Waiting(Consumer):
         Waiting.story.append(f"revoked (is_revoked={self.is_revoked})")
 
 
-def test_a_lost_partitions_async_long_job_is_cancelled_then_hears_revoked() -> None:
+@contextlib.contextmanager
+def waiting_job(now: list[float]) -> Iterator[Running]:
+    """A listener whose partition t/0 runs a ``Waiting`` long job on an event loop."""
     Waiting.story, Waiting.entered = [], threading.Event()
-    loop = EngineLoop(Monitor(), max_jobs=10)
-    loop.start()
-    running = Running(Waiting, concurrency=1, loop=loop, long_running_job=True,
-                      virtual_partitions=None)
-    running.listener.open()
-    try:
-        running.client.rebalance.assigned([("t", 0)])
-        running.client.rebalance.take()
-        running.batch(keyed(range(5), keys=5))
-        iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
-        running.client.rebalance.revoked([("t", 0)], lost=True)
-        running.listener.iterate()  # the poll reports the loss: the task is cancelled
-        iterate_until(running, lambda: len(Waiting.story) == 2, "the cancel, then the hook")
-        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
-        assert ("t", 0) not in running.client.stored  # nothing of it marked
-    finally:
-        running.close()
-        assert loop.stop(DEADLINE)
-
-
-def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() -> None:
-    Waiting.story, Waiting.entered = [], threading.Event()
-    now = [0.0]
     loop = EngineLoop(Monitor(), max_jobs=10)
     loop.start()
     running = Running(Waiting, concurrency=1, loop=loop, long_running_job=True,
@@ -68,6 +49,24 @@ def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() 
         running.client.rebalance.take()
         running.batch(keyed(range(5), keys=5))
         iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
+        yield running
+        iterate_until(running, lambda: len(Waiting.story) == 2, "the cancel, then the hook")
+        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
+        assert ("t", 0) not in running.client.stored  # nothing of it marked
+    finally:
+        running.close()
+        assert loop.stop(DEADLINE)
+
+
+def test_a_lost_partitions_async_long_job_is_cancelled_then_hears_revoked() -> None:
+    with waiting_job([0.0]) as running:
+        running.client.rebalance.revoked([("t", 0)], lost=True)
+        running.listener.iterate()  # the poll reports the loss: the task is cancelled
+
+
+def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() -> None:
+    now = [0.0]
+    with waiting_job(now) as running:
         now[0] = 100.0
         running.client.rebalance.revoked([("t", 0)], lost=False)
         running.listener.iterate()  # revoked: the job may still finish, for 30 s
@@ -75,9 +74,3 @@ def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() 
         running.listener.iterate()
         assert Waiting.story == []
         now[0] = 130.0
-        iterate_until(running, lambda: len(Waiting.story) == 2, "the cancel, then the hook")
-        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
-        assert ("t", 0) not in running.client.stored  # nothing of it marked
-    finally:
-        running.close()
-        assert loop.stop(DEADLINE)
