@@ -210,6 +210,10 @@ class Listener:
                 self._changed.clear()
                 self._changed.wait(QUIET_POLL)
                 continue
+            # as between two fetches: long jobs' calls (a revoked one's end: its hook), and
+            # the cancel of a revoked partition's async job past its grace
+            self._long.calls.run_pending()
+            self._revocations.cancel_overdue()
             raws = self.after_rebalance(self._iteration.poll(100, QUIET_POLL, stopping))
             first: dict[PartitionKey, int] = {}
             for raw in raws:

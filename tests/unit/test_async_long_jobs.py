@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import ClassVar
 
 from engine import Consumer, Messages
@@ -79,5 +80,35 @@ def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() 
         assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]
         assert ("t", 0) not in running.client.stored  # nothing of it marked
     finally:
+        running.close()
+        assert loop.stop(DEADLINE)
+
+
+def test_a_partition_revoked_while_quiet_has_its_async_long_job_cancelled_past_its_grace(
+) -> None:
+    Waiting.story, Waiting.entered = [], threading.Event()
+    now = [0.0]
+    loop = EngineLoop(Monitor(), max_jobs=10)
+    loop.start()
+    running = Running(Waiting, concurrency=1, loop=loop, long_running_job=True,
+                      virtual_partitions=None, clock=lambda: now[0], shutdown_timeout=2.0)
+    running.listener.open()
+    quiet = threading.Thread(target=running.listener.serve_while_quiet, daemon=True)
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(5), keys=5))
+        iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
+        running.listener.quiet_down()  # waits its (short) share for the job, which runs on
+        quiet.start()  # quiet: in the group, serving rebalances
+        running.client.rebalance.revoked([("t", 0)], lost=False)
+        deadline = time.monotonic() + DEADLINE
+        while len(Waiting.story) < 2 and time.monotonic() < deadline:
+            now[0] += 1.0  # past the grace of 2 s on the listener's clock
+            time.sleep(0.01)
+        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]  # still quiet
+    finally:
+        running.listener.stop()
+        quiet.join(DEADLINE)
         running.close()
         assert loop.stop(DEADLINE)
