@@ -166,9 +166,16 @@ class HealthPlugin(Configurable):
                 "consumer_group": event["consumer_group"]}
 
     def _on_assigned(self, sender: Any, **event: Any) -> None:
-        if event["partitions"]:
+        # by its topics, not its id: the group's first connection reports it unassigned, and
+        # another of its connections (``<group>#2``, ...) may be the one given partitions; a
+        # topic is in one subscription group of a consumer group
+        topics = {pair[0] for pair in event["partitions"]}
+        if topics:
             with self._lock:
-                self._unassigned.pop(event["subscription_group"], None)
+                for group_id, waiting in list(self._unassigned.items()):
+                    if (waiting["consumer_group"] == event["consumer_group"]
+                            and topics.intersection(waiting["topics"])):
+                        del self._unassigned[group_id]
 
     # The three receivers below run per poll and per job: one dict store each, no lock (a
     # single store is atomic; the probes copy the dicts before reading them).

@@ -80,7 +80,7 @@ class LoggerPlugin(Configurable):
         summary = f" {self._repeats.summary(held)}" if held else ""
         if isinstance(error, asyncio.CancelledError):  # the engine's own cancel: no fault
             self.log.warning("%s: cancelled (a stop past shutdown_timeout, or its partition"
-                             " taken away); nothing of the batch marked %s%s",
+                             " taken away); what it did not mark is consumed again %s%s",
                              event.get("type"), context, summary)
             return
         self.log.error(

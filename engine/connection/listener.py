@@ -210,6 +210,10 @@ class Listener:
                 self._changed.clear()
                 self._changed.wait(QUIET_POLL)
                 continue
+            # a revoked partition's async job past its grace is cancelled here too; its end
+            # (and revoked hook) is served by the stop, as a long job's calls are: a release
+            # now would resume a partition while quiet
+            self._revocations.cancel_overdue()
             raws = self.after_rebalance(self._iteration.poll(100, QUIET_POLL, stopping))
             first: dict[PartitionKey, int] = {}
             for raw in raws:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import logging
 import re
@@ -176,7 +177,12 @@ class Monitor:
 
 def _is_async(receiver: Receiver) -> bool:
     """Whether calling ``receiver`` makes a coroutine or an async generator."""
-    call = receiver if inspect.isroutine(receiver) else type(receiver).__call__
+    # both tests see through functools.partial; an object is async by its __call__
+    if inspect.iscoroutinefunction(receiver) or inspect.isasyncgenfunction(receiver):
+        return True
+    if inspect.isroutine(receiver) or isinstance(receiver, functools.partial):
+        return False
+    call = type(receiver).__call__
     return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
 
 

@@ -200,7 +200,9 @@ class Tracker:
             for number, figures in data.get("partitions", {}).items():
                 key = (consumer_group, topic, int(number))
                 row = self.partitions.get(key)
-                if number == "-1" or row is None:
+                # librdkafka keeps listing a partition its client no longer fetches, its
+                # figures frozen: another connection of this process may own it now
+                if number == "-1" or row is None or figures.get("fetch_state") in _NOT_FETCHED:
                     continue
                 for field, name in (("committed", "committed_offset"),
                                     ("stored", "stored_offset"), ("high", "hi_offset"),
@@ -251,6 +253,9 @@ def _class_name(error: Any) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else (
         f"{kind.__module__}.{kind.__qualname__}")
 
+
+_NOT_FETCHED = ("none", "stopped")
+"""librdkafka's ``fetch_state`` of a partition its client is not assigned."""
 
 _CONTEXT = ("topic", "partition", "offset", "subscription_group", "consumer_group", "attempt")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -74,3 +75,37 @@ def test_a_revoked_partitions_async_long_job_runs_its_grace_then_is_cancelled() 
         running.listener.iterate()
         assert Waiting.story == []
         now[0] = 130.0
+
+
+def test_a_partition_revoked_while_quiet_has_its_async_long_job_cancelled_past_its_grace(
+) -> None:
+    Waiting.story, Waiting.entered = [], threading.Event()
+    now = [0.0]
+    loop = EngineLoop(Monitor(), max_jobs=10)
+    loop.start()
+    running = Running(Waiting, concurrency=1, loop=loop, long_running_job=True,
+                      virtual_partitions=None, clock=lambda: now[0], shutdown_timeout=2.0)
+    running.listener.open()
+    quiet = threading.Thread(target=running.listener.serve_while_quiet, daemon=True)
+    try:
+        running.client.rebalance.assigned([("t", 0)])
+        running.client.rebalance.take()
+        running.batch(keyed(range(5), keys=5))
+        iterate_until(running, Waiting.entered.is_set, "the job running on the loop")
+        running.listener.quiet_down()  # waits its (short) share for the job, which runs on
+        quiet.start()  # quiet: in the group, serving rebalances
+        running.client.rebalance.revoked([("t", 0)], lost=False)
+        deadline = time.monotonic() + DEADLINE
+        while not Waiting.story and time.monotonic() < deadline:
+            now[0] += 1.0  # past the grace of 2 s on the listener's clock
+            time.sleep(0.01)
+        assert Waiting.story == ["cancelled"]  # while quiet
+        running.listener.stop()
+        quiet.join(DEADLINE)
+        running.listener.shut_down()
+        assert Waiting.story == ["cancelled", "revoked (is_revoked=True)"]  # by the stop
+    finally:
+        running.listener.stop()
+        quiet.join(DEADLINE)
+        running.close()
+        assert loop.stop(DEADLINE)

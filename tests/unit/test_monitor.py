@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -222,3 +223,14 @@ def test_a_receiver_limited_to_one_sender_hears_only_that_sender() -> None:
     monitor.instrument("app.running", one)
     monitor.instrument("app.running", other)
     assert heard == ["any", "one", "any", "other"]  # subscription order, filters honoured
+
+
+def test_an_async_def_receiver_behind_functools_partial_is_refused_too() -> None:
+    monitor = Monitor(owner="the-app")
+
+    async def on_consumed(label: str, sender: Any, **event: Any) -> None:
+        pass  # blinker would call it and drop the coroutine
+
+    with pytest.raises(TypeError, match=r"for 'consumer\.consumed' is async def"):
+        monitor.subscribe("consumer.consumed", functools.partial(on_consumed, "orders"))
+    assert not monitor.listening("consumer.consumed")

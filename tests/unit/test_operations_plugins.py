@@ -363,7 +363,7 @@ def test_the_logger_says_a_cancelled_batch_in_one_line_without_a_traceback(
     assert record.levelno == logging.WARNING and record.exc_info is None
     assert record.getMessage() == (
         "consumer.consume.error: cancelled (a stop past shutdown_timeout, or its partition"
-        " taken away); nothing of the batch marked {'topic': 'orders', 'partition': 3}")
+        " taken away); what it did not mark is consumed again {'topic': 'orders', 'partition': 3}")
 
 
 def test_the_logger_names_a_dead_lettered_message_and_the_error_that_sent_it(
