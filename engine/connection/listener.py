@@ -26,7 +26,7 @@ from engine.processing.jobs import Shutdown
 from engine.processing.partition_builder import ExecutorFactory, PartitionBuilder
 from engine.processing.partitions import PartitionKey, Partitions, Served
 from engine.producer import ProducerClientFactory, kafka_producer
-from engine.transactions.producers import WarmUp, in_background
+from engine.transactions.producers import BuildLocks, WarmUp, in_background
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -52,12 +52,14 @@ class Listener:
                  clock: Callable[[], float] = time.monotonic,
                  transactional_factory: ProducerClientFactory = kafka_producer,
                  transactional_warm_up: WarmUp = in_background,
-                 holding: tuple[GroupHolding, int] | None = None) -> None:
+                 holding: tuple[GroupHolding, int] | None = None,
+                 build_locks: BuildLocks | None = None) -> None:
         """Build the listener (its thread starts with ``start``).
 
         ``transactional_factory`` builds the partitions' transactional producer clients;
         ``transactional_warm_up`` runs the builds of partitions just assigned; ``holding``
-        is, for one of several connections of a subscription group, theirs and its index.
+        is, for one of several connections of a subscription group, theirs and its index;
+        ``build_locks`` orders the transactional producers' builds of the app's listeners.
         """
         self.subscription_group = subscription_group
         self.id = subscription_group.id
@@ -73,7 +75,8 @@ class Listener:
         self._builder = PartitionBuilder(subscription_group, monitor, settings, producer,
                                          executor_factory=executor_factory, clock=clock,
                                          transactional_factory=transactional_factory,
-                                         transactional_warm_up=transactional_warm_up)
+                                         transactional_warm_up=transactional_warm_up,
+                                         build_locks=build_locks)
         self._jobs = GroupJobs(jobs_queue, self.id, self._current_client)
         self._revocations = Revocations(self.id, self.partitions, self._long, self._jobs,
                                         self._current_client, prepare=self._builder.prepare,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from engine.connection.assignment_watch import GroupHolding
 from engine.connection.listener import Listener
+from engine.transactions.producers import BuildLocks
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -27,9 +28,11 @@ class ListenersBatch(list[Listener]):
                  monitor: Monitor, settings: Settings, producer: Producer,
                  on_change: Callable[[], None]) -> None:
         count = settings.connections_per_group
+        build_locks = BuildLocks()
         super().__init__(
             Listener(subscription_group.connection(index + 1, count), jobs_queue, monitor,
-                     settings, producer, holding=(holding, index) if count > 1 else None)
+                     settings, producer, holding=(holding, index) if count > 1 else None,
+                     build_locks=build_locks)
             for subscription_group in groups
             for holding in (GroupHolding(count),)
             for index in range(count)

@@ -16,7 +16,12 @@ from engine.processing.strategies import DefaultStrategy, strategy_for
 from engine.processing.virtual_batch import VirtualBatch
 from engine.producer import ProducerClientFactory, kafka_producer
 from engine.transactions.partition import PartitionTransactions
-from engine.transactions.producers import TransactionalProducers, WarmUp, in_background
+from engine.transactions.producers import (
+    BuildLocks,
+    TransactionalProducers,
+    WarmUp,
+    in_background,
+)
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -46,7 +51,8 @@ class PartitionBuilder:
                  executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  transactional_factory: ProducerClientFactory = kafka_producer,
-                 transactional_warm_up: WarmUp = in_background) -> None:
+                 transactional_warm_up: WarmUp = in_background,
+                 build_locks: BuildLocks | None = None) -> None:
         self._group = subscription_group
         self._monitor = monitor
         self._producer = producer
@@ -65,7 +71,8 @@ class PartitionBuilder:
         if settings.transactional_id is not None:
             self.transactional = TransactionalProducers(
                 settings, subscription_group.consumer_group, producer,
-                client_factory=transactional_factory, warm_up=transactional_warm_up)
+                client_factory=transactional_factory, warm_up=transactional_warm_up,
+                build_locks=build_locks)
 
     def prepare(self, keys: set[PartitionKey]) -> None:
         """Partitions were assigned: build what their first batch would wait for."""

@@ -50,6 +50,28 @@ def at_once(build: Callable[[], None]) -> None:
     build()
 
 
+class BuildLocks:
+    """One lock per ``transactional.id``, shared by the listeners of one app (thread-safe).
+
+    Connections of one process hand partitions to one another, and the partition's producer
+    is built (``init_transactions``) beside the fetching: a build of the old owner still under
+    way when the new owner's starts would fence the new owner's producer once it ended. Under
+    the id's lock the new owner's build waits for it, and its own ``init_transactions`` then
+    fences the old one, as the order of ownership says.
+    """
+
+    __slots__ = ("_guard", "_locks")
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def of(self, transactional_id: str) -> threading.Lock:
+        """The lock of ``transactional_id``'s builds."""
+        with self._guard:
+            return self._locks.setdefault(transactional_id, threading.Lock())
+
+
 class PartitionProducer:
     """A partition's transactional client and what uses it.
 
@@ -70,7 +92,8 @@ class TransactionalProducers:
 
     def __init__(self, settings: Settings, consumer_group: str, app_producer: Producer, *,
                  client_factory: ProducerClientFactory = kafka_producer,
-                 call_timeout: float = CALL_TIMEOUT, warm_up: WarmUp = in_background) -> None:
+                 call_timeout: float = CALL_TIMEOUT, warm_up: WarmUp = in_background,
+                 build_locks: BuildLocks | None = None) -> None:
         assert settings.transactional_id is not None
         self._settings = settings
         self._transactional_id = settings.transactional_id
@@ -79,6 +102,7 @@ class TransactionalProducers:
         self._factory = client_factory
         self.call_timeout = call_timeout
         self._warm_up = warm_up
+        self._build_locks = build_locks if build_locks is not None else BuildLocks()
         self._producers: dict[PartitionKey, PartitionProducer] = {}
         self._building: dict[PartitionKey, Future[PartitionProducer | None]] = {}
         self._closed: set[PartitionKey] = set()  # revoked or lost, until assigned again
@@ -163,14 +187,16 @@ class TransactionalProducers:
     def _build(self, key: PartitionKey) -> PartitionProducer:
         txn_id = transactional_id_of(self._transactional_id, self._group, *key)
         config = producer_config(self._settings.kafka, self._settings.client_id, txn_id)
-        client = self._factory(config)
-        calls = CallThread(f"engine-txn#{txn_id}")
         timeout = self.call_timeout
-        try:
-            calls.call("init_transactions", lambda: client.init_transactions(timeout), timeout)
-        except BaseException:
-            calls.stop()
-            raise
+        with self._build_locks.of(txn_id):  # after another connection's build of the id
+            client = self._factory(config)
+            calls = CallThread(f"engine-txn#{txn_id}")
+            try:
+                calls.call("init_transactions", lambda: client.init_transactions(timeout),
+                           timeout)
+            except BaseException:
+                calls.stop()
+                raise
         sender = self._app_producer.rebuilt(client_factory=lambda _config: client)
         return PartitionProducer(client, sender, calls)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from engine.connection.listener import Listener
 from engine.errors import TransactionError
 from engine.processing.workers_pool import WorkersPool
 from engine.transactions.bounded import OverdueError
-from engine.transactions.producers import TransactionalProducers, at_once
+from engine.transactions.producers import BuildLocks, TransactionalProducers, at_once
 from engine.transactions.transaction import Transaction
 from tests.conftest import BOOTSTRAP
 from tests.fakes_client import FakeClient
@@ -274,3 +275,30 @@ def test_a_producer_built_while_its_partition_was_revoked_and_assigned_back_is_c
     builds.run()
     assert found.get(("t", 0)).client.number == 2 and len(found) == 1
     assert ("flush", 1) in clients.calls  # the stale one closed, not left open
+
+
+def test_a_connections_build_of_an_id_waits_for_another_connections_build_under_way() -> None:
+    """Connection 1's late init_transactions must never fence connection 2's producer."""
+    app = App(kafka=BOOTSTRAP, transactional_id="svc")
+    clients = FakeTransactionalClients()
+    locks = BuildLocks()
+    old, new = (TransactionalProducers(app.settings, "g", app.producer, client_factory=clients,
+                                       warm_up=lambda build: threading.Thread(target=build).start(),
+                                       build_locks=locks) for _ in range(2))
+    clients.hang = "init_transactions"
+    old.prepare([("t", 0)])  # connection 1 was assigned t/0: its build hangs in init
+    deadline = time.monotonic() + 10
+    while clients.names() != ["init_transactions"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    old.close([("t", 0)])  # the partition moves to connection 2
+    new.prepare([("t", 0)])
+    waiting = threading.Thread(target=lambda: new.get(("t", 0)))
+    waiting.start()
+    waiting.join(0.3)
+    assert clients.names() == ["init_transactions"]  # the second waits for the first
+    clients.release.set()
+    waiting.join(10)
+    assert not waiting.is_alive()
+    inits = [call[1] for call in clients.calls if call[0] == "init_transactions"]
+    assert inits == [1, 2]  # the new owner's init last: it fences the old one
+    assert new.get(("t", 0)).client.number == 2
