@@ -153,8 +153,10 @@ def revoked(events: Recorder) -> bool:
 
 def revocation_member(bootstrap: str, group: str, source: str,
                       consumer: type[Consumer], **kafka: Any) -> App:
-    # a ten-second session leaves member A time to finish its batch and rejoin once released
-    app = make_app(bootstrap, group, transactional_id=group, max_messages=10,
+    # a ten-second session leaves member A time to finish its batch and rejoin once released;
+    # one connection each, so the two partitions are split between the two members (with the
+    # transactional default of one per worker, member B's could all be left without one)
+    app = make_app(bootstrap, group, transactional_id=group, max_messages=10, connections=1,
                    kafka={"session.timeout.ms": 10000, "heartbeat.interval.ms": 1000, **kafka})
     app.topic(source, consumer)
     return app
