@@ -91,7 +91,9 @@ class ConsumerMachine(FaultRules, GroupRules, RuleBasedStateMachine):
                             f" (got {cls.end!r}): 'idle' runs to idle, 'stop' then stops")
         _check_time(cls)
         app = cls.__dict__.get("app")
-        if isinstance(app, FunctionType):  # a plain function must not become a method
+        # a plain function must not become a method, nor a partial (Python 3.13 warns that it
+        # will become a method descriptor)
+        if isinstance(app, (FunctionType, partial)):
             type.__setattr__(cls, "app", staticmethod(app))
         # one bug seen by two checks is one failure; a user may still assign other settings
         test_case: Any = cls.TestCase
