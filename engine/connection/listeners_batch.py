@@ -28,14 +28,15 @@ class ListenersBatch(list[Listener]):
                  monitor: Monitor, settings: Settings, producer: Producer,
                  on_change: Callable[[], None]) -> None:
         count = settings.connections_per_group
-        build_locks = BuildLocks()
-        super().__init__(
-            Listener(subscription_group.connection(index + 1, count), jobs_queue, monitor,
-                     settings, producer, holding=(holding, index) if count > 1 else None,
-                     build_locks=build_locks)
-            for subscription_group in groups
-            for holding in (GroupHolding(count),)
-            for index in range(count)
-        )
+        build_locks = BuildLocks()  # one per app: its listeners share transactional ids
+
+        def connections(group: SubscriptionGroup) -> list[Listener]:
+            holding = GroupHolding(count)
+            return [Listener(group.connection(index + 1, count), jobs_queue, monitor, settings,
+                             producer, holding=(holding, index) if count > 1 else None,
+                             build_locks=build_locks)
+                    for index in range(count)]
+
+        super().__init__(listener for group in groups for listener in connections(group))
         for listener in self:
             listener.status.watch(on_change)

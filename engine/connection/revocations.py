@@ -93,7 +93,6 @@ class Revocations:
                        if served not in held for executor in served.executors()
                        if executor.consumer)
 
-
     def cancel_overdue(self) -> None:
         """Cancel the async jobs of revoked partitions that ran out their grace."""
         overdue = self._long.overdue(self._clock())
