@@ -5,18 +5,31 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 USAGE_EXIT = 1  # a bad argument is an error at start; 2 means a forced stop to a supervisor
+ROOT = "engine"
+"""The root parser's name (its commands' parsers are named ``engine COMMAND``)."""
 
 
 class Parser(argparse.ArgumentParser):
-    """``argparse`` with the engine's error format: one ``engine:`` line and a hint, exit 1."""
+    """``argparse`` with the engine's error format: one ``engine:`` line and a hint, exit 1.
+
+    An option is never taken by a prefix of its name (``--migrat`` is refused, not run as
+    ``--migrate``): a typo must not pass for another option.
+    """
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        options.setdefault("allow_abbrev", False)
+        super().__init__(*args, **options)
 
     def error(self, message: str) -> NoReturn:
         """Report a bad command line and exit with ``USAGE_EXIT``."""
-        self.exit(USAGE_EXIT, f"engine: {message}\nhint: {self.prog} --help lists the"
-                  " options and what each takes\n")
+        # the root parser reports an unknown option of any command: name where options are
+        hint = (f"{self.prog} --help lists the commands, and {self.prog} COMMAND --help"
+                " the options of each" if self.prog == ROOT else
+                f"{self.prog} --help lists the options and what each takes")
+        self.exit(USAGE_EXIT, f"engine: {message}\nhint: {hint}\n")
 
 
 def at_least(minimum: int) -> Callable[[str], int]:

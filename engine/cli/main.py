@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from engine.broker import BrokerError, BrokerMissingError, BrokerUnreachableError
 from engine.cli import info
-from engine.cli.arguments import Parser, at_least, port, seconds, topic_spec
+from engine.cli.arguments import ROOT, Parser, at_least, port, seconds, topic_spec
 from engine.cli.target import TargetError, UserCodeError, load_app
 from engine.errors import AdminError, ConfigError, PluginError, RoutingError
 from engine.routing.selection import Selection
@@ -34,7 +34,7 @@ HINTS = {
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    root = Parser(prog="engine", description="Run Kafka consumers.")
+    root = Parser(prog=ROOT, description="Run Kafka consumers.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server = commands.add_parser("server", help="run an app until a signal stops it")
     server.add_argument("target", metavar="TARGET", help="module:attribute, module, or file.py")

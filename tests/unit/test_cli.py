@@ -263,3 +263,17 @@ def test_a_misspelt_plugin_variable_gets_a_hint_about_options_not_entry_points(
     assert "ENGINE_PROMETHEUS_PROT names no option (did you mean ENGINE_PROMETHEUS_PORT?)" in err
     assert "hint: options come as keywords or ENGINE_<PLUGIN>_<OPTION>" in err
     assert "entry-point" not in err
+
+
+def test_an_unknown_option_is_named_with_where_the_options_are_and_no_prefix_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = str(write(tmp_path))
+    for typo in ("--conections", "--migrat"):  # a prefix of --migrate is a typo too
+        with pytest.raises(SystemExit) as caught:
+            main(["server", target, typo])
+        assert caught.value.code == 1
+        first, hint = capsys.readouterr().err.splitlines()
+        assert first == f"engine: unrecognized arguments: {typo}"
+        assert hint == ("hint: engine --help lists the commands, and engine COMMAND --help"
+                        " the options of each")
